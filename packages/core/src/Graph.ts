@@ -1,0 +1,51 @@
+/**
+ * The graph of a workflow: its steps, the events they accept and the events they declare in `emits`.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * A node of the graph: a step or an event type.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Node =
+  | {
+      readonly kind: "step"
+      readonly id: string
+      readonly name: string
+      readonly workers: number | "Infinity"
+      /** `false` when the step has no `emits` option: its outputs are unknown. */
+      readonly declared: boolean
+    }
+  | {
+      readonly kind: "event"
+      readonly id: string
+      readonly tag: string
+      readonly role: "start" | "stop" | "external" | "input-required" | "failure" | "event"
+    }
+
+/**
+ * An edge: an event accepted by a step (`accepts`) or a step declaring it emits an event (`emits`).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Edge {
+  readonly from: string
+  readonly to: string
+  readonly kind: "accepts" | "emits"
+}
+
+/**
+ * The graph as plain JSON.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Graph {
+  readonly workflow: string
+  readonly nodes: ReadonlyArray<Node>
+  readonly edges: ReadonlyArray<Edge>
+}

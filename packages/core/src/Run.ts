@@ -1,0 +1,80 @@
+/**
+ * Runs: the handle of a started run (result, stream, send, cancel, status) and the options of a run.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
+import type { AnyEvent } from "./Event.js"
+import type { InvalidEventError, RunError, RunNotActiveError, UnknownStepError } from "./WorkflowError.js"
+
+/**
+ * An event published to a run's stream, as the raw event object (`_tag` plus fields): `ctx.write` events,
+ * `InputRequired` prompts, the terminal event and, with `internal: true`, trace events.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type PublishedEvent = AnyEvent
+
+/**
+ * The status of a run. `waiting`: idle with an open `waitFor`, an unanswered `InputRequired`, or a step that
+ * accepts events from outside.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Status = "running" | "waiting" | "completed" | "failed" | "cancelled" | "timed-out"
+
+/**
+ * Options of `Workflow.run`, `Workflow.start` and `Workflow.stream`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface RunOptions<S = unknown> {
+  /** The run's id (default: a random UUID). */
+  readonly runId?: string | undefined
+  /** Run timeout; overrides the workflow's `timeout`. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Initial state; overrides the workflow's `initialState`. */
+  readonly state?: S | undefined
+  /** `false` skips the graph checks (not the definition checks). Default `true`. */
+  readonly validate?: boolean | undefined
+  /**
+   * `false` records no trace events (`StepStarted`, `EventDispatched`, ...): for very long or very hot runs
+   * whose internal stream nobody reads. Default `true`.
+   */
+  readonly trace?: boolean | undefined
+}
+
+/**
+ * The handle of a started run.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface RunHandle<O = unknown, E = unknown, S = unknown> {
+  readonly runId: string
+  /** Waits for the end of the run. */
+  readonly result: Effect.Effect<O, RunError<E>>
+  /**
+   * Replays everything published so far, then follows live; ends right after the terminal event
+   * (`StopEvent`, `WorkflowFailed`, `WorkflowTimedOut` or `WorkflowCancelled`). `internal: true` adds trace events.
+   */
+  events(options?: { readonly internal?: boolean | undefined }): Stream.Stream<PublishedEvent>
+  /**
+   * Sends an event into the run (decoded with its schema): to a waiter, to every step that accepts it, or to one
+   * named step.
+   */
+  send(
+    event: unknown,
+    options?: { readonly step?: string | undefined }
+  ): Effect.Effect<void, UnknownStepError | InvalidEventError | RunNotActiveError>
+  /** Interrupts all steps, publishes `WorkflowCancelled`; `result` fails with `WorkflowCancelledError`. */
+  readonly cancel: Effect.Effect<void>
+  readonly status: Effect.Effect<Status>
+  /** @internal typed state of the run, for tests and inspection */
+  readonly state: Effect.Effect<S>
+}

@@ -1,0 +1,80 @@
+/**
+ * The context a step handler receives: the run's typed state, sending, streaming, joins and waits.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as SynchronizedRef from "effect/SynchronizedRef"
+import type { AnyEvent, EventType } from "./Event.js"
+import type { UnknownStepError, WaitTimeoutError } from "./WorkflowError.js"
+
+/**
+ * Maps a tuple of event types to the tuple of their event values.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type Collected<T extends ReadonlyArray<EventType>> = { -readonly [K in keyof T]: T[K]["Type"] }
+
+/**
+ * Options of `ctx.waitFor`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface WaitForOptions<A> {
+  /** Published after the waiter is registered (typically an `InputRequired`). */
+  readonly prompt?: AnyEvent | undefined
+  /** Only an event for which this holds resolves the waiter. */
+  readonly match?: ((event: A) => boolean) | undefined
+  /** Fails with `WaitTimeoutError` when nothing matching arrives in time. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * The step context, `ctx` in `step(match, (event, ctx) => ...)`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface StepContext<S = unknown> {
+  /** The run's typed state, shared by all steps of the run. Change it with `Ref.update` / `SynchronizedRef`. */
+  readonly state: SynchronizedRef.SynchronizedRef<S>
+  /** The id of the run. */
+  readonly runId: string
+  /** The name of the step being executed. */
+  readonly stepName: string
+  /** The id of the event this invocation handles. */
+  readonly eventId: string
+  /** 1 on the first execution, 2 on the first retry, ... */
+  readonly attempt: number
+  /**
+   * Dispatches an event now: to every step that accepts it, or to one named step.
+   * A targeted send to an unknown step, or to a step that does not accept the event, fails with `UnknownStepError`.
+   */
+  send(event: AnyEvent): Effect.Effect<void>
+  send(event: AnyEvent, options: { readonly step?: string | undefined }): Effect.Effect<void, UnknownStepError>
+  /** Publishes an event to the run's stream (progress, tokens). Writes keep their order. */
+  write(event: AnyEvent): Effect.Effect<void>
+  /**
+   * Buffers `event` for this step; when one event of each type in `expected` has arrived, returns them ordered as
+   * `expected` and clears them from the buffer, otherwise `None`.
+   */
+  collect<const T extends ReadonlyArray<EventType>>(
+    event: AnyEvent,
+    expected: T
+  ): Effect.Effect<Option.Option<Collected<T>>>
+  /** Count form: returns `Some` of `n` events of one type once `n` have arrived. */
+  collect<A extends AnyEvent>(
+    event: AnyEvent,
+    expected: EventType<A>,
+    n: number
+  ): Effect.Effect<Option.Option<Array<A>>>
+  /**
+   * Registers a waiter, publishes `prompt` (if any), and suspends this invocation until an event of `type`
+   * (satisfying `match`) is sent into the run. The worker slot is released while waiting.
+   */
+  waitFor<A extends AnyEvent>(type: EventType<A>, options?: WaitForOptions<A>): Effect.Effect<A, WaitTimeoutError>
+}

@@ -1,0 +1,216 @@
+/**
+ * The errors of `@eventflow/core`. Every error is tagged and carries a `message` that says what went wrong,
+ * where, and what to do about it.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+
+/**
+ * Every definition and graph problem of a workflow, found before the first step runs.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class WorkflowValidationError extends Data.TaggedError("WorkflowValidationError")<{
+  readonly workflow: string
+  readonly issues: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `Workflow "${this.workflow}" is invalid (${this.issues.length} problem${
+      this.issues.length === 1 ? "" : "s"
+    }):\n${this.issues.map((issue) => `  - ${issue}`).join("\n")}`
+  }
+}
+
+/**
+ * The input given to `Workflow.run` / `Workflow.start` does not decode with the workflow's `input` schema.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidInputError extends Data.TaggedError("InvalidInputError")<{
+  readonly workflow: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `Invalid input for workflow "${this.workflow}":\n${this.detail}`
+  }
+}
+
+/**
+ * A value sent into a run is not an event the workflow knows (unknown `_tag`), or fails its schema.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidEventError extends Data.TaggedError("InvalidEventError")<{
+  readonly workflow: string
+  readonly tag: string | undefined
+  readonly detail: string
+}> {
+  override get message(): string {
+    return this.tag === undefined
+      ? `Invalid event for workflow "${this.workflow}": ${this.detail}`
+      : `Invalid "${this.tag}" event for workflow "${this.workflow}": ${this.detail}`
+  }
+}
+
+/**
+ * A targeted send named a step that does not exist, or one that does not accept the event.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class UnknownStepError extends Data.TaggedError("UnknownStepError")<{
+  readonly workflow: string
+  readonly step: string
+  readonly tag: string
+  readonly known: ReadonlyArray<string>
+  readonly reason: "NoSuchStep" | "DoesNotAccept"
+}> {
+  override get message(): string {
+    return this.reason === "NoSuchStep"
+      ? `Workflow "${this.workflow}" has no step named "${this.step}" (sending "${this.tag}"). Steps: ${this.known.join(
+          ", "
+        )}.`
+      : `Step "${this.step}" of workflow "${this.workflow}" does not accept "${this.tag}" events. Steps that do: ${
+          this.known.length === 0 ? "none" : this.known.join(", ")
+        }.`
+  }
+}
+
+/**
+ * An execution of a step took longer than its `timeout` option.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class StepTimeoutError extends Data.TaggedError("StepTimeoutError")<{
+  readonly step: string
+  readonly eventId: string
+  readonly attempt: number
+  readonly timeout: Duration.Duration
+}> {
+  override get message(): string {
+    return `Step "${this.step}" (event ${this.eventId}, attempt ${this.attempt}) timed out after ${Duration.format(
+      this.timeout
+    )}.`
+  }
+}
+
+/**
+ * `ctx.waitFor` timed out before a matching event arrived.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class WaitTimeoutError extends Data.TaggedError("WaitTimeoutError")<{
+  readonly step: string
+  readonly tag: string
+  readonly timeout: Duration.Duration
+}> {
+  override get message(): string {
+    return `Step "${this.step}" waited ${Duration.format(this.timeout)} for a "${this.tag}" event; none came.`
+  }
+}
+
+/**
+ * The run's `timeout` expired. `activeSteps` names the steps that were still running or waiting.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class WorkflowTimeoutError extends Data.TaggedError("WorkflowTimeoutError")<{
+  readonly workflow: string
+  readonly runId: string
+  readonly timeout: Duration.Duration
+  readonly activeSteps: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `Run ${this.runId} of workflow "${this.workflow}" timed out after ${Duration.format(this.timeout)}${
+      this.activeSteps.length > 0 ? `; still active: ${this.activeSteps.join(", ")}` : "; no step was active"
+    }.`
+  }
+}
+
+/**
+ * The run was cancelled (`handle.cancel`, or the scope it was started in closed).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class WorkflowCancelledError extends Data.TaggedError("WorkflowCancelledError")<{
+  readonly workflow: string
+  readonly runId: string
+}> {
+  override get message(): string {
+    return `Run ${this.runId} of workflow "${this.workflow}" was cancelled.`
+  }
+}
+
+/**
+ * Nothing runs, nothing is queued, nothing is awaited and nothing can come from outside, but no `StopEvent`
+ * came: the run can never finish. `waitingFor` says what it was waiting for (e.g. partial `collect` buffers).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class WorkflowStalledError extends Data.TaggedError("WorkflowStalledError")<{
+  readonly workflow: string
+  readonly runId: string
+  readonly waitingFor: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return (
+      `Run ${this.runId} of workflow "${this.workflow}" stalled: no step is running or queued, nothing ` +
+      `can arrive from outside, and no StopEvent was returned.${
+        this.waitingFor.length > 0 ? `\n${this.waitingFor.map((w) => `  - ${w}`).join("\n")}` : ""
+      }`
+    )
+  }
+}
+
+/**
+ * A snapshot could not be decoded or does not belong to this workflow.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidSnapshotError extends Data.TaggedError("InvalidSnapshotError")<{
+  readonly workflow: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `Invalid snapshot for workflow "${this.workflow}": ${this.detail}`
+  }
+}
+
+/**
+ * An event was sent to a run that has already ended.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class RunNotActiveError extends Data.TaggedError("RunNotActiveError")<{
+  readonly runId: string
+  readonly status: string
+}> {
+  override get message(): string {
+    return `Run ${this.runId} is ${this.status}; it accepts no more events.`
+  }
+}
+
+/**
+ * The errors a run can end with: the steps' own errors `E`, plus the engine's.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export type RunError<E> =
+  | E
+  | WorkflowTimeoutError
+  | WorkflowCancelledError
+  | WorkflowStalledError
+  | WorkflowValidationError

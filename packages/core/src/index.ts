@@ -1,0 +1,91 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * Events: `Event.define`, the built-in events and the published lifecycle events.
+ *
+ * @since 0.1.0
+ */
+export * as Event from "./Event.js"
+
+/**
+ * Graph model of a workflow (`Workflow.graph`).
+ *
+ * @since 0.1.0
+ */
+export * as Graph from "./Graph.js"
+
+/**
+ * Run handles and run options.
+ *
+ * @since 0.1.0
+ */
+export * as Run from "./Run.js"
+
+/**
+ * The step context `ctx`.
+ *
+ * @since 0.1.0
+ */
+export * as StepContext from "./StepContext.js"
+
+/**
+ * Unit-testing steps.
+ *
+ * @since 0.1.0
+ */
+export * as Testing from "./Testing.js"
+
+/**
+ * Workflows: builder, run, stream, validate, draw.
+ *
+ * @since 0.1.0
+ */
+export * as Workflow from "./Workflow.js"
+
+/**
+ * Errors.
+ *
+ * @since 0.1.0
+ */
+export * as WorkflowError from "./WorkflowError.js"
+
+export {
+  /**
+   * @since 0.1.0
+   */
+  HumanResponse,
+  /**
+   * @since 0.1.0
+   */
+  InputRequired,
+  /**
+   * @since 0.1.0
+   */
+  StartEvent,
+  /**
+   * @since 0.1.0
+   */
+  StepFailed,
+  /**
+   * @since 0.1.0
+   */
+  StopEvent
+} from "./Event.js"
+
+export {
+  /**
+   * @since 0.1.0
+   */
+  defineWorkflow
+} from "./Workflow.js"
+
+export * from "./WorkflowError.js"
+
+export type {
+  /**
+   * @since 0.1.0
+   */
+  RunHandle
+} from "./Run.js"

@@ -1,0 +1,41 @@
+/**
+ * Deterministic event ids (DESIGN.md "Identity"): `"0"` for the StartEvent, `p/s/k` for the k-th event emitted
+ * by the invocation of step `s` that handled event `p`, `x/<n>` for the n-th event sent from outside.
+ *
+ * A long chain (a loop of 100,000 hops) would make `p/s/k` grow with the chain, so an id longer than
+ * {@link maxIdLength} characters is folded into `~` + a 106-bit hash of the same triple: still deterministic,
+ * bounded in length, and computed in constant time from its parent's (already bounded) id.
+ */
+
+/** @internal */
+export const startEventId = "0"
+
+/** @internal */
+export const maxIdLength = 96
+
+/** @internal */
+export const externalId = (n: number): string => `x/${n}`
+
+/** @internal */
+export const childId = (parent: string, step: string, k: number): string => {
+  const id = `${parent}/${step}/${k}`
+  return id.length <= maxIdLength ? id : fold(id)
+}
+
+// cyrb53 (public domain), run with two seeds for 106 bits.
+const cyrb53 = (str: string, seed: number): number => {
+  let h1 = 0xdeadbeef ^ seed
+  let h2 = 0x41c6ce57 ^ seed
+  for (let i = 0; i < str.length; i++) {
+    const ch = str.charCodeAt(i)
+    h1 = Math.imul(h1 ^ ch, 2654435761)
+    h2 = Math.imul(h2 ^ ch, 1597334677)
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507)
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507)
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0)
+}
+
+const fold = (id: string): string => `~${cyrb53(id, 0).toString(36)}.${cyrb53(id, 0x9e3779b9).toString(36)}`

@@ -1,0 +1,629 @@
+/**
+ * The run loop as a deterministic interpreter (DESIGN.md): `transition(state, input)` updates the run's
+ * bookkeeping and returns the commands the shell must carry out. It performs no effects, starts no fibers and
+ * reads no clock, so it is unit-tested on its own and its state can be snapshotted between two inputs.
+ *
+ * For speed the state is updated in place (a run's state is owned by exactly one interpreter), and inputs are
+ * applied atomically by whichever fiber produced them: JavaScript runs one transition at a time, so inputs are
+ * serialized exactly as by a mailbox fiber, without a hand-off per hop.
+ */
+import type { Duration } from "effect/Duration"
+import type { AnyEvent } from "../Event.js"
+import { childId, externalId, startEventId } from "./ids.js"
+import type { Plan } from "./plan.js"
+
+/** @internal */
+export type Status = "running" | "completed" | "failed" | "cancelled" | "timed-out"
+
+/** An invocation of a step for one event, identified by `(step, eventId)`. @internal */
+export interface Invocation {
+  readonly step: number
+  readonly eventId: string
+  readonly event: AnyEvent
+  /** How many events this invocation has emitted (the `k` of its children's ids). */
+  emitted: number
+  /** Executions started so far (retries included). */
+  attempts: number
+  /** Waiters registered so far (the index part of a waiter's key). */
+  waits: number
+  /** Currently suspended in `ctx.waitFor` (its worker slot is released). */
+  suspended: boolean
+}
+
+/** A `ctx.waitFor` registration. @internal */
+export interface Waiter {
+  readonly key: string
+  readonly invocation: Invocation
+  readonly tag: string
+  readonly match: ((event: any) => boolean) | undefined
+}
+
+/** An `InputRequired` that no external event has answered yet. @internal */
+export interface PendingInput {
+  readonly eventId: string
+  readonly requestId: string | undefined
+}
+
+/** @internal */
+export interface Fifo<A> {
+  items: Array<A>
+  head: number
+}
+
+/** @internal */
+export interface RunState {
+  readonly plan: Plan
+  readonly runId: string
+  readonly trace: boolean
+  status: Status
+  /** Invocations holding a worker slot, per step. */
+  readonly running: Array<number>
+  /** Invocations waiting for a worker slot, per step (FIFO). */
+  readonly queues: Array<Fifo<Invocation>>
+  /** Waiters resolved while their step had no free slot: they resume before queued events. */
+  readonly resumes: Array<Fifo<Resume>>
+  queued: number
+  /** Every started, unfinished invocation (running, retrying or suspended), in start order. */
+  readonly active: Set<Invocation>
+  suspended: number
+  external: number
+  readonly collected: Map<string, Array<AnyEvent>>
+  readonly pending: Array<PendingInput>
+  readonly waiters: Array<Waiter>
+  idle: boolean
+}
+
+/** @internal */
+export interface Resume {
+  readonly waiter: Waiter
+  readonly outcome: { readonly _tag: "Event"; readonly event: AnyEvent } | { readonly _tag: "Expired" }
+}
+
+/** @internal */
+export type Input =
+  | { readonly _tag: "Start"; readonly input: unknown }
+  | { readonly _tag: "Send"; readonly from: Invocation; readonly event: AnyEvent; readonly step: number | undefined }
+  | { readonly _tag: "External"; readonly event: AnyEvent; readonly step: number | undefined }
+  | { readonly _tag: "Write"; readonly from: Invocation; readonly event: AnyEvent }
+  | { readonly _tag: "Attempt"; readonly invocation: Invocation }
+  | { readonly _tag: "AttemptFailed"; readonly invocation: Invocation; readonly error: unknown }
+  | {
+      readonly _tag: "Completed"
+      readonly invocation: Invocation
+      readonly output: AnyEvent | ReadonlyArray<AnyEvent> | undefined
+    }
+  | {
+      readonly _tag: "Failed"
+      readonly invocation: Invocation
+      readonly error: unknown
+      /** A defect (or an interruption) is neither retried nor routed to `StepFailed`. */
+      readonly defect: boolean
+    }
+  | {
+      readonly _tag: "Wait"
+      readonly invocation: Invocation
+      readonly waiter: Waiter
+      readonly prompt: AnyEvent | undefined
+    }
+  | { readonly _tag: "WaitExpired"; readonly waiter: Waiter }
+  | { readonly _tag: "WaitAbandoned"; readonly waiter: Waiter }
+  | { readonly _tag: "Cancel" }
+  | { readonly _tag: "Timeout"; readonly timeout: Duration }
+
+/** How a run ended. @internal */
+export type Ending =
+  | { readonly _tag: "Completed"; readonly result: unknown }
+  | { readonly _tag: "Failed"; readonly step: string; readonly error: unknown; readonly defect: boolean }
+  | { readonly _tag: "Cancelled" }
+  | { readonly _tag: "TimedOut"; readonly timeout: Duration; readonly activeSteps: ReadonlyArray<string> }
+  | { readonly _tag: "Stalled"; readonly waitingFor: ReadonlyArray<string> }
+
+/** @internal */
+export type Command =
+  | { readonly _tag: "Run"; readonly invocation: Invocation }
+  | { readonly _tag: "Publish"; readonly event: AnyEvent }
+  | { readonly _tag: "Resume"; readonly resume: Resume }
+  | { readonly _tag: "End"; readonly ending: Ending }
+
+/** @internal */
+export const make = (plan: Plan, runId: string, trace = true): RunState => ({
+  plan,
+  runId,
+  trace,
+  status: "running",
+  running: plan.steps.map(() => 0),
+  queues: plan.steps.map(() => ({ items: [], head: 0 })),
+  resumes: plan.steps.map(() => ({ items: [], head: 0 })),
+  queued: 0,
+  active: new Set(),
+  suspended: 0,
+  external: 0,
+  collected: new Map(),
+  pending: [],
+  waiters: [],
+  idle: false
+})
+
+// -----------------------------------------------------------------------------
+// FIFO queue with amortized O(1) shift
+// -----------------------------------------------------------------------------
+
+const push = <A>(fifo: Fifo<A>, a: A): void => {
+  fifo.items.push(a)
+}
+
+const size = <A>(fifo: Fifo<A>): number => fifo.items.length - fifo.head
+
+const shift = <A>(fifo: Fifo<A>): A => {
+  const a = fifo.items[fifo.head]
+  fifo.items[fifo.head] = undefined as any
+  fifo.head++
+  if (fifo.head === fifo.items.length) {
+    fifo.items = []
+    fifo.head = 0
+  } else if (fifo.head > 1024 && fifo.head * 2 > fifo.items.length) {
+    fifo.items = fifo.items.slice(fifo.head)
+    fifo.head = 0
+  }
+  return a
+}
+
+/** @internal */
+export const fifoItems = <A>(fifo: Fifo<A>): ReadonlyArray<A> => fifo.items.slice(fifo.head)
+
+// -----------------------------------------------------------------------------
+// Transition
+// -----------------------------------------------------------------------------
+
+/**
+ * Applies one input to the run state (in place) and returns the commands to carry out, in order.
+ *
+ * @internal
+ */
+export const transition = (state: RunState, input: Input): Array<Command> => {
+  const out: Array<Command> = []
+  if (state.status !== "running") return out
+  switch (input._tag) {
+    case "Start": {
+      dispatch(state, startEventId, { _tag: "StartEvent", input: input.input } as AnyEvent, undefined, out)
+      break
+    }
+    case "Send": {
+      const inv = input.from
+      dispatch(
+        state,
+        childId(inv.eventId, state.plan.steps[inv.step].name, inv.emitted++),
+        input.event,
+        input.step,
+        out
+      )
+      break
+    }
+    case "External": {
+      const id = externalId(state.external++)
+      if (state.plan.externalTags.has(input.event._tag)) answer(state, input.event)
+      dispatch(state, id, input.event, input.step, out)
+      break
+    }
+    case "Write": {
+      if (input.event._tag === "InputRequired") {
+        const inv = input.from
+        const id = childId(inv.eventId, state.plan.steps[inv.step].name, inv.emitted++)
+        state.pending.push({ eventId: id, requestId: (input.event as any).requestId })
+      }
+      out.push({ _tag: "Publish", event: input.event })
+      break
+    }
+    case "Attempt": {
+      const inv = input.invocation
+      inv.attempts++
+      if (state.trace) {
+        out.push({
+          _tag: "Publish",
+          event: {
+            _tag: "StepStarted",
+            step: state.plan.steps[inv.step].name,
+            eventId: inv.eventId,
+            attempt: inv.attempts
+          } as AnyEvent
+        })
+      }
+      break
+    }
+    case "AttemptFailed": {
+      const inv = input.invocation
+      if (state.trace) {
+        out.push({
+          _tag: "Publish",
+          event: {
+            _tag: "StepFailedAttempt",
+            step: state.plan.steps[inv.step].name,
+            eventId: inv.eventId,
+            attempt: inv.attempts,
+            error: input.error
+          } as AnyEvent
+        })
+      }
+      break
+    }
+    case "Completed": {
+      const inv = input.invocation
+      const step = state.plan.steps[inv.step]
+      release(state, inv)
+      const output = input.output
+      if (output === undefined) {
+        if (state.trace) publishCompleted(state, inv, [], out)
+      } else if (Array.isArray(output)) {
+        const ids: Array<string> = []
+        for (let i = 0; i < output.length; i++) ids.push(childId(inv.eventId, step.name, inv.emitted++))
+        if (state.trace) publishCompleted(state, inv, ids, out)
+        for (let i = 0; i < output.length && state.status === "running"; i++) {
+          dispatch(state, ids[i], output[i], undefined, out)
+        }
+      } else {
+        const id = childId(inv.eventId, step.name, inv.emitted++)
+        if (state.trace) publishCompleted(state, inv, [id], out)
+        dispatch(state, id, output as AnyEvent, undefined, out)
+      }
+      fill(state, inv.step, out)
+      break
+    }
+    case "Failed": {
+      const inv = input.invocation
+      const step = state.plan.steps[inv.step]
+      release(state, inv)
+      if (!input.defect && state.plan.recovers && !step.acceptsStepFailed) {
+        const event = {
+          _tag: "StepFailed",
+          step: step.name,
+          event: inv.event,
+          error: input.error,
+          attempts: inv.attempts
+        }
+        dispatch(state, childId(inv.eventId, step.name, inv.emitted++), event, undefined, out)
+      } else {
+        end(
+          state,
+          "failed",
+          { _tag: "Failed", step: step.name, error: input.error, defect: input.defect },
+          {
+            _tag: "WorkflowFailed",
+            step: step.name,
+            error: input.error,
+            attempts: inv.attempts
+          } as AnyEvent,
+          out
+        )
+      }
+      fill(state, inv.step, out)
+      break
+    }
+    case "Wait": {
+      const inv = input.invocation
+      state.waiters.push(input.waiter)
+      if (!inv.suspended) {
+        inv.suspended = true
+        state.suspended++
+        state.running[inv.step]--
+        fill(state, inv.step, out)
+      }
+      if (input.prompt !== undefined) {
+        if (input.prompt._tag === "InputRequired") {
+          state.pending.push({ eventId: input.waiter.key, requestId: (input.prompt as any).requestId })
+        }
+        out.push({ _tag: "Publish", event: input.prompt })
+      }
+      break
+    }
+    case "WaitExpired": {
+      const index = state.waiters.indexOf(input.waiter)
+      if (index >= 0) {
+        state.waiters.splice(index, 1)
+        resume(state, { waiter: input.waiter, outcome: { _tag: "Expired" } }, out)
+      }
+      break
+    }
+    case "WaitAbandoned": {
+      // The waiting code was interrupted (e.g. the handler wrapped waitFor in its own timeout) and goes on:
+      // unregister the waiter and count the invocation as running again, even above the cap for a moment.
+      const index = state.waiters.indexOf(input.waiter)
+      if (index >= 0) state.waiters.splice(index, 1)
+      const inv = input.waiter.invocation
+      if (inv.suspended && state.active.has(inv) && !state.waiters.some((w) => w.invocation === inv)) {
+        inv.suspended = false
+        state.suspended--
+        state.running[inv.step]++
+      }
+      break
+    }
+    case "Cancel": {
+      end(state, "cancelled", { _tag: "Cancelled" }, { _tag: "WorkflowCancelled" }, out)
+      return out
+    }
+    case "Timeout": {
+      const activeSteps = activeStepNames(state)
+      end(
+        state,
+        "timed-out",
+        { _tag: "TimedOut", timeout: input.timeout, activeSteps },
+        {
+          _tag: "WorkflowTimedOut",
+          timeout: input.timeout,
+          activeSteps
+        } as AnyEvent,
+        out
+      )
+      return out
+    }
+  }
+  checkIdle(state, out)
+  return out
+}
+
+const publishCompleted = (state: RunState, inv: Invocation, emitted: ReadonlyArray<string>, out: Array<Command>) => {
+  out.push({
+    _tag: "Publish",
+    event: { _tag: "StepCompleted", step: state.plan.steps[inv.step].name, eventId: inv.eventId, emitted } as AnyEvent
+  })
+}
+
+/** Routes one event: to a waiter, to the steps that accept it, or reports it unhandled. */
+const dispatch = (
+  state: RunState,
+  eventId: string,
+  event: AnyEvent,
+  target: number | undefined,
+  out: Array<Command>
+): void => {
+  if (state.status !== "running") return
+  const tag = event._tag
+  if (tag === "StopEvent") {
+    end(state, "completed", { _tag: "Completed", result: (event as any).result }, event, out)
+    return
+  }
+  if (target === undefined && state.waiters.length > 0) {
+    for (let i = 0; i < state.waiters.length; i++) {
+      const waiter = state.waiters[i]
+      if (waiter.tag === tag && matches(waiter, event)) {
+        state.waiters.splice(i, 1)
+        resume(state, { waiter, outcome: { _tag: "Event", event } }, out)
+        return
+      }
+    }
+  }
+  if (tag === "InputRequired" && target === undefined) {
+    state.pending.push({ eventId, requestId: (event as any).requestId })
+    out.push({ _tag: "Publish", event })
+  }
+  const routes = target === undefined ? state.plan.routes.get(tag) : [target]
+  if (routes === undefined || routes.length === 0) {
+    if (tag !== "InputRequired" && state.trace) {
+      out.push({ _tag: "Publish", event: { _tag: "UnhandledEvent", eventId, tag } as AnyEvent })
+    }
+    return
+  }
+  if (state.trace) {
+    const steps: Array<string> = []
+    for (let i = 0; i < routes.length; i++) steps.push(state.plan.steps[routes[i]].name)
+    out.push({ _tag: "Publish", event: { _tag: "EventDispatched", eventId, tag, steps } as AnyEvent })
+  }
+  for (let i = 0; i < routes.length; i++) {
+    const s = routes[i]
+    const inv: Invocation = { step: s, eventId, event, emitted: 0, attempts: 0, waits: 0, suspended: false }
+    const queue = state.queues[s]
+    if (size(queue) === 0 && size(state.resumes[s]) === 0 && state.running[s] < state.plan.steps[s].workers) {
+      begin(state, inv, out)
+    } else {
+      push(queue, inv)
+      state.queued++
+    }
+  }
+}
+
+const matches = (waiter: Waiter, event: AnyEvent): boolean => {
+  if (waiter.match === undefined) return true
+  try {
+    return waiter.match(event) === true
+  } catch {
+    return false
+  }
+}
+
+const begin = (state: RunState, inv: Invocation, out: Array<Command>): void => {
+  state.running[inv.step]++
+  state.active.add(inv)
+  state.idle = false
+  out.push({ _tag: "Run", invocation: inv })
+}
+
+const release = (state: RunState, inv: Invocation): void => {
+  if (inv.suspended) {
+    inv.suspended = false
+    state.suspended--
+  } else {
+    state.running[inv.step]--
+  }
+  state.active.delete(inv)
+  if (inv.waits > 0 && state.waiters.length > 0) {
+    for (let i = state.waiters.length - 1; i >= 0; i--) {
+      if (state.waiters[i].invocation === inv) state.waiters.splice(i, 1)
+    }
+  }
+}
+
+/** Gives a resolved waiter its slot back (or queues it, ahead of new events, until a slot frees). */
+const resume = (state: RunState, resume: Resume, out: Array<Command>): void => {
+  const s = resume.waiter.invocation.step
+  if (state.running[s] < state.plan.steps[s].workers) {
+    reacquire(state, resume, out)
+  } else {
+    push(state.resumes[s], resume)
+  }
+}
+
+const reacquire = (state: RunState, resume: Resume, out: Array<Command>): void => {
+  const inv = resume.waiter.invocation
+  if (inv.suspended && !state.waiters.some((w) => w.invocation === inv)) {
+    inv.suspended = false
+    state.suspended--
+    state.running[inv.step]++
+  }
+  state.idle = false
+  out.push({ _tag: "Resume", resume })
+}
+
+/** Starts what the freed slots of step `s` allow: resumed waiters first, then queued events (FIFO). */
+const fill = (state: RunState, s: number, out: Array<Command>): void => {
+  if (state.status !== "running") return
+  const workers = state.plan.steps[s].workers
+  const resumes = state.resumes[s]
+  while (size(resumes) > 0 && state.running[s] < workers) reacquire(state, shift(resumes), out)
+  const queue = state.queues[s]
+  while (size(queue) > 0 && state.running[s] < workers) {
+    state.queued--
+    begin(state, shift(queue), out)
+  }
+}
+
+/** Answers the pending `InputRequired` with the same `requestId`, or the oldest one. */
+const answer = (state: RunState, event: AnyEvent): void => {
+  if (state.pending.length === 0) return
+  const requestId = (event as any).requestId
+  let index = 0
+  if (typeof requestId === "string") {
+    index = state.pending.findIndex((p) => p.requestId === requestId)
+    if (index < 0) return
+  }
+  state.pending.splice(index, 1)
+}
+
+const end = (state: RunState, status: Status, ending: Ending, terminal: AnyEvent, out: Array<Command>): void => {
+  state.status = status
+  out.push({ _tag: "Publish", event: terminal })
+  out.push({ _tag: "End", ending })
+}
+
+/** Names of the steps with started, unfinished invocations (running, retrying or waiting). */
+export const activeStepNames = (state: RunState): ReadonlyArray<string> => {
+  const names = new Set<string>()
+  for (const inv of state.active) names.add(state.plan.steps[inv.step].name)
+  return [...names]
+}
+
+/** `true` when nothing runs and nothing is queued (suspended waiters do not count as running). */
+export const isQuiet = (state: RunState): boolean =>
+  state.active.size === state.suspended && state.queued === 0 && !hasResumes(state)
+
+const hasResumes = (state: RunState): boolean => {
+  for (const fifo of state.resumes) if (size(fifo) > 0) return true
+  return false
+}
+
+/** `true` when the run is quiet but can still be woken: an open waiter, an unanswered prompt, an external step. */
+export const isWaiting = (state: RunState): boolean =>
+  state.status === "running" &&
+  isQuiet(state) &&
+  (state.waiters.length > 0 || state.pending.length > 0 || state.plan.wakeable)
+
+const checkIdle = (state: RunState, out: Array<Command>): void => {
+  if (state.status !== "running" || state.idle || !isQuiet(state)) return
+  if (state.waiters.length > 0 || state.pending.length > 0 || state.plan.wakeable) {
+    state.idle = true
+    if (state.trace) out.push({ _tag: "Publish", event: { _tag: "RunIdle" } })
+    return
+  }
+  const waitingFor: Array<string> = []
+  for (const [step, buffer] of state.collected) {
+    if (buffer.length > 0) {
+      waitingFor.push(
+        `step "${step}" collected ${buffer.map((e) => e._tag).join(", ")} and was waiting for more events in ctx.collect`
+      )
+    }
+  }
+  end(
+    state,
+    "failed",
+    { _tag: "Stalled", waitingFor },
+    {
+      _tag: "WorkflowFailed",
+      step: null,
+      error: { _tag: "WorkflowStalledError", waitingFor },
+      attempts: 0
+    } as AnyEvent,
+    out
+  )
+}
+
+// -----------------------------------------------------------------------------
+// collect
+// -----------------------------------------------------------------------------
+
+/**
+ * `ctx.collect`: buffers `event` for step `stepName` when its tag is expected; when one buffered event per
+ * entry of `expected` is available, removes and returns them ordered as `expected` (same-tag entries in arrival
+ * order). Events of tags not in `expected` are ignored.
+ *
+ * @internal
+ */
+export const collect = (
+  state: Pick<RunState, "collected">,
+  stepName: string,
+  event: AnyEvent,
+  expected: ReadonlyArray<string>
+): Array<AnyEvent> | undefined => {
+  if (expected.length === 0) return []
+  let buffer = state.collected.get(stepName)
+  if (expected.includes(event._tag)) {
+    if (buffer === undefined) {
+      buffer = []
+      state.collected.set(stepName, buffer)
+    }
+    buffer.push(event)
+  }
+  if (buffer === undefined || buffer.length < expected.length) return undefined
+  const taken = new Array<number>(expected.length)
+  const used = new Set<number>()
+  for (let i = 0; i < expected.length; i++) {
+    let found = -1
+    for (let j = 0; j < buffer.length; j++) {
+      if (!used.has(j) && buffer[j]._tag === expected[i]) {
+        found = j
+        break
+      }
+    }
+    if (found < 0) return undefined
+    used.add(found)
+    taken[i] = found
+  }
+  const result = taken.map((j) => buffer[j])
+  const rest = buffer.filter((_, j) => !used.has(j))
+  if (rest.length === 0) state.collected.delete(stepName)
+  else state.collected.set(stepName, rest)
+  return result
+}
+
+/**
+ * Count form of {@link collect}: `n` events of one tag.
+ *
+ * @internal
+ */
+export const collectCount = (
+  state: Pick<RunState, "collected">,
+  stepName: string,
+  event: AnyEvent,
+  tag: string,
+  n: number
+): Array<AnyEvent> | undefined => {
+  if (n <= 0) return []
+  if (event._tag !== tag) return undefined
+  let buffer = state.collected.get(stepName)
+  if (buffer === undefined) {
+    buffer = []
+    state.collected.set(stepName, buffer)
+  }
+  buffer.push(event)
+  if (buffer.length < n) return undefined
+  const result = buffer.splice(0, n)
+  if (buffer.length === 0) state.collected.delete(stepName)
+  return result
+}

@@ -1,0 +1,68 @@
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { AnyEvent } from "../Event.js"
+import { internalTags, terminalTags } from "./event.js"
+
+/**
+ * The published stream of a run: an append-only log (offset = position). Readers replay from offset 0 and
+ * follow live; the log closes after the terminal event. Appending with no reader waiting costs one push.
+ *
+ * @internal
+ */
+export class Log {
+  readonly entries: Array<AnyEvent> = []
+  closed = false
+  private listeners: Array<() => void> = []
+
+  append(event: AnyEvent): void {
+    if (this.closed) return
+    this.entries.push(event)
+    if (terminalTags.has(event._tag)) this.closed = true
+    if (this.listeners.length > 0) {
+      const listeners = this.listeners
+      this.listeners = []
+      for (const listener of listeners) listener()
+    }
+  }
+
+  /** Suspends until there are entries past `offset` or the log is closed. */
+  private awaitPast(offset: number): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      if (this.entries.length > offset || this.closed) {
+        resume(Effect.void)
+        return
+      }
+      const listener = () => resume(Effect.void)
+      this.listeners.push(listener)
+      return Effect.sync(() => {
+        const index = this.listeners.indexOf(listener)
+        if (index >= 0) this.listeners.splice(index, 1)
+      })
+    })
+  }
+
+  /** Replays everything from `from` on, then follows live; ends after the terminal event. */
+  stream(options?: {
+    readonly internal?: boolean | undefined
+    readonly from?: number | undefined
+  }): Stream.Stream<AnyEvent> {
+    const withInternal = options?.internal === true
+    return Stream.suspend(() => {
+      let offset = options?.from ?? 0
+      const pull: Effect.Effect<Chunk.Chunk<AnyEvent>, Option.Option<never>> = Effect.suspend(() => {
+        const end = this.entries.length
+        if (offset < end) {
+          const slice = this.entries.slice(offset, end)
+          offset = end
+          const chunk = withInternal ? slice : slice.filter((event) => !internalTags.has(event._tag))
+          return chunk.length > 0 ? Effect.succeed(Chunk.unsafeFromArray(chunk)) : pull
+        }
+        if (this.closed) return Effect.fail(Option.none())
+        return Effect.zipRight(this.awaitPast(offset), pull)
+      })
+      return Stream.repeatEffectChunkOption(pull)
+    })
+  }
+}

@@ -1,0 +1,482 @@
+/**
+ * The shell around the interpreter: it turns commands into effects (fibers for invocations, appends to the
+ * published log, completion of waiters and of the run) and feeds the outcomes of those effects back as inputs.
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SynchronizedRef from "effect/SynchronizedRef"
+import type { AnyEvent, EventType } from "../Event.js"
+import type { RunHandle, RunOptions, Status } from "../Run.js"
+import type { StepContext, WaitForOptions } from "../StepContext.js"
+import type * as Workflow from "../Workflow.js"
+import {
+  InvalidEventError,
+  InvalidInputError,
+  RunNotActiveError,
+  StepTimeoutError,
+  UnknownStepError,
+  WaitTimeoutError,
+  WorkflowCancelledError,
+  WorkflowStalledError,
+  WorkflowTimeoutError,
+  WorkflowValidationError
+} from "../WorkflowError.js"
+import { tagOf } from "./event.js"
+import { definitionProblems, validate } from "./graph.js"
+import * as I from "./interpreter.js"
+import { Log } from "./log.js"
+import { type Plan, planOf } from "./plan.js"
+
+const nativeTracer = Effect.runSync(Effect.tracer)
+
+const describe = (u: unknown): string => {
+  try {
+    return JSON.stringify(u) ?? String(u)
+  } catch {
+    return String(u)
+  }
+}
+
+/** Checks a targeted send: the step exists and accepts the tag. @internal */
+export const resolveStep = (plan: Plan, step: string, tag: string): number | UnknownStepError => {
+  const index = plan.stepIndex.get(step)
+  if (index === undefined) {
+    return new UnknownStepError({
+      workflow: plan.name,
+      step,
+      tag,
+      known: plan.steps.map((s) => s.name),
+      reason: "NoSuchStep"
+    })
+  }
+  if (!plan.steps[index].def.accepts.includes(tag)) {
+    return new UnknownStepError({
+      workflow: plan.name,
+      step,
+      tag,
+      known: (plan.routes.get(tag) ?? []).map((i) => plan.steps[i].name),
+      reason: "DoesNotAccept"
+    })
+  }
+  return index
+}
+
+const isOutput = (u: unknown): u is AnyEvent | ReadonlyArray<AnyEvent> | undefined => {
+  if (u === undefined) return true
+  if (Array.isArray(u)) return u.every(isEventLike)
+  return isEventLike(u)
+}
+
+const isEventLike = (u: unknown): u is AnyEvent =>
+  typeof u === "object" && u !== null && typeof (u as { _tag?: unknown })._tag === "string"
+
+interface WaiterEntry {
+  readonly deferred: Deferred.Deferred<AnyEvent, WaitTimeoutError>
+  readonly timeout: Duration.Duration | undefined
+}
+
+/** @internal */
+export class RunImpl<S = unknown> {
+  readonly state: I.RunState
+  readonly log = new Log()
+  readonly fibers = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+  readonly waiters = new Map<I.Waiter, WaiterEntry>()
+  readonly ended = Deferred.unsafeMake<unknown, unknown>(FiberId.none)
+  readonly workflowName: string
+  private readonly spanPrefix: string
+  private readonly runFork: <A, E>(effect: Effect.Effect<A, E, any>) => Fiber.RuntimeFiber<A, E>
+
+  constructor(
+    readonly plan: Plan,
+    readonly runId: string,
+    readonly stateRef: SynchronizedRef.SynchronizedRef<S>,
+    runtime: Runtime.Runtime<any>,
+    trace: boolean,
+    /** Spans cost ~10µs per step execution with Effect's built-in tracer, which records nothing anyone reads: they
+     * are created only when a tracer has been installed (e.g. `@effect/opentelemetry`). */
+    readonly spans: boolean
+  ) {
+    this.state = I.make(plan, runId, trace)
+    this.workflowName = plan.name
+    this.spanPrefix = `${plan.name}.`
+    this.runFork = Runtime.runFork(runtime) as any
+  }
+
+  /**
+   * Applies an input and carries out its commands. With `inline`, the first invocation to start is returned
+   * for the calling worker fiber to run next instead of forking a fiber for it.
+   */
+  apply(input: I.Input, inline = false): I.Invocation | undefined {
+    const commands = I.transition(this.state, input)
+    let next: I.Invocation | undefined
+    for (let i = 0; i < commands.length; i++) {
+      const command = commands[i]
+      switch (command._tag) {
+        case "Run": {
+          if (inline && next === undefined) next = command.invocation
+          else this.fork(command.invocation)
+          break
+        }
+        case "Publish": {
+          this.log.append(command.event)
+          break
+        }
+        case "Resume": {
+          const { outcome, waiter } = command.resume
+          const entry = this.waiters.get(waiter)
+          if (entry !== undefined) {
+            Deferred.unsafeDone(
+              entry.deferred,
+              outcome._tag === "Event"
+                ? Exit.succeed(outcome.event)
+                : Exit.fail(
+                    new WaitTimeoutError({
+                      step: this.plan.steps[waiter.invocation.step].name,
+                      tag: waiter.tag,
+                      timeout: entry.timeout ?? Duration.zero
+                    })
+                  )
+            )
+          }
+          break
+        }
+        case "End": {
+          this.finish(command.ending)
+          break
+        }
+      }
+    }
+    return next
+  }
+
+  fork(invocation: I.Invocation): void {
+    this.track(this.runFork(this.work(invocation)))
+  }
+
+  track(fiber: Fiber.RuntimeFiber<any, any>): void {
+    this.fibers.add(fiber)
+    fiber.addObserver(() => this.fibers.delete(fiber))
+  }
+
+  /** A worker fiber: runs an invocation, feeds back its outcome, and goes on with the next one it is given. */
+  work(invocation: I.Invocation): Effect.Effect<void> {
+    return Effect.flatMap(Effect.exit(this.execute(invocation)), (exit) => {
+      const next = this.settle(invocation, exit)
+      return next === undefined ? Effect.void : this.work(next)
+    })
+  }
+
+  execute(invocation: I.Invocation): Effect.Effect<unknown, unknown> {
+    const step = this.plan.steps[invocation.step]
+    const def = step.def
+    const ctx = new StepCtx(this, invocation, step.name)
+    let effect: Effect.Effect<unknown, unknown> = Effect.suspend(() => {
+      this.apply({ _tag: "Attempt", invocation })
+      ctx.attempt = invocation.attempts
+      return def.handler(invocation.event, ctx) as Effect.Effect<unknown, unknown>
+    })
+    if (def.timeout !== undefined) {
+      const timeout = def.timeout
+      effect = Effect.timeoutFail(effect, {
+        duration: timeout,
+        onTimeout: () =>
+          new StepTimeoutError({ step: step.name, eventId: invocation.eventId, attempt: invocation.attempts, timeout })
+      })
+    }
+    if (def.retry !== undefined) {
+      effect = Effect.retry(
+        Effect.tapError(effect, (error) => Effect.sync(() => this.apply({ _tag: "AttemptFailed", invocation, error }))),
+        def.retry
+      )
+    }
+    if (!this.spans) return effect
+    return Effect.withSpan(effect, this.spanPrefix + step.name, {
+      attributes: { "eventflow.run_id": this.runId, "eventflow.event_id": invocation.eventId },
+      captureStackTrace: false
+    })
+  }
+
+  settle(invocation: I.Invocation, exit: Exit.Exit<unknown, unknown>): I.Invocation | undefined {
+    if (Exit.isSuccess(exit)) {
+      const output = exit.value
+      if (!isOutput(output)) {
+        const error = new Error(
+          `Step "${this.plan.steps[invocation.step].name}" returned ${describe(output)}, which is not an event, ` +
+            `an array of events or undefined.`
+        )
+        return this.apply({ _tag: "Failed", invocation, error, defect: true }, true)
+      }
+      return this.apply({ _tag: "Completed", invocation, output }, true)
+    }
+    const cause = exit.cause
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure) && !Cause.isDie(cause)) {
+      if (this.plan.steps[invocation.step].def.retry === undefined) {
+        this.apply({ _tag: "AttemptFailed", invocation, error: failure.value })
+      }
+      return this.apply({ _tag: "Failed", invocation, error: failure.value, defect: false }, true)
+    }
+    return this.apply({ _tag: "Failed", invocation, error: Cause.squash(cause), defect: true }, true)
+  }
+
+  private finish(ending: I.Ending): void {
+    const exit = this.exitOf(ending)
+    const fibers = Array.from(this.fibers)
+    this.runFork(Effect.zipRight(Fiber.interruptAll(fibers), Deferred.done(this.ended, exit)))
+  }
+
+  private exitOf(ending: I.Ending): Exit.Exit<unknown, unknown> {
+    switch (ending._tag) {
+      case "Completed":
+        return Exit.succeed(ending.result)
+      case "Failed":
+        return ending.defect ? Exit.die(ending.error) : Exit.fail(ending.error)
+      case "Cancelled":
+        return Exit.fail(new WorkflowCancelledError({ workflow: this.workflowName, runId: this.runId }))
+      case "TimedOut":
+        return Exit.fail(
+          new WorkflowTimeoutError({
+            workflow: this.workflowName,
+            runId: this.runId,
+            timeout: ending.timeout,
+            activeSteps: ending.activeSteps
+          })
+        )
+      case "Stalled":
+        return Exit.fail(
+          new WorkflowStalledError({ workflow: this.workflowName, runId: this.runId, waitingFor: ending.waitingFor })
+        )
+    }
+  }
+
+  status(): Status {
+    const status = this.state.status
+    if (status !== "running") return status
+    return I.isWaiting(this.state) ? "waiting" : "running"
+  }
+
+  /** Cancels a still running run and waits until every fiber of it has stopped. */
+  readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.state.status === "running") this.apply({ _tag: "Cancel" })
+    return Effect.zipRight(Fiber.interruptAll(Array.from(this.fibers)), Effect.exit(Deferred.await(this.ended)))
+  })
+
+  send(
+    event: unknown,
+    options?: { readonly step?: string | undefined }
+  ): Effect.Effect<void, UnknownStepError | InvalidEventError | RunNotActiveError> {
+    return Effect.suspend((): Effect.Effect<void, UnknownStepError | InvalidEventError | RunNotActiveError> => {
+      if (this.state.status !== "running") {
+        return Effect.fail(new RunNotActiveError({ runId: this.runId, status: this.state.status }))
+      }
+      const decoded = decodeEvent(this.plan, event)
+      if (decoded instanceof InvalidEventError) return Effect.fail(decoded)
+      let step: number | undefined
+      if (options?.step !== undefined) {
+        const resolved = resolveStep(this.plan, options.step, decoded._tag)
+        if (typeof resolved !== "number") return Effect.fail(resolved)
+        step = resolved
+      }
+      this.apply({ _tag: "External", event: decoded, step })
+      return Effect.void
+    })
+  }
+
+  handle(): RunHandle<any, any, S> {
+    return {
+      runId: this.runId,
+      result: Deferred.await(this.ended),
+      events: (options) => this.log.stream(options),
+      send: (event, options) => this.send(event, options),
+      cancel: Effect.asVoid(Effect.exit(this.shutdown)),
+      status: Effect.sync(() => this.status()),
+      state: SynchronizedRef.get(this.stateRef)
+    }
+  }
+}
+
+/** Decodes an event that crosses a boundary with the workflow's schema for its tag. @internal */
+export const decodeEvent = (plan: Plan, event: unknown): AnyEvent | InvalidEventError => {
+  if (!isEventLike(event)) {
+    return new InvalidEventError({
+      workflow: plan.name,
+      tag: undefined,
+      detail: `expected an object with a string "_tag", got ${describe(event)}.`
+    })
+  }
+  const schema = plan.registry.get(event._tag)
+  if (schema === undefined) {
+    return new InvalidEventError({
+      workflow: plan.name,
+      tag: event._tag,
+      detail: `this workflow has no "${event._tag}" event. Known events: ${[...plan.registry.keys()].join(", ")}.`
+    })
+  }
+  const result = Schema.decodeUnknownEither(schema)(event)
+  if (Either.isLeft(result)) {
+    return new InvalidEventError({
+      workflow: plan.name,
+      tag: event._tag,
+      detail: ParseResult.TreeFormatter.formatErrorSync(result.left)
+    })
+  }
+  return result.right
+}
+
+class StepCtx implements StepContext<any> {
+  attempt = 0
+  constructor(
+    readonly run: RunImpl<any>,
+    readonly invocation: I.Invocation,
+    readonly stepName: string
+  ) {}
+
+  get state() {
+    return this.run.stateRef
+  }
+  get runId() {
+    return this.run.runId
+  }
+  get eventId() {
+    return this.invocation.eventId
+  }
+
+  send(event: AnyEvent): Effect.Effect<void>
+  send(event: AnyEvent, options: { readonly step?: string | undefined }): Effect.Effect<void, UnknownStepError>
+  send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnknownStepError> {
+    return Effect.suspend((): Effect.Effect<void, UnknownStepError> => {
+      let step: number | undefined
+      if (options?.step !== undefined) {
+        const resolved = resolveStep(this.run.plan, options.step, event._tag)
+        if (typeof resolved !== "number") return Effect.fail(resolved)
+        step = resolved
+      }
+      this.run.apply({ _tag: "Send", from: this.invocation, event, step })
+      return Effect.void
+    })
+  }
+
+  write(event: AnyEvent): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.run.apply({ _tag: "Write", from: this.invocation, event })
+    })
+  }
+
+  collect(event: AnyEvent, expected: any, n?: number): Effect.Effect<Option.Option<any>> {
+    return Effect.sync(() => {
+      const result =
+        typeof n === "number"
+          ? I.collectCount(this.run.state, this.stepName, event, tagOf(expected), n)
+          : I.collect(this.run.state, this.stepName, event, (expected as ReadonlyArray<EventType>).map(tagOf))
+      return result === undefined ? Option.none() : Option.some(result)
+    })
+  }
+
+  waitFor<A extends AnyEvent>(type: EventType<A>, options?: WaitForOptions<A>): Effect.Effect<A, WaitTimeoutError> {
+    return Effect.suspend(() => {
+      const run = this.run
+      const invocation = this.invocation
+      const waiter: I.Waiter = {
+        key: `${this.stepName}@${invocation.eventId}#${invocation.waits++}`,
+        invocation,
+        tag: tagOf(type),
+        match: options?.match as ((event: AnyEvent) => boolean) | undefined
+      }
+      const timeout = options?.timeout === undefined ? undefined : Duration.decode(options.timeout)
+      const deferred = Deferred.unsafeMake<AnyEvent, WaitTimeoutError>(FiberId.none)
+      run.waiters.set(waiter, { deferred, timeout })
+      run.apply({ _tag: "Wait", invocation, waiter, prompt: options?.prompt })
+      let wait: Effect.Effect<AnyEvent, WaitTimeoutError> = Deferred.await(deferred)
+      if (timeout !== undefined) {
+        const expire = Effect.zipRight(
+          Effect.sleep(timeout),
+          Effect.zipRight(
+            Effect.sync(() => run.apply({ _tag: "WaitExpired", waiter })),
+            Effect.never
+          )
+        )
+        wait = Effect.raceFirst(wait, expire)
+      }
+      return wait.pipe(
+        Effect.onInterrupt(() => Effect.sync(() => run.apply({ _tag: "WaitAbandoned", waiter }))),
+        Effect.ensuring(Effect.sync(() => run.waiters.delete(waiter)))
+      ) as Effect.Effect<A, WaitTimeoutError>
+    })
+  }
+}
+
+const checkDefinition = (self: Workflow.Any, options: RunOptions | undefined) => {
+  if (options?.validate === false) {
+    const issues = definitionProblems(self)
+    return issues.length === 0 ? Effect.void : Effect.fail(new WorkflowValidationError({ workflow: self.name, issues }))
+  }
+  return validate(self)
+}
+
+const decodeInput = (self: Workflow.Any, input: unknown) =>
+  Effect.mapError(
+    Schema.decodeUnknown(self.input as Schema.Schema<unknown, unknown, never>)(input),
+    (error) => new InvalidInputError({ workflow: self.name, detail: ParseResult.TreeFormatter.formatErrorSync(error) })
+  )
+
+/** @internal */
+export const startRun = (
+  self: Workflow.Any,
+  input: unknown,
+  options?: RunOptions
+): Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError, Scope.Scope> =>
+  Effect.gen(function* () {
+    yield* checkDefinition(self, options)
+    const decoded = yield* decodeInput(self, input)
+    const plan = planOf(self)
+    const runId = options?.runId ?? crypto.randomUUID()
+    const stateRef = yield* SynchronizedRef.make(options?.state !== undefined ? options.state : self.initialState)
+    const runtime = (yield* Effect.runtime<never>()) as Runtime.Runtime<any>
+    const tracer = yield* Effect.tracer
+    const run = new RunImpl(plan, runId, stateRef, runtime, options?.trace !== false, tracer !== nativeTracer)
+    yield* Effect.addFinalizer(() => run.shutdown)
+    const timeout = options?.timeout !== undefined ? Duration.decode(options.timeout) : self.timeout
+    if (timeout !== undefined) {
+      run.track(
+        Runtime.runFork(runtime)(
+          Effect.zipRight(
+            Effect.sleep(timeout),
+            Effect.sync(() => run.apply({ _tag: "Timeout", timeout }))
+          )
+        )
+      )
+    }
+    run.apply({ _tag: "Start", input: decoded })
+    return run
+  })
+
+/** @internal */
+export const start = Effect.fn("Workflow.start")(function* (self: Workflow.Any, input?: unknown, options?: RunOptions) {
+  const run = yield* startRun(self, input, options)
+  return run.handle()
+})
+
+/** @internal */
+export const run = Effect.fn("Workflow.run")(function* (self: Workflow.Any, input?: unknown, options?: RunOptions) {
+  return yield* Effect.scoped(Effect.flatMap(startRun(self, input, options), (run) => Deferred.await(run.ended)))
+})
+
+/** @internal */
+export const stream = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
+  Stream.unwrapScoped(
+    Effect.map(startRun(self, input, options), (run) =>
+      Stream.concat(run.log.stream(), Stream.drain(Stream.fromEffect(Deferred.await(run.ended))))
+    )
+  )
