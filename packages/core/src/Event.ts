@@ -122,9 +122,9 @@ export interface StartEvent<I = unknown> {
  * @since 0.1.0
  * @category Constructors
  */
-export const StartEvent: TaggedEvent<"StartEvent", { input: typeof Schema.Unknown }> & {
+export const StartEvent: {
   make<I>(props: { readonly input: I }): StartEvent<I>
-} = define("StartEvent", { input: Schema.Unknown }) as any
+} & TaggedEvent<"StartEvent", { input: typeof Schema.Unknown }> = define("StartEvent", { input: Schema.Unknown }) as any
 
 /**
  * The event that ends a run successfully with `result`. The first one wins.
@@ -143,9 +143,9 @@ export interface StopEvent<O = unknown> {
  * @since 0.1.0
  * @category Constructors
  */
-export const StopEvent: TaggedEvent<"StopEvent", { result: typeof Schema.Unknown }> & {
+export const StopEvent: {
   make<O>(props: { readonly result: O }): StopEvent<O>
-} = define("StopEvent", { result: Schema.Unknown }) as any
+} & TaggedEvent<"StopEvent", { result: typeof Schema.Unknown }> = define("StopEvent", { result: Schema.Unknown }) as any
 
 /**
  * Asks a person for input: published to the run's stream when a step returns or writes it. It stays
