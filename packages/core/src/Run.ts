@@ -7,6 +7,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import type { AnyEvent } from "./Event.js"
+import type * as Workflow from "./Workflow.js"
 import type { InvalidEventError, RunError, RunNotActiveError, UnknownStepError } from "./WorkflowError.js"
 
 /**
@@ -55,10 +56,10 @@ export interface RunOptions<S = unknown> {
  * @since 0.1.0
  * @category Models
  */
-export interface RunHandle<O = unknown, E = unknown, S = unknown> {
+export interface RunHandle<W extends Workflow.Any = Workflow.Any> {
   readonly runId: string
   /** Waits for the end of the run. */
-  readonly result: Effect.Effect<O, RunError<E>>
+  readonly result: Effect.Effect<Workflow.Output<W>, RunError<Workflow.Error<W>>>
   /**
    * Replays everything published so far, then follows live; ends right after the terminal event
    * (`StopEvent`, `WorkflowFailed`, `WorkflowTimedOut` or `WorkflowCancelled`). `internal: true` adds trace events.
@@ -75,6 +76,6 @@ export interface RunHandle<O = unknown, E = unknown, S = unknown> {
   /** Interrupts all steps, publishes `WorkflowCancelled`; `result` fails with `WorkflowCancelledError`. */
   readonly cancel: Effect.Effect<void>
   readonly status: Effect.Effect<Status>
-  /** @internal typed state of the run, for tests and inspection */
-  readonly state: Effect.Effect<S>
+  /** The run's current state (a read of `ctx.state`). */
+  readonly state: Effect.Effect<Workflow.State<W>>
 }

@@ -403,7 +403,7 @@ export type RunArgs<W extends Any> =
  * ```
  *
  * @since 0.1.0
- * @category Running
+ * @category Combinators
  */
 export const run: <W extends Any>(
   self: W & ValidateHandled<W>,
@@ -414,23 +414,20 @@ export const run: <W extends Any>(
  * Starts a run in the caller's `Scope` and returns its handle. Closing the scope cancels the run.
  *
  * @since 0.1.0
- * @category Running
+ * @category Combinators
  */
 export const start: <W extends Any>(
   self: W & ValidateHandled<W>,
   ...args: RunArgs<W>
-) => Effect.Effect<
-  RunHandle<Output<W>, Error<W>, State<W>>,
-  InvalidInputError | WorkflowValidationError,
-  Requirements<W> | Scope.Scope
-> = internalRun.start as any
+) => Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Requirements<W> | Scope.Scope> =
+  internalRun.start as any
 
 /**
  * Starts a run and streams what it publishes; the stream ends after the terminal event and fails with the
  * run's error when the run fails.
  *
  * @since 0.1.0
- * @category Running
+ * @category Combinators
  */
 export const stream: <W extends Any>(
   self: W & ValidateHandled<W>,
@@ -442,7 +439,7 @@ export const stream: <W extends Any>(
  * The result is cached per workflow value.
  *
  * @since 0.1.0
- * @category Validation
+ * @category Combinators
  */
 export const validate: (self: Any) => Effect.Effect<void, WorkflowValidationError> = internalGraph.validate
 
@@ -450,7 +447,7 @@ export const validate: (self: Any) => Effect.Effect<void, WorkflowValidationErro
  * The graph of all possible flows as a Mermaid `flowchart`.
  *
  * @since 0.1.0
- * @category Graph
+ * @category Accessors
  */
 export const toMermaid: (self: Any) => string = internalGraph.toMermaid
 
@@ -458,6 +455,6 @@ export const toMermaid: (self: Any) => string = internalGraph.toMermaid
  * The graph of all possible flows as plain JSON.
  *
  * @since 0.1.0
- * @category Graph
+ * @category Accessors
  */
 export const graph: (self: Any) => Graph.Graph = internalGraph.graph

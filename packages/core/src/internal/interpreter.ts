@@ -10,6 +10,7 @@
 import type { Duration } from "effect/Duration"
 import type { AnyEvent } from "../Event.js"
 import { childId, externalId, startEventId } from "./ids.js"
+import { WorkflowStalledError } from "../WorkflowError.js"
 import type { Plan } from "./plan.js"
 
 /** @internal */
@@ -63,6 +64,8 @@ export interface RunState {
   /** Waiters resolved while their step had no free slot: they resume before queued events. */
   readonly resumes: Array<Fifo<Resume>>
   queued: number
+  /** Resolved waiters waiting for a slot (the sum of `resumes`). */
+  resuming: number
   /** Every started, unfinished invocation (running, retrying or suspended), in start order. */
   readonly active: Set<Invocation>
   suspended: number
@@ -116,7 +119,7 @@ export type Ending =
   | { readonly _tag: "Failed"; readonly step: string; readonly error: unknown; readonly defect: boolean }
   | { readonly _tag: "Cancelled" }
   | { readonly _tag: "TimedOut"; readonly timeout: Duration; readonly activeSteps: ReadonlyArray<string> }
-  | { readonly _tag: "Stalled"; readonly waitingFor: ReadonlyArray<string> }
+  | { readonly _tag: "Stalled"; readonly waitingFor: ReadonlyArray<string>; readonly error: WorkflowStalledError }
 
 /** @internal */
 export type Command =
@@ -135,6 +138,7 @@ export const make = (plan: Plan, runId: string, trace = true): RunState => ({
   queues: plan.steps.map(() => ({ items: [], head: 0 })),
   resumes: plan.steps.map(() => ({ items: [], head: 0 })),
   queued: 0,
+  resuming: 0,
   active: new Set(),
   suspended: 0,
   external: 0,
@@ -458,6 +462,7 @@ const resume = (state: RunState, resume: Resume, out: Array<Command>): void => {
     reacquire(state, resume, out)
   } else {
     push(state.resumes[s], resume)
+    state.resuming++
   }
 }
 
@@ -477,7 +482,10 @@ const fill = (state: RunState, s: number, out: Array<Command>): void => {
   if (state.status !== "running") return
   const workers = state.plan.steps[s].workers
   const resumes = state.resumes[s]
-  while (size(resumes) > 0 && state.running[s] < workers) reacquire(state, shift(resumes), out)
+  while (size(resumes) > 0 && state.running[s] < workers) {
+    state.resuming--
+    reacquire(state, shift(resumes), out)
+  }
   const queue = state.queues[s]
   while (size(queue) > 0 && state.running[s] < workers) {
     state.queued--
@@ -512,12 +520,7 @@ export const activeStepNames = (state: RunState): ReadonlyArray<string> => {
 
 /** `true` when nothing runs and nothing is queued (suspended waiters do not count as running). */
 export const isQuiet = (state: RunState): boolean =>
-  state.active.size === state.suspended && state.queued === 0 && !hasResumes(state)
-
-const hasResumes = (state: RunState): boolean => {
-  for (const fifo of state.resumes) if (size(fifo) > 0) return true
-  return false
-}
+  state.active.size === state.suspended && state.queued === 0 && state.resuming === 0
 
 /** `true` when the run is quiet but can still be woken: an open waiter, an unanswered prompt, an external step. */
 export const isWaiting = (state: RunState): boolean =>
@@ -526,10 +529,13 @@ export const isWaiting = (state: RunState): boolean =>
   (state.waiters.length > 0 || state.pending.length > 0 || state.plan.wakeable)
 
 const checkIdle = (state: RunState, out: Array<Command>): void => {
-  if (state.status !== "running" || state.idle || !isQuiet(state)) return
+  if (state.status !== "running" || !isQuiet(state)) return
   if (state.waiters.length > 0 || state.pending.length > 0 || state.plan.wakeable) {
-    state.idle = true
-    if (state.trace) out.push({ _tag: "Publish", event: { _tag: "RunIdle" } })
+    // `idle` only keeps RunIdle from being published twice for one idle period.
+    if (!state.idle) {
+      state.idle = true
+      if (state.trace) out.push({ _tag: "Publish", event: { _tag: "RunIdle" } })
+    }
     return
   }
   const waitingFor: Array<string> = []
@@ -540,14 +546,15 @@ const checkIdle = (state: RunState, out: Array<Command>): void => {
       )
     }
   }
+  const error = new WorkflowStalledError({ workflow: state.plan.name, runId: state.runId, waitingFor })
   end(
     state,
     "failed",
-    { _tag: "Stalled", waitingFor },
+    { _tag: "Stalled", waitingFor, error },
     {
       _tag: "WorkflowFailed",
       step: null,
-      error: { _tag: "WorkflowStalledError", waitingFor },
+      error,
       attempts: 0
     } as AnyEvent,
     out

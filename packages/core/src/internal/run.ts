@@ -29,7 +29,6 @@ import {
   UnknownStepError,
   WaitTimeoutError,
   WorkflowCancelledError,
-  WorkflowStalledError,
   WorkflowTimeoutError,
   WorkflowValidationError
 } from "../WorkflowError.js"
@@ -37,6 +36,7 @@ import { tagOf } from "./event.js"
 import { definitionProblems, validate } from "./graph.js"
 import * as I from "./interpreter.js"
 import { Log } from "./log.js"
+import { Outcome } from "./outcome.js"
 import { type Plan, planOf } from "./plan.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
@@ -87,13 +87,18 @@ interface WaiterEntry {
   readonly timeout: Duration.Duration | undefined
 }
 
+const hasAnotherRun = (commands: ReadonlyArray<I.Command>, from: number): boolean => {
+  for (let i = from + 1; i < commands.length; i++) if (commands[i]._tag === "Run") return true
+  return false
+}
+
 /** @internal */
 export class RunImpl<S = unknown> {
   readonly state: I.RunState
   readonly log = new Log()
   readonly fibers = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   readonly waiters = new Map<I.Waiter, WaiterEntry>()
-  readonly ended = Deferred.unsafeMake<unknown, unknown>(FiberId.none)
+  readonly ended = new Outcome<unknown, unknown>()
   readonly workflowName: string
   private readonly spanPrefix: string
   private readonly runFork: <A, E>(effect: Effect.Effect<A, E, any>) => Fiber.RuntimeFiber<A, E>
@@ -125,7 +130,9 @@ export class RunImpl<S = unknown> {
       const command = commands[i]
       switch (command._tag) {
         case "Run": {
-          if (inline && next === undefined) next = command.invocation
+          // A worker goes on with the one invocation its outcome started (chains and loops never fork); when
+          // several start, each gets its own fiber, forked in dispatch order, so they begin in that order.
+          if (inline && next === undefined && !hasAnotherRun(commands, i)) next = command.invocation
           else this.fork(command.invocation)
           break
         }
@@ -233,8 +240,21 @@ export class RunImpl<S = unknown> {
 
   private finish(ending: I.Ending): void {
     const exit = this.exitOf(ending)
-    const fibers = Array.from(this.fibers)
-    this.runFork(Effect.zipRight(Fiber.interruptAll(fibers), Deferred.done(this.ended, exit)))
+    // The fiber that ends the run (if it is one of ours) returns right after this; the others are interrupted
+    // before the result is delivered, so a caller never sees a step of a finished run still running.
+    const current = Fiber.getCurrentFiber()
+    const others: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    for (const fiber of this.fibers) {
+      if (current._tag === "None" || fiber !== current.value) others.push(fiber)
+    }
+    if (others.length === 0) this.ended.done(exit)
+    else
+      this.runFork(
+        Effect.zipRight(
+          Fiber.interruptAll(others),
+          Effect.sync(() => this.ended.done(exit))
+        )
+      )
   }
 
   private exitOf(ending: I.Ending): Exit.Exit<unknown, unknown> {
@@ -255,9 +275,7 @@ export class RunImpl<S = unknown> {
           })
         )
       case "Stalled":
-        return Exit.fail(
-          new WorkflowStalledError({ workflow: this.workflowName, runId: this.runId, waitingFor: ending.waitingFor })
-        )
+        return Exit.fail(ending.error)
     }
   }
 
@@ -270,7 +288,7 @@ export class RunImpl<S = unknown> {
   /** Cancels a still running run and waits until every fiber of it has stopped. */
   readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
     if (this.state.status === "running") this.apply({ _tag: "Cancel" })
-    return Effect.zipRight(Fiber.interruptAll(Array.from(this.fibers)), Effect.exit(Deferred.await(this.ended)))
+    return Effect.zipRight(Fiber.interruptAll(Array.from(this.fibers)), Effect.exit(this.ended.await))
   })
 
   send(
@@ -294,10 +312,10 @@ export class RunImpl<S = unknown> {
     })
   }
 
-  handle(): RunHandle<any, any, S> {
+  handle(): RunHandle<any> {
     return {
       runId: this.runId,
-      result: Deferred.await(this.ended),
+      result: this.ended.await,
       events: (options) => this.log.stream(options),
       send: (event, options) => this.send(event, options),
       cancel: Effect.asVoid(Effect.exit(this.shutdown)),
@@ -462,21 +480,28 @@ export const startRun = (
     return run
   })
 
-/** @internal */
-export const start = Effect.fn("Workflow.start")(function* (self: Workflow.Any, input?: unknown, options?: RunOptions) {
-  const run = yield* startRun(self, input, options)
-  return run.handle()
-})
+/**
+ * A span around a public entry point, only when a tracer is installed: `Effect.fn` would capture a stack trace and
+ * build a span on every call, which costs more than a whole short run.
+ */
+const traced = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.tracer, (tracer) => (tracer === nativeTracer ? effect : Effect.withSpan(effect, name)))
 
 /** @internal */
-export const run = Effect.fn("Workflow.run")(function* (self: Workflow.Any, input?: unknown, options?: RunOptions) {
-  return yield* Effect.scoped(Effect.flatMap(startRun(self, input, options), (run) => Deferred.await(run.ended)))
-})
+export const start = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
+  traced(
+    "Workflow.start",
+    Effect.map(startRun(self, input, options), (run) => run.handle())
+  )
+
+/** @internal */
+export const run = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
+  traced("Workflow.run", Effect.scoped(Effect.flatMap(startRun(self, input, options), (run) => run.ended.await)))
 
 /** @internal */
 export const stream = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
   Stream.unwrapScoped(
     Effect.map(startRun(self, input, options), (run) =>
-      Stream.concat(run.log.stream(), Stream.drain(Stream.fromEffect(Deferred.await(run.ended))))
+      Stream.concat(run.log.stream(), Stream.drain(Stream.fromEffect(run.ended.await)))
     )
   )

@@ -129,9 +129,13 @@ const makeStep = (
     }
   }
   if (types.length === 0) problems.push(`${position}: match is an empty array; a step must accept an event type.`)
-  const baseName = options?.name ?? (accepts.join("|") || position)
+  if (options?.name !== undefined && (typeof options.name !== "string" || options.name.length === 0)) {
+    problems.push(`${position}: name must be a non-empty string, got ${describe(options.name)}.`)
+  }
+  const baseName =
+    typeof options?.name === "string" && options.name.length > 0 ? options.name : accepts.join("|") || position
   let name = baseName
-  if (options?.name === undefined) {
+  if (!(typeof options?.name === "string" && options.name.length > 0)) {
     for (let n = 2; self.steps.some((s) => s.name === name); n++) name = `${baseName}#${n}`
   }
   const where = `step "${name}"`
@@ -141,7 +145,9 @@ const makeStep = (
     problems.push(`${where}: workers must be an integer >= 1 or Infinity, got ${describe(workers)}.`)
   }
   let emits: Array<any> | undefined
-  if (options?.emits !== undefined) {
+  if (options?.emits !== undefined && !Array.isArray(options.emits)) {
+    problems.push(`${where}: emits must be an array of event types, got ${describe(options.emits)}.`)
+  } else if (options?.emits !== undefined) {
     emits = []
     for (const type of options.emits) {
       if (tagOfSafe(type) === undefined) {
