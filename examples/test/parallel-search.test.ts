@@ -1,0 +1,93 @@
+import { execFile } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { assert, describe, it } from "@effect/vitest"
+import { Event, Workflow } from "@eventflow/core"
+import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
+import { FLAKY, parallelSearch, SOURCES, SourceUnavailable } from "../parallel-search.js"
+
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
+const question = "what is a fiber?"
+
+/** Runs the workflow on the TestClock and returns its answer and its trace (`events({ internal: true })`). */
+const runTraced = Effect.gen(function* () {
+  const handle = yield* Workflow.start(parallelSearch, { question })
+  const trace = yield* Effect.fork(Stream.runCollect(handle.events({ internal: true })))
+  // Latencies and the retry backoff are `Effect.sleep`s: drive them with the TestClock.
+  yield* TestClock.adjust("1 second")
+  const answer = yield* handle.result
+  return { answer, trace: Chunk.toReadonlyArray(yield* Fiber.join(trace)) }
+})
+
+describe("examples/parallel-search", () => {
+  it.scoped("fans out to every source and joins their results into one answer", () =>
+    Effect.gen(function* () {
+      const { answer, trace } = yield* runTraced
+      const lines = answer.split("\n")
+      assert.strictEqual(lines[0], "4 sources answered:")
+      assert.sameMembers(
+        lines.slice(1, 5),
+        SOURCES.map((source) => `- ${source}: top hit for "${question}"`)
+      )
+      assert.strictEqual(lines[5], "calls: web=1 docs=1 papers=1 forum=2")
+      // The fan-out is one invocation of "search" per source; the fan-in emits nothing until the last Result.
+      const searches = trace.filter(Event.is(Event.StepCompleted)).filter((e) => e.step === "search")
+      assert.strictEqual(searches.length, SOURCES.length)
+      const aggregates = trace.filter(Event.is(Event.StepCompleted)).filter((e) => e.step === "aggregate")
+      assert.deepStrictEqual(
+        aggregates.map((e) => e.emitted.length),
+        [0, 0, 0, 1]
+      )
+    })
+  )
+
+  it.scoped("retries the flaky source exactly once, with the step's Schedule", () =>
+    Effect.gen(function* () {
+      const { trace } = yield* runTraced
+      const failures = trace.filter(Event.is(Event.StepFailedAttempt))
+      assert.strictEqual(failures.length, 1)
+      assert.strictEqual(failures[0].step, "search")
+      assert.deepStrictEqual(failures[0].error, new SourceUnavailable({ source: FLAKY }))
+      // Deterministic ids: the k-th Search emitted by "fan-out" for the StartEvent ("0") is "0/fan-out/k".
+      const flakyId = `0/fan-out/${SOURCES.indexOf(FLAKY)}`
+      const attempts = (eventId: string) =>
+        trace
+          .filter(Event.is(Event.StepStarted))
+          .filter((e) => e.step === "search" && e.eventId === eventId)
+          .map((e) => e.attempt)
+      assert.deepStrictEqual(attempts(flakyId), [1, 2])
+      for (const k of SOURCES.keys()) if (SOURCES[k] !== FLAKY) assert.deepStrictEqual(attempts(`0/fan-out/${k}`), [1])
+    })
+  )
+
+  it.scoped("runs at most two searches at a time (workers: 2)", () =>
+    Effect.gen(function* () {
+      const { trace } = yield* runTraced
+      let running = 0
+      let most = 0
+      const seen = new Set<string>()
+      for (const event of trace) {
+        if (Event.is(Event.StepStarted)(event) && event.step === "search" && !seen.has(event.eventId)) {
+          seen.add(event.eventId)
+          running++
+          most = Math.max(most, running)
+        } else if (Event.is(Event.StepCompleted)(event) && event.step === "search") {
+          running--
+        }
+      }
+      assert.strictEqual(seen.size, SOURCES.length)
+      assert.strictEqual(most, 2)
+    })
+  )
+
+  it("runs as a program: prints the joined answer", async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--conditions=source", "--import", "tsx", "examples/parallel-search.ts"],
+      { cwd: repoRoot }
+    )
+    assert.include(stdout, "4 sources answered:")
+    for (const source of SOURCES) assert.include(stdout, `- ${source}: top hit for "how do Effect schedules retry?"`)
+    assert.include(stdout, "calls: web=1 docs=1 papers=1 forum=2")
+  })
+})
