@@ -47,13 +47,10 @@ const makeProbe = (count: number, workers: number | undefined) =>
     const release = (i: number) => Deferred.succeed(latches[i], undefined)
     const releaseAll = Effect.forEach(latches, (latch) => Deferred.succeed(latch, undefined), { discard: true })
     const startedCount = Effect.map(Ref.get(started), (xs) => xs.length)
-    /**
-     * The invocations that got a slot at once start concurrently, in no promised order: they are compared as a
-     * set. Every later one must start in arrival order.
-     */
+    /** The invocations that got a slot at once, then the queued ones: each group must start in dispatch order. */
     const startOrder = (cap: number) =>
       Effect.map(Ref.get(started), (xs) => ({
-        first: xs.slice(0, cap).sort((a, b) => a - b),
+        first: xs.slice(0, cap),
         queued: xs.slice(cap)
       }))
     return { wf, active, max, started, startedCount, startOrder, release, releaseAll }
