@@ -7,6 +7,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import type { AnyEvent } from "./Event.js"
+import type { Snapshot } from "./Snapshot.js"
 import type * as Workflow from "./Workflow.js"
 import type { InvalidEventError, RunError, RunNotActiveError, UnknownStepError } from "./WorkflowError.js"
 
@@ -48,6 +49,11 @@ export interface RunOptions<S = unknown> {
    * whose internal stream nobody reads. Default `true`.
    */
   readonly trace?: boolean | undefined
+  /**
+   * Checkpoint to the `RunStore` after every step completion and every send, so that a killed process loses
+   * nothing: `Workflow.resume(wf, runId)` continues from the last checkpoint. Requires a `RunStore` layer.
+   */
+  readonly durable?: boolean | undefined
 }
 
 /**
@@ -76,6 +82,8 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any> {
   /** Interrupts all steps, publishes `WorkflowCancelled`; `result` fails with `WorkflowCancelledError`. */
   readonly cancel: Effect.Effect<void>
   readonly status: Effect.Effect<Status>
+  /** A JSON-safe snapshot of the run, valid at any moment; `Workflow.resume` continues from it. */
+  readonly snapshot: Effect.Effect<Snapshot>
   /** The run's current state (a read of `ctx.state`). */
   readonly state: Effect.Effect<Workflow.State<W>>
 }

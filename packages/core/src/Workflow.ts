@@ -18,7 +18,16 @@ import * as internalRun from "./internal/run.js"
 import * as internal from "./internal/workflow.js"
 import type { PublishedEvent, RunHandle, RunOptions } from "./Run.js"
 import type { StepContext } from "./StepContext.js"
-import type { InvalidInputError, RunError, StepTimeoutError, WorkflowValidationError } from "./WorkflowError.js"
+import type { RunStore } from "./RunStore.js"
+import type {
+  InvalidInputError,
+  InvalidSnapshotError,
+  RunError,
+  RunNotFoundError,
+  RunStoreError,
+  StepTimeoutError,
+  WorkflowValidationError
+} from "./WorkflowError.js"
 
 /**
  * @since 0.1.0
@@ -405,10 +414,17 @@ export type RunArgs<W extends Any> =
  * @since 0.1.0
  * @category Combinators
  */
-export const run: <W extends Any>(
-  self: W & ValidateHandled<W>,
-  ...args: RunArgs<W>
-) => Effect.Effect<Output<W>, RunError<Error<W>> | InvalidInputError, Requirements<W>> = internalRun.run as any
+export const run: {
+  <W extends Any>(
+    self: W & ValidateHandled<W>,
+    ...args: RunArgs<W>
+  ): Effect.Effect<Output<W>, RunError<Error<W>> | InvalidInputError, Requirements<W>>
+  <W extends Any>(
+    self: W & ValidateHandled<W>,
+    input: InputEncoded<W>,
+    options: RunOptions<State<W>> & { readonly durable: true }
+  ): Effect.Effect<Output<W>, RunError<Error<W>> | InvalidInputError, Requirements<W> | RunStore>
+} = internalRun.run as any
 
 /**
  * Starts a run in the caller's `Scope` and returns its handle. Closing the scope cancels the run.
@@ -416,11 +432,69 @@ export const run: <W extends Any>(
  * @since 0.1.0
  * @category Combinators
  */
-export const start: <W extends Any>(
-  self: W & ValidateHandled<W>,
-  ...args: RunArgs<W>
-) => Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Requirements<W> | Scope.Scope> =
-  internalRun.start as any
+export const start: {
+  <W extends Any>(
+    self: W & ValidateHandled<W>,
+    ...args: RunArgs<W>
+  ): Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Requirements<W> | Scope.Scope>
+  <W extends Any>(
+    self: W & ValidateHandled<W>,
+    input: InputEncoded<W>,
+    options: RunOptions<State<W>> & { readonly durable: true }
+  ): Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Requirements<W> | Scope.Scope | RunStore>
+} = internalRun.start as any
+
+/**
+ * Continues a run from a snapshot (`handle.snapshot`), or from the last checkpoint of a durable run in the
+ * `RunStore` (given its run id; the resumed run stays durable unless `durable: false`).
+ *
+ * Invocations that were in flight are executed again from the start of their step (at-least-once): what they had
+ * already sent, written or awaited before the snapshot is not sent or published again, and a `waitFor` that had
+ * been answered returns the same answer. Queued events, `collect` buffers and open prompts are kept; no new
+ * `StartEvent` is sent; the published log is replayed by `events()`. A snapshot taken after `cancel` resumes the
+ * run; a completed one gives a handle with its result; one that does not decode, belongs to another workflow or
+ * ended in failure fails with `InvalidSnapshotError`. The run timeout starts again from the resume.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const resume: {
+  <W extends Any>(
+    self: W,
+    runId: string,
+    options?: RunOptions<State<W>>
+  ): Effect.Effect<
+    RunHandle<W>,
+    InvalidSnapshotError | RunNotFoundError | RunStoreError,
+    Requirements<W> | Scope.Scope | RunStore
+  >
+  <W extends Any>(
+    self: W,
+    snapshot: unknown,
+    options: RunOptions<State<W>> & { readonly durable: true }
+  ): Effect.Effect<RunHandle<W>, InvalidSnapshotError, Requirements<W> | Scope.Scope | RunStore>
+  <W extends Any>(
+    self: W,
+    snapshot: unknown,
+    options?: RunOptions<State<W>>
+  ): Effect.Effect<RunHandle<W>, InvalidSnapshotError, Requirements<W> | Scope.Scope>
+} = internalRun.resume as any
+
+/**
+ * Resumes every unfinished (`running` or `waiting`) run of this workflow found in the `RunStore`: what a process
+ * does at boot.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const resumeAll: <W extends Any>(
+  self: W,
+  options?: RunOptions<State<W>>
+) => Effect.Effect<
+  ReadonlyArray<RunHandle<W>>,
+  InvalidSnapshotError | RunNotFoundError | RunStoreError,
+  Requirements<W> | Scope.Scope | RunStore
+> = internalRun.resumeAll as any
 
 /**
  * Starts a run and streams what it publishes; the stream ends after the terminal event and fails with the

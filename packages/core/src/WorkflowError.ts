@@ -214,3 +214,34 @@ export type RunError<E> =
   | WorkflowCancelledError
   | WorkflowStalledError
   | WorkflowValidationError
+
+/**
+ * A run store could not save, load, list or remove a snapshot.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class RunStoreError extends Data.TaggedError("RunStoreError")<{
+  readonly operation: "save" | "load" | "list" | "remove" | "open"
+  readonly runId?: string | undefined
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const detail = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `Run store failed to ${this.operation}${this.runId === undefined ? "" : ` run ${this.runId}`}: ${detail}`
+  }
+}
+
+/**
+ * `Workflow.resume(wf, runId)` found no snapshot of that run in the `RunStore`.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class RunNotFoundError extends Data.TaggedError("RunNotFoundError")<{
+  readonly runId: string
+}> {
+  override get message(): string {
+    return `No run ${this.runId} in the run store.`
+  }
+}

@@ -24,6 +24,20 @@ export * as Graph from "./Graph.js"
 export * as Run from "./Run.js"
 
 /**
+ * Where durable runs keep their snapshots.
+ *
+ * @since 0.1.0
+ */
+export * as RunStore from "./RunStore.js"
+
+/**
+ * Snapshots of runs.
+ *
+ * @since 0.1.0
+ */
+export * as Snapshot from "./Snapshot.js"
+
+/**
  * The step context `ctx`.
  *
  * @since 0.1.0

@@ -79,12 +79,10 @@ const waiterOf = (
   invocation: I.Invocation,
   tag: string,
   match?: (event: any) => boolean
-): I.Waiter => ({
-  key: `${stepName(state, invocation)}@${invocation.eventId}#${invocation.waits++}`,
-  invocation,
-  tag,
-  match
-})
+): I.Waiter => {
+  const index = invocation.waits++
+  return { key: `${stepName(state, invocation)}@${invocation.eventId}#${index}`, index, invocation, tag, match }
+}
 
 // -----------------------------------------------------------------------------
 // workflows (handlers are never called)
@@ -623,7 +621,9 @@ describe("interpreter", () => {
       const prompt = InputRequired.make({ prompt: "?", requestId: "r" })
       const commands = I.transition(state, { _tag: "Write", from: root, event: prompt })
       assert.deepStrictEqual(commands, [{ _tag: "Publish", event: prompt }])
-      assert.deepStrictEqual(state.pending, [{ eventId: "0/StartEvent/0", requestId: "r" }])
+      // Writes are numbered per invocation (w0 was the progress event): the prompt is write w1.
+      assert.deepStrictEqual(state.pending, [{ eventId: "0/StartEvent/w1", requestId: "r" }])
+      assert.strictEqual(root.emitted, 0)
     })
   })
 

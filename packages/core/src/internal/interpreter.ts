@@ -27,13 +27,34 @@ export interface Invocation {
   attempts: number
   /** Waiters registered so far (the index part of a waiter's key). */
   waits: number
+  /** `ctx.write`s so far (the index part of a write's id). */
+  writes: number
+  /** `ctx.collect` calls so far. */
+  collects: number
+  /** What this invocation's completed `ctx.collect` calls returned, by call index (for a re-execution). */
+  collectResults: Map<number, Array<AnyEvent>> | undefined
+  /** Events that resolved this invocation's waits, by wait index (kept for a re-execution after resume). */
+  answers: Map<number, AnyEvent> | undefined
+  /**
+   * Set when this is the re-execution of an invocation that was in flight in a snapshot: what it had already
+   * dispatched, published and awaited then, which the re-execution must not do again.
+   */
+  replay: Replay | undefined
   /** Currently suspended in `ctx.waitFor` (its worker slot is released). */
   suspended: boolean
+}
+
+/** What a re-executed invocation had done before the snapshot. @internal */
+export interface Replay {
+  readonly emitted: number
+  readonly writes: number
+  readonly waits: number
 }
 
 /** A `ctx.waitFor` registration. @internal */
 export interface Waiter {
   readonly key: string
+  readonly index: number
   readonly invocation: Invocation
   readonly tag: string
   readonly match: ((event: any) => boolean) | undefined
@@ -73,6 +94,8 @@ export interface RunState {
   readonly collected: Map<string, Array<AnyEvent>>
   readonly pending: Array<PendingInput>
   readonly waiters: Array<Waiter>
+  /** Events no step and no waiter took: a waiter registered later takes the oldest matching one. */
+  readonly unclaimed: Array<{ readonly id: string; readonly event: AnyEvent }>
   idle: boolean
 }
 
@@ -110,6 +133,8 @@ export type Input =
     }
   | { readonly _tag: "WaitExpired"; readonly waiter: Waiter }
   | { readonly _tag: "WaitAbandoned"; readonly waiter: Waiter }
+  | { readonly _tag: "Restart"; readonly invocations: ReadonlyArray<Invocation> }
+  | { readonly _tag: "Abort"; readonly error: unknown }
   | { readonly _tag: "Cancel" }
   | { readonly _tag: "Timeout"; readonly timeout: Duration }
 
@@ -118,6 +143,7 @@ export type Ending =
   | { readonly _tag: "Completed"; readonly result: unknown }
   | { readonly _tag: "Failed"; readonly step: string; readonly error: unknown; readonly defect: boolean }
   | { readonly _tag: "Cancelled" }
+  | { readonly _tag: "Aborted"; readonly error: unknown }
   | { readonly _tag: "TimedOut"; readonly timeout: Duration; readonly activeSteps: ReadonlyArray<string> }
   | { readonly _tag: "Stalled"; readonly waitingFor: ReadonlyArray<string>; readonly error: WorkflowStalledError }
 
@@ -145,7 +171,24 @@ export const make = (plan: Plan, runId: string, trace = true): RunState => ({
   collected: new Map(),
   pending: [],
   waiters: [],
+  unclaimed: [],
   idle: false
+})
+
+/** A new invocation record. @internal */
+export const invocation = (step: number, eventId: string, event: AnyEvent, replay?: Replay): Invocation => ({
+  step,
+  eventId,
+  event,
+  emitted: 0,
+  attempts: 0,
+  waits: 0,
+  writes: 0,
+  collects: 0,
+  collectResults: undefined,
+  answers: undefined,
+  replay,
+  suspended: false
 })
 
 // -----------------------------------------------------------------------------
@@ -194,13 +237,10 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
     }
     case "Send": {
       const inv = input.from
-      dispatch(
-        state,
-        childId(inv.eventId, state.plan.steps[inv.step].name, inv.emitted++),
-        input.event,
-        input.step,
-        out
-      )
+      const k = inv.emitted++
+      // A re-execution after resume does not dispatch again what the first execution had dispatched.
+      if (inv.replay !== undefined && k < inv.replay.emitted) break
+      dispatch(state, childId(inv.eventId, state.plan.steps[inv.step].name, k), input.event, input.step, out)
       break
     }
     case "External": {
@@ -210,9 +250,12 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       break
     }
     case "Write": {
+      const inv = input.from
+      const n = inv.writes++
+      // A re-execution after resume does not publish again what the first execution had published.
+      if (inv.replay !== undefined && n < inv.replay.writes) break
       if (input.event._tag === "InputRequired") {
-        const inv = input.from
-        const id = childId(inv.eventId, state.plan.steps[inv.step].name, inv.emitted++)
+        const id = `${inv.eventId}/${state.plan.steps[inv.step].name}/w${n}`
         state.pending.push({ eventId: id, requestId: (input.event as any).requestId })
       }
       out.push({ _tag: "Publish", event: input.event })
@@ -304,19 +347,50 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
     }
     case "Wait": {
       const inv = input.invocation
-      state.waiters.push(input.waiter)
+      const waiter = input.waiter
+      // An event that arrived before the waiter (and that nothing else took) answers it at once.
+      for (let i = 0; i < state.unclaimed.length; i++) {
+        const { event } = state.unclaimed[i]
+        if (event._tag === waiter.tag && matches(waiter, event)) {
+          state.unclaimed.splice(i, 1)
+          recordAnswer(inv, waiter.index, event)
+          out.push({ _tag: "Resume", resume: { waiter, outcome: { _tag: "Event", event } } })
+          return out
+        }
+      }
+      state.waiters.push(waiter)
       if (!inv.suspended) {
         inv.suspended = true
         state.suspended++
         state.running[inv.step]--
         fill(state, inv.step, out)
       }
-      if (input.prompt !== undefined) {
+      // A re-execution after resume does not publish its prompt again (its pending entry is in the snapshot).
+      const replayed = inv.replay !== undefined && waiter.index < inv.replay.waits
+      if (input.prompt !== undefined && !replayed) {
         if (input.prompt._tag === "InputRequired") {
-          state.pending.push({ eventId: input.waiter.key, requestId: (input.prompt as any).requestId })
+          state.pending.push({ eventId: waiter.key, requestId: (input.prompt as any).requestId })
         }
         out.push({ _tag: "Publish", event: input.prompt })
       }
+      break
+    }
+    case "Restart": {
+      // Re-execute the invocations that were in flight in a snapshot, in their order, up to each step's cap; the
+      // rest wait ahead of the queued events.
+      const front: Array<Array<Invocation>> = state.plan.steps.map(() => [])
+      for (const inv of input.invocations) {
+        if (state.running[inv.step] < state.plan.steps[inv.step].workers) begin(state, inv, out)
+        else front[inv.step].push(inv)
+      }
+      front.forEach((invs, s) => {
+        if (invs.length === 0) return
+        const queue = state.queues[s]
+        queue.items = [...invs, ...queue.items.slice(queue.head)]
+        queue.head = 0
+        state.queued += invs.length
+      })
+      for (let s = 0; s < state.plan.steps.length; s++) fill(state, s, out)
       break
     }
     case "WaitExpired": {
@@ -339,6 +413,21 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
         state.running[inv.step]++
       }
       break
+    }
+    case "Abort": {
+      end(
+        state,
+        "failed",
+        { _tag: "Aborted", error: input.error },
+        {
+          _tag: "WorkflowFailed",
+          step: null,
+          error: input.error,
+          attempts: 0
+        } as AnyEvent,
+        out
+      )
+      return out
     }
     case "Cancel": {
       end(state, "cancelled", { _tag: "Cancelled" }, { _tag: "WorkflowCancelled" }, out)
@@ -390,6 +479,9 @@ const dispatch = (
       const waiter = state.waiters[i]
       if (waiter.tag === tag && matches(waiter, event)) {
         state.waiters.splice(i, 1)
+        recordAnswer(waiter.invocation, waiter.index, event)
+        const prompt = state.pending.findIndex((p) => p.eventId === waiter.key)
+        if (prompt >= 0) state.pending.splice(prompt, 1)
         resume(state, { waiter, outcome: { _tag: "Event", event } }, out)
         return
       }
@@ -401,8 +493,10 @@ const dispatch = (
   }
   const routes = target === undefined ? state.plan.routes.get(tag) : [target]
   if (routes === undefined || routes.length === 0) {
-    if (tag !== "InputRequired" && state.trace) {
-      out.push({ _tag: "Publish", event: { _tag: "UnhandledEvent", eventId, tag } as AnyEvent })
+    if (tag !== "InputRequired") {
+      // Kept, not lost: a waiter registered later takes it.
+      state.unclaimed.push({ id: eventId, event })
+      if (state.trace) out.push({ _tag: "Publish", event: { _tag: "UnhandledEvent", eventId, tag } as AnyEvent })
     }
     return
   }
@@ -413,7 +507,7 @@ const dispatch = (
   }
   for (let i = 0; i < routes.length; i++) {
     const s = routes[i]
-    const inv: Invocation = { step: s, eventId, event, emitted: 0, attempts: 0, waits: 0, suspended: false }
+    const inv = invocation(s, eventId, event)
     const queue = state.queues[s]
     if (size(queue) === 0 && size(state.resumes[s]) === 0 && state.running[s] < state.plan.steps[s].workers) {
       begin(state, inv, out)
@@ -422,6 +516,11 @@ const dispatch = (
       state.queued++
     }
   }
+}
+
+const recordAnswer = (inv: Invocation, index: number, event: AnyEvent): void => {
+  if (inv.answers === undefined) inv.answers = new Map()
+  inv.answers.set(index, event)
 }
 
 const matches = (waiter: Waiter, event: AnyEvent): boolean => {
@@ -576,11 +675,13 @@ export const collect = (
   state: Pick<RunState, "collected">,
   stepName: string,
   event: AnyEvent,
-  expected: ReadonlyArray<string>
+  expected: ReadonlyArray<string>,
+  /** `false` when `event` is already in the buffer (a re-execution after resume collects it again). */
+  push = true
 ): Array<AnyEvent> | undefined => {
   if (expected.length === 0) return []
   let buffer = state.collected.get(stepName)
-  if (expected.includes(event._tag)) {
+  if (push && expected.includes(event._tag)) {
     if (buffer === undefined) {
       buffer = []
       state.collected.set(stepName, buffer)
@@ -619,7 +720,8 @@ export const collectCount = (
   stepName: string,
   event: AnyEvent,
   tag: string,
-  n: number
+  n: number,
+  push = true
 ): Array<AnyEvent> | undefined => {
   if (n <= 0) return []
   if (event._tag !== tag) return undefined
@@ -628,7 +730,7 @@ export const collectCount = (
     buffer = []
     state.collected.set(stepName, buffer)
   }
-  buffer.push(event)
+  if (push) buffer.push(event)
   if (buffer.length < n) return undefined
   const result = buffer.splice(0, n)
   if (buffer.length === 0) state.collected.delete(stepName)

@@ -3,6 +3,7 @@
  * published log, completion of waiters and of the run) and feeds the outcomes of those effects back as inputs.
  */
 import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,10 +21,15 @@ import * as SynchronizedRef from "effect/SynchronizedRef"
 import type { AnyEvent, EventType } from "../Event.js"
 import type { RunHandle, RunOptions, Status } from "../Run.js"
 import type { StepContext, WaitForOptions } from "../StepContext.js"
+import { RunStore, type Service as RunStoreService, unfinished } from "../RunStore.js"
+import type * as Snapshot from "../Snapshot.js"
 import type * as Workflow from "../Workflow.js"
 import {
   InvalidEventError,
   InvalidInputError,
+  InvalidSnapshotError,
+  RunNotFoundError,
+  type RunStoreError,
   RunNotActiveError,
   StepTimeoutError,
   UnknownStepError,
@@ -37,6 +43,7 @@ import { definitionProblems, validate } from "./graph.js"
 import * as I from "./interpreter.js"
 import { Log } from "./log.js"
 import { Outcome } from "./outcome.js"
+import { decode as decodeSnapshot, encode as encodeSnapshot } from "./snapshot.js"
 import { type Plan, planOf } from "./plan.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
@@ -87,6 +94,14 @@ interface WaiterEntry {
   readonly timeout: Duration.Duration | undefined
 }
 
+interface Durable {
+  readonly store: RunStoreService
+  readonly lock: Effect.Semaphore
+}
+
+const currentFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
+  Option.getOrUndefined(Fiber.getCurrentFiber())
+
 const hasAnotherRun = (commands: ReadonlyArray<I.Command>, from: number): boolean => {
   for (let i = from + 1; i < commands.length; i++) if (commands[i]._tag === "Run") return true
   return false
@@ -100,6 +115,14 @@ export class RunImpl<S = unknown> {
   readonly waiters = new Map<I.Waiter, WaiterEntry>()
   readonly ended = new Outcome<unknown, unknown>()
   readonly workflowName: string
+  /** Ids under which `ctx.collect` buffered events (for snapshots and for de-duplication after resume). */
+  readonly collectIds = new WeakMap<AnyEvent, string>()
+  /** Encoded published events, cached between snapshots (the log only grows). */
+  readonly encodedPublished: Array<unknown> = []
+  /** When set, `Run` commands are collected here instead of being started (durable runs checkpoint first). */
+  private deferred: Array<I.Invocation> | undefined = undefined
+  private durable: Durable | undefined = undefined
+  createdAt: number
   private readonly spanPrefix: string
   private readonly runFork: <A, E>(effect: Effect.Effect<A, E, any>) => Fiber.RuntimeFiber<A, E>
 
@@ -111,12 +134,85 @@ export class RunImpl<S = unknown> {
     trace: boolean,
     /** Spans cost ~10µs per step execution with Effect's built-in tracer, which records nothing anyone reads: they
      * are created only when a tracer has been installed (e.g. `@effect/opentelemetry`). */
-    readonly spans: boolean
+    readonly spans: boolean,
+    private readonly clock: Clock.Clock,
+    state?: I.RunState
   ) {
-    this.state = I.make(plan, runId, trace)
+    this.state = state ?? I.make(plan, runId, trace)
     this.workflowName = plan.name
     this.spanPrefix = `${plan.name}.`
     this.runFork = Runtime.runFork(runtime) as any
+    this.createdAt = this.clock.unsafeCurrentTimeMillis()
+  }
+
+  /** Makes the run durable: it saves a snapshot to `store` after every step completion and every send. */
+  makeDurable(store: RunStoreService, lock: Effect.Semaphore): void {
+    this.durable = { store, lock }
+  }
+
+  /** Applies an input; in a durable run the invocations it starts wait for the checkpoint. */
+  applyAndCheckpoint(input: I.Input, inline: boolean): Effect.Effect<I.Invocation | undefined> {
+    if (this.durable === undefined) return Effect.succeed(this.apply(input, inline))
+    const runs: Array<I.Invocation> = []
+    this.deferred = runs
+    try {
+      this.apply(input)
+    } finally {
+      this.deferred = undefined
+    }
+    return Effect.as(this.checkpoint, undefined).pipe(Effect.map(() => this.launch(runs, inline)))
+  }
+
+  /** Starts invocations: the single one inline for the calling worker, several each on its own fiber, in order. */
+  launch(runs: ReadonlyArray<I.Invocation>, inline: boolean): I.Invocation | undefined {
+    if (inline && runs.length === 1) return runs[0]
+    for (const inv of runs) this.fork(inv)
+    return undefined
+  }
+
+  /** Saves a snapshot (serialized per run, so a newer snapshot is never overwritten by an older one). */
+  get checkpoint(): Effect.Effect<void> {
+    const durable = this.durable
+    if (durable === undefined) return Effect.void
+    return durable.lock.withPermits(1)(
+      Effect.suspend(() => durable.store.save(this.snapshot())).pipe(
+        Effect.catchAll((error) =>
+          Effect.sync(() => {
+            // A durable run that cannot persist must not go on as if it could.
+            if (this.state.status === "running") this.apply({ _tag: "Abort", error })
+          })
+        )
+      )
+    )
+  }
+
+  snapshot(): Snapshot.Snapshot {
+    const exit = this.ended.exit
+    return encodeSnapshot({
+      state: this.state,
+      published: this.log.entries,
+      encodedPublished: this.encodedPublished,
+      value: Effect.runSync(SynchronizedRef.get(this.stateRef)),
+      collectedId: (event) => this.collectIds.get(event) ?? "",
+      status: this.status(),
+      createdAt: this.createdAt,
+      now: this.clock.unsafeCurrentTimeMillis(),
+      result:
+        this.state.status === "completed"
+          ? { _tag: "Success", value: this.completedWith }
+          : exit !== undefined && Exit.isFailure(exit)
+            ? { _tag: "Failure", error: Cause.squash(exit.cause) }
+            : undefined
+    })
+  }
+
+  private completedWith: unknown = undefined
+
+  /** Marks a run restored from a completed snapshot as completed with its result. */
+  complete(result: unknown): void {
+    this.state.status = "completed"
+    this.completedWith = result
+    this.ended.done(Exit.succeed(result))
   }
 
   /**
@@ -130,6 +226,10 @@ export class RunImpl<S = unknown> {
       const command = commands[i]
       switch (command._tag) {
         case "Run": {
+          if (this.deferred !== undefined) {
+            this.deferred.push(command.invocation)
+            break
+          }
           // A worker goes on with the one invocation its outcome started (chains and loops never fork); when
           // several start, each gets its own fiber, forked in dispatch order, so they begin in that order.
           if (inline && next === undefined && !hasAnotherRun(commands, i)) next = command.invocation
@@ -180,8 +280,14 @@ export class RunImpl<S = unknown> {
   /** A worker fiber: runs an invocation, feeds back its outcome, and goes on with the next one it is given. */
   work(invocation: I.Invocation): Effect.Effect<void> {
     return Effect.flatMap(Effect.exit(this.execute(invocation)), (exit) => {
-      const next = this.settle(invocation, exit)
-      return next === undefined ? Effect.void : this.work(next)
+      const input = this.outcome(invocation, exit)
+      if (this.durable === undefined) {
+        const next = this.apply(input, true)
+        return next === undefined ? Effect.void : this.work(next)
+      }
+      return Effect.flatMap(this.applyAndCheckpoint(input, true), (next) =>
+        next === undefined ? Effect.void : this.work(next)
+      )
     })
   }
 
@@ -215,7 +321,8 @@ export class RunImpl<S = unknown> {
     })
   }
 
-  settle(invocation: I.Invocation, exit: Exit.Exit<unknown, unknown>): I.Invocation | undefined {
+  /** The input that reports an execution's outcome to the interpreter. */
+  outcome(invocation: I.Invocation, exit: Exit.Exit<unknown, unknown>): I.Input {
     if (Exit.isSuccess(exit)) {
       const output = exit.value
       if (!isOutput(output)) {
@@ -223,9 +330,9 @@ export class RunImpl<S = unknown> {
           `Step "${this.plan.steps[invocation.step].name}" returned ${describe(output)}, which is not an event, ` +
             `an array of events or undefined.`
         )
-        return this.apply({ _tag: "Failed", invocation, error, defect: true }, true)
+        return { _tag: "Failed", invocation, error, defect: true }
       }
-      return this.apply({ _tag: "Completed", invocation, output }, true)
+      return { _tag: "Completed", invocation, output }
     }
     const cause = exit.cause
     const failure = Cause.failureOption(cause)
@@ -233,13 +340,24 @@ export class RunImpl<S = unknown> {
       if (this.plan.steps[invocation.step].def.retry === undefined) {
         this.apply({ _tag: "AttemptFailed", invocation, error: failure.value })
       }
-      return this.apply({ _tag: "Failed", invocation, error: failure.value, defect: false }, true)
+      return { _tag: "Failed", invocation, error: failure.value, defect: false }
     }
-    return this.apply({ _tag: "Failed", invocation, error: Cause.squash(cause), defect: true }, true)
+    return { _tag: "Failed", invocation, error: Cause.squash(cause), defect: true }
   }
 
   private finish(ending: I.Ending): void {
     const exit = this.exitOf(ending)
+    if (ending._tag === "Completed") this.completedWith = ending.result
+    if (this.durable !== undefined) {
+      const others = Array.from(this.fibers)
+      this.runFork(
+        Effect.zipRight(
+          Effect.zipRight(this.checkpoint, Fiber.interruptAll(others.filter((f) => f !== currentFiber()))),
+          Effect.sync(() => this.ended.done(exit))
+        )
+      )
+      return
+    }
     // The fiber that ends the run (if it is one of ours) returns right after this; the others are interrupted
     // before the result is delivered, so a caller never sees a step of a finished run still running.
     const current = Fiber.getCurrentFiber()
@@ -276,6 +394,8 @@ export class RunImpl<S = unknown> {
         )
       case "Stalled":
         return Exit.fail(ending.error)
+      case "Aborted":
+        return Exit.fail(ending.error)
     }
   }
 
@@ -307,8 +427,7 @@ export class RunImpl<S = unknown> {
         if (typeof resolved !== "number") return Effect.fail(resolved)
         step = resolved
       }
-      this.apply({ _tag: "External", event: decoded, step })
-      return Effect.void
+      return Effect.asVoid(this.applyAndCheckpoint({ _tag: "External", event: decoded, step }, false))
     })
   }
 
@@ -320,6 +439,7 @@ export class RunImpl<S = unknown> {
       send: (event, options) => this.send(event, options),
       cancel: Effect.asVoid(Effect.exit(this.shutdown)),
       status: Effect.sync(() => this.status()),
+      snapshot: Effect.sync(() => this.snapshot()),
       state: SynchronizedRef.get(this.stateRef)
     }
   }
@@ -394,11 +514,27 @@ class StepCtx implements StepContext<any> {
 
   collect(event: AnyEvent, expected: any, n?: number): Effect.Effect<Option.Option<any>> {
     return Effect.sync(() => {
+      const run = this.run
+      const inv = this.invocation
+      const call = inv.collects++
+      // A re-execution after resume gets what this call returned the first time.
+      const recorded = inv.collectResults?.get(call)
+      if (recorded !== undefined) return Option.some(recorded)
+      const id = event === inv.event ? inv.eventId : `${inv.eventId}/c${call}`
+      let push = true
+      if (inv.replay !== undefined) {
+        const buffer = run.state.collected.get(this.stepName)
+        if (buffer?.some((e) => run.collectIds.get(e) === id)) push = false
+      }
+      if (push) run.collectIds.set(event, id)
       const result =
         typeof n === "number"
-          ? I.collectCount(this.run.state, this.stepName, event, tagOf(expected), n)
-          : I.collect(this.run.state, this.stepName, event, (expected as ReadonlyArray<EventType>).map(tagOf))
-      return result === undefined ? Option.none() : Option.some(result)
+          ? I.collectCount(run.state, this.stepName, event, tagOf(expected), n, push)
+          : I.collect(run.state, this.stepName, event, (expected as ReadonlyArray<EventType>).map(tagOf), push)
+      if (result === undefined) return Option.none()
+      if (inv.collectResults === undefined) inv.collectResults = new Map()
+      inv.collectResults.set(call, result)
+      return Option.some(result)
     })
   }
 
@@ -406,8 +542,13 @@ class StepCtx implements StepContext<any> {
     return Effect.suspend(() => {
       const run = this.run
       const invocation = this.invocation
+      const index = invocation.waits++
+      // A re-execution after resume gets the answer this wait received the first time.
+      const answered = invocation.answers?.get(index)
+      if (answered !== undefined) return Effect.succeed(answered as A)
       const waiter: I.Waiter = {
-        key: `${this.stepName}@${invocation.eventId}#${invocation.waits++}`,
+        key: `${this.stepName}@${invocation.eventId}#${index}`,
+        index,
         invocation,
         tag: tagOf(type),
         match: options?.match as ((event: AnyEvent) => boolean) | undefined
@@ -415,7 +556,8 @@ class StepCtx implements StepContext<any> {
       const timeout = options?.timeout === undefined ? undefined : Duration.decode(options.timeout)
       const deferred = Deferred.unsafeMake<AnyEvent, WaitTimeoutError>(FiberId.none)
       run.waiters.set(waiter, { deferred, timeout })
-      run.apply({ _tag: "Wait", invocation, waiter, prompt: options?.prompt })
+      // Registered (and, in a durable run, checkpointed with its prompt) before anything can answer it.
+      const register = run.applyAndCheckpoint({ _tag: "Wait", invocation, waiter, prompt: options?.prompt }, false)
       let wait: Effect.Effect<AnyEvent, WaitTimeoutError> = Deferred.await(deferred)
       if (timeout !== undefined) {
         const expire = Effect.zipRight(
@@ -427,7 +569,7 @@ class StepCtx implements StepContext<any> {
         )
         wait = Effect.raceFirst(wait, expire)
       }
-      return wait.pipe(
+      return Effect.zipRight(register, wait).pipe(
         Effect.onInterrupt(() => Effect.sync(() => run.apply({ _tag: "WaitAbandoned", waiter }))),
         Effect.ensuring(Effect.sync(() => run.waiters.delete(waiter)))
       ) as Effect.Effect<A, WaitTimeoutError>
@@ -449,6 +591,54 @@ const decodeInput = (self: Workflow.Any, input: unknown) =>
     (error) => new InvalidInputError({ workflow: self.name, detail: ParseResult.TreeFormatter.formatErrorSync(error) })
   )
 
+const makeRun = (
+  self: Workflow.Any,
+  runId: string,
+  value: unknown,
+  options: RunOptions | undefined,
+  state?: I.RunState
+): Effect.Effect<RunImpl, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const plan = planOf(self)
+    const stateRef = yield* SynchronizedRef.make(value)
+    const runtime = (yield* Effect.runtime<never>()) as Runtime.Runtime<any>
+    const tracer = yield* Effect.tracer
+    const clock = yield* Effect.clock
+    const run = new RunImpl(
+      plan,
+      runId,
+      stateRef,
+      runtime,
+      options?.trace !== false,
+      tracer !== nativeTracer,
+      clock,
+      state
+    )
+    yield* Effect.addFinalizer(() => run.shutdown)
+    return run
+  })
+
+const startTimer = (self: Workflow.Any, run: RunImpl, options: RunOptions | undefined) =>
+  Effect.gen(function* () {
+    const timeout = options?.timeout !== undefined ? Duration.decode(options.timeout) : self.timeout
+    if (timeout === undefined) return
+    const runtime = yield* Effect.runtime<never>()
+    run.track(
+      Runtime.runFork(runtime)(
+        Effect.zipRight(
+          Effect.sleep(timeout),
+          Effect.sync(() => run.apply({ _tag: "Timeout", timeout }))
+        )
+      )
+    )
+  })
+
+const makeDurable = (run: RunImpl) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    run.makeDurable(store, yield* Effect.makeSemaphore(1))
+  })
+
 /** @internal */
 export const startRun = (
   self: Workflow.Any,
@@ -458,27 +648,60 @@ export const startRun = (
   Effect.gen(function* () {
     yield* checkDefinition(self, options)
     const decoded = yield* decodeInput(self, input)
-    const plan = planOf(self)
     const runId = options?.runId ?? crypto.randomUUID()
-    const stateRef = yield* SynchronizedRef.make(options?.state !== undefined ? options.state : self.initialState)
-    const runtime = (yield* Effect.runtime<never>()) as Runtime.Runtime<any>
-    const tracer = yield* Effect.tracer
-    const run = new RunImpl(plan, runId, stateRef, runtime, options?.trace !== false, tracer !== nativeTracer)
-    yield* Effect.addFinalizer(() => run.shutdown)
-    const timeout = options?.timeout !== undefined ? Duration.decode(options.timeout) : self.timeout
-    if (timeout !== undefined) {
-      run.track(
-        Runtime.runFork(runtime)(
-          Effect.zipRight(
-            Effect.sleep(timeout),
-            Effect.sync(() => run.apply({ _tag: "Timeout", timeout }))
-          )
-        )
+    const run = yield* makeRun(self, runId, options?.state !== undefined ? options.state : self.initialState, options)
+    if (options?.durable === true) yield* makeDurable(run)
+    yield* startTimer(self, run, options)
+    yield* run.applyAndCheckpoint({ _tag: "Start", input: decoded }, false)
+    return run
+  }) as Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError, Scope.Scope>
+
+/** @internal */
+export const resumeRun = (
+  self: Workflow.Any,
+  from: unknown,
+  options?: RunOptions
+): Effect.Effect<RunImpl, InvalidSnapshotError | RunNotFoundError | RunStoreError, Scope.Scope> =>
+  Effect.gen(function* () {
+    let raw = from
+    let durable = options?.durable === true
+    if (typeof from === "string") {
+      const store = yield* RunStore
+      const loaded = yield* store.load(from)
+      if (Option.isNone(loaded)) return yield* Effect.fail(new RunNotFoundError({ runId: from }))
+      raw = loaded.value
+      durable = options?.durable !== false
+    }
+    const restored = decodeSnapshot(planOf(self), raw, options?.trace !== false)
+    if (restored instanceof InvalidSnapshotError) return yield* Effect.fail(restored)
+    const { snapshot } = restored
+    if (snapshot.status === "failed" || snapshot.status === "timed-out") {
+      return yield* Effect.fail(
+        new InvalidSnapshotError({
+          workflow: self.name,
+          detail: `run ${snapshot.runId} already ended (${snapshot.status}); there is nothing to resume.`
+        })
       )
     }
-    run.apply({ _tag: "Start", input: decoded })
+    const run = yield* makeRun(self, snapshot.runId, restored.value, options, restored.state)
+    run.createdAt = snapshot.createdAt
+    for (const [event, id] of restored.collectedIds) run.collectIds.set(event, id)
+    // A cancelled run that is resumed goes on: its WorkflowCancelled is no longer its end.
+    const published =
+      snapshot.status === "cancelled" && restored.published.at(-1)?._tag === "WorkflowCancelled"
+        ? restored.published.slice(0, -1)
+        : restored.published
+    for (const event of published) run.log.append(event)
+    run.encodedPublished.push(...snapshot.published.slice(0, published.length))
+    if (snapshot.status === "completed") {
+      run.complete(restored.result)
+      return run
+    }
+    if (durable) yield* makeDurable(run)
+    yield* startTimer(self, run, options)
+    yield* run.applyAndCheckpoint({ _tag: "Restart", invocations: restored.inFlight }, false)
     return run
-  })
+  }) as Effect.Effect<RunImpl, InvalidSnapshotError | RunNotFoundError | RunStoreError, Scope.Scope>
 
 /**
  * A span around a public entry point, only when a tracer is installed: `Effect.fn` would capture a stack trace and
@@ -497,6 +720,24 @@ export const start = (self: Workflow.Any, input?: unknown, options?: RunOptions)
 /** @internal */
 export const run = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
   traced("Workflow.run", Effect.scoped(Effect.flatMap(startRun(self, input, options), (run) => run.ended.await)))
+
+/** @internal */
+export const resume = (self: Workflow.Any, from: unknown, options?: RunOptions) =>
+  traced(
+    "Workflow.resume",
+    Effect.map(resumeRun(self, from, options), (run) => run.handle())
+  )
+
+/** @internal */
+export const resumeAll = (self: Workflow.Any, options?: RunOptions) =>
+  traced(
+    "Workflow.resumeAll",
+    Effect.flatMap(RunStore, (store) =>
+      Effect.flatMap(store.list({ workflow: self.name, status: unfinished }), (runs) =>
+        Effect.forEach(runs, (run) => resume(self, run.runId, options))
+      )
+    )
+  )
 
 /** @internal */
 export const stream = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>

@@ -1,0 +1,126 @@
+/**
+ * `RunStore`: where durable runs keep their snapshots. `layerMemory` here; `SqliteRunStore.layer` in
+ * `@eventflow/sqlite` for a real file.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type { Snapshot, Status } from "./Snapshot.js"
+import type { RunStoreError } from "./WorkflowError.js"
+
+/**
+ * A run as listed by {@link RunStore}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface RunSummary {
+  readonly runId: string
+  readonly workflow: string
+  readonly status: Status
+  readonly createdAt: number
+  readonly updatedAt: number
+}
+
+/**
+ * Which runs `list` returns.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface ListFilter {
+  readonly workflow?: string | undefined
+  readonly status?: ReadonlyArray<Status> | undefined
+  readonly limit?: number | undefined
+  readonly offset?: number | undefined
+}
+
+/**
+ * The statuses of runs that have not ended and can be resumed.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const unfinished: ReadonlyArray<Status> = ["running", "waiting"]
+
+/**
+ * The operations of a run store. `save` replaces the run's previous snapshot atomically.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Service {
+  readonly save: (snapshot: Snapshot) => Effect.Effect<void, RunStoreError>
+  readonly load: (runId: string) => Effect.Effect<Option.Option<Snapshot>, RunStoreError>
+  readonly list: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<RunSummary>, RunStoreError>
+  readonly remove: (runId: string) => Effect.Effect<void, RunStoreError>
+}
+
+/**
+ * The run store service.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export class RunStore extends Context.Tag("@eventflow/core/RunStore")<RunStore, Service>() {}
+
+/**
+ * Applies a {@link ListFilter} to summaries (newest first), for stores that filter in memory.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const applyFilter = (
+  runs: ReadonlyArray<RunSummary>,
+  filter: ListFilter | undefined
+): ReadonlyArray<RunSummary> => {
+  const selected = runs
+    .filter((run) => filter?.workflow === undefined || run.workflow === filter.workflow)
+    .filter((run) => filter?.status === undefined || filter.status.includes(run.status))
+    .sort((a, b) => b.createdAt - a.createdAt || (a.runId < b.runId ? -1 : 1))
+  const offset = filter?.offset ?? 0
+  return filter?.limit === undefined ? selected.slice(offset) : selected.slice(offset, offset + filter.limit)
+}
+
+/**
+ * A store in memory (snapshots are copied through JSON, as a real store would).
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
+  const runs = new Map<string, string>()
+  const summaries = new Map<string, RunSummary>()
+  return {
+    save: (snapshot) =>
+      Effect.sync(() => {
+        runs.set(snapshot.runId, JSON.stringify(snapshot))
+        summaries.set(snapshot.runId, {
+          runId: snapshot.runId,
+          workflow: snapshot.workflow,
+          status: snapshot.status,
+          createdAt: snapshot.createdAt,
+          updatedAt: snapshot.updatedAt
+        })
+      }),
+    load: (runId) =>
+      Effect.sync(() => Option.map(Option.fromNullable(runs.get(runId)), (json) => JSON.parse(json) as Snapshot)),
+    list: (filter) => Effect.sync(() => applyFilter([...summaries.values()], filter)),
+    remove: (runId) =>
+      Effect.sync(() => {
+        runs.delete(runId)
+        summaries.delete(runId)
+      })
+  }
+})
+
+/**
+ * A `RunStore` in memory: for tests and for runs that need snapshots but not a file.
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerMemory: Layer.Layer<RunStore> = Layer.effect(RunStore, makeMemory)
