@@ -82,6 +82,11 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any> {
   /** Interrupts all steps, publishes `WorkflowCancelled`; `result` fails with `WorkflowCancelledError`. */
   readonly cancel: Effect.Effect<void>
   readonly status: Effect.Effect<Status>
+  /**
+   * The prompts (`InputRequired`, or a `waitFor` prompt) that no external event has answered yet, oldest first.
+   * `eventId` is the prompt's id (a `waitFor` prompt's is its waiter's key).
+   */
+  readonly pending: Effect.Effect<ReadonlyArray<{ readonly eventId: string; readonly prompt: AnyEvent }>>
   /** A JSON-safe snapshot of the run, valid at any moment; `Workflow.resume` continues from it. */
   readonly snapshot: Effect.Effect<Snapshot>
   /** The run's current state (a read of `ctx.state`). */

@@ -79,7 +79,9 @@ export const Snapshot = Schema.Struct({
   waiters: Schema.Array(
     Schema.Struct({ key: Schema.String, step: Schema.String, eventId: Schema.String, tag: Schema.String })
   ),
-  pending: Schema.Array(Schema.Struct({ eventId: Schema.String, requestId: Schema.optional(Schema.String) })),
+  pending: Schema.Array(
+    Schema.Struct({ eventId: Schema.String, requestId: Schema.optional(Schema.String), prompt: Encoded })
+  ),
   unclaimed: Schema.Array(Schema.Struct({ id: Schema.String, event: Encoded })),
   published: Schema.Array(Encoded),
   result: Schema.optional(Encoded),

@@ -622,7 +622,7 @@ describe("interpreter", () => {
       const commands = I.transition(state, { _tag: "Write", from: root, event: prompt })
       assert.deepStrictEqual(commands, [{ _tag: "Publish", event: prompt }])
       // Writes are numbered per invocation (w0 was the progress event): the prompt is write w1.
-      assert.deepStrictEqual(state.pending, [{ eventId: "0/StartEvent/w1", requestId: "r" }])
+      assert.deepStrictEqual(state.pending, [{ eventId: "0/StartEvent/w1", requestId: "r", prompt }])
       assert.strictEqual(root.emitted, 0)
     })
   })

@@ -64,6 +64,8 @@ export interface Waiter {
 export interface PendingInput {
   readonly eventId: string
   readonly requestId: string | undefined
+  /** The `InputRequired` (or other prompt event) that asked. */
+  readonly prompt: AnyEvent
 }
 
 /** @internal */
@@ -245,7 +247,14 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
     }
     case "External": {
       const id = externalId(state.external++)
-      if (state.plan.externalTags.has(input.event._tag)) answer(state, input.event)
+      // An answer a waiter takes answers that waiter's prompt (when it resolves); otherwise it answers the pending
+      // prompt with its requestId, or the oldest.
+      if (
+        state.plan.externalTags.has(input.event._tag) &&
+        (input.step !== undefined || findWaiter(state, input.event) < 0)
+      ) {
+        answer(state, input.event)
+      }
       dispatch(state, id, input.event, input.step, out)
       break
     }
@@ -256,7 +265,7 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       if (inv.replay !== undefined && n < inv.replay.writes) break
       if (input.event._tag === "InputRequired") {
         const id = `${inv.eventId}/${state.plan.steps[inv.step].name}/w${n}`
-        state.pending.push({ eventId: id, requestId: (input.event as any).requestId })
+        state.pending.push({ eventId: id, requestId: (input.event as any).requestId, prompt: input.event })
       }
       out.push({ _tag: "Publish", event: input.event })
       break
@@ -369,7 +378,7 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       const replayed = inv.replay !== undefined && waiter.index < inv.replay.waits
       if (input.prompt !== undefined && !replayed) {
         if (input.prompt._tag === "InputRequired") {
-          state.pending.push({ eventId: waiter.key, requestId: (input.prompt as any).requestId })
+          state.pending.push({ eventId: waiter.key, requestId: (input.prompt as any).requestId, prompt: input.prompt })
         }
         out.push({ _tag: "Publish", event: input.prompt })
       }
@@ -475,20 +484,19 @@ const dispatch = (
     return
   }
   if (target === undefined && state.waiters.length > 0) {
-    for (let i = 0; i < state.waiters.length; i++) {
+    const i = findWaiter(state, event)
+    if (i >= 0) {
       const waiter = state.waiters[i]
-      if (waiter.tag === tag && matches(waiter, event)) {
-        state.waiters.splice(i, 1)
-        recordAnswer(waiter.invocation, waiter.index, event)
-        const prompt = state.pending.findIndex((p) => p.eventId === waiter.key)
-        if (prompt >= 0) state.pending.splice(prompt, 1)
-        resume(state, { waiter, outcome: { _tag: "Event", event } }, out)
-        return
-      }
+      state.waiters.splice(i, 1)
+      recordAnswer(waiter.invocation, waiter.index, event)
+      const prompt = state.pending.findIndex((p) => p.eventId === waiter.key)
+      if (prompt >= 0) state.pending.splice(prompt, 1)
+      resume(state, { waiter, outcome: { _tag: "Event", event } }, out)
+      return
     }
   }
   if (tag === "InputRequired" && target === undefined) {
-    state.pending.push({ eventId, requestId: (event as any).requestId })
+    state.pending.push({ eventId, requestId: (event as any).requestId, prompt: event })
     out.push({ _tag: "Publish", event })
   }
   const routes = target === undefined ? state.plan.routes.get(tag) : [target]
@@ -516,6 +524,14 @@ const dispatch = (
       state.queued++
     }
   }
+}
+
+const findWaiter = (state: RunState, event: AnyEvent): number => {
+  for (let i = 0; i < state.waiters.length; i++) {
+    const waiter = state.waiters[i]
+    if (waiter.tag === event._tag && matches(waiter, event)) return i
+  }
+  return -1
 }
 
 const recordAnswer = (inv: Invocation, index: number, event: AnyEvent): void => {

@@ -27,6 +27,15 @@ export class Log {
     }
   }
 
+  /** Ends the log without a terminal event (a durable run detached from this process). */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    const listeners = this.listeners
+    this.listeners = []
+    for (const listener of listeners) listener()
+  }
+
   /** Suspends until there are entries past `offset` or the log is closed. */
   private awaitPast(offset: number): Effect.Effect<void> {
     return Effect.async<void>((resume) => {

@@ -160,7 +160,10 @@ export class RunImpl<S = unknown> {
     } finally {
       this.deferred = undefined
     }
-    return Effect.as(this.checkpoint, undefined).pipe(Effect.map(() => this.launch(runs, inline)))
+    // A failed checkpoint aborts the run: then nothing it would have started may start.
+    return Effect.map(this.checkpoint, () =>
+      this.state.status === "running" && !this.detached ? this.launch(runs, inline) : undefined
+    )
   }
 
   /** Starts invocations: the single one inline for the calling worker, several each on its own fiber, in order. */
@@ -220,6 +223,7 @@ export class RunImpl<S = unknown> {
    * for the calling worker fiber to run next instead of forking a fiber for it.
    */
   apply(input: I.Input, inline = false): I.Invocation | undefined {
+    if (this.detached) return undefined
     const commands = I.transition(this.state, input)
     let next: I.Invocation | undefined
     for (let i = 0; i < commands.length; i++) {
@@ -407,9 +411,44 @@ export class RunImpl<S = unknown> {
 
   /** Cancels a still running run and waits until every fiber of it has stopped. */
   readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
-    if (this.state.status === "running") this.apply({ _tag: "Cancel" })
+    if (this.state.status === "running") {
+      if (this.durable !== undefined) return this.detach
+      this.apply({ _tag: "Cancel" })
+    }
     return Effect.zipRight(Fiber.interruptAll(Array.from(this.fibers)), Effect.exit(this.ended.await))
   })
+
+  /** Cancels the run (durable or not): `WorkflowCancelled`, `WorkflowCancelledError`, a final checkpoint. */
+  readonly cancel: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.state.status === "running" && !this.detached) this.apply({ _tag: "Cancel" })
+    return Effect.asVoid(Effect.zipRight(Fiber.interruptAll(Array.from(this.fibers)), Effect.exit(this.ended.await)))
+  })
+
+  /**
+   * Stops this process's part of a durable run without ending the run: a last checkpoint, then its fibers are
+   * interrupted. The run stays `running`/`waiting` in the store, for `Workflow.resume` (e.g. after a restart);
+   * here its `events()` streams end and `result` is interrupted.
+   */
+  private get detach(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.detached) return Effect.exit(this.ended.await)
+      return Effect.zipRight(
+        this.checkpoint,
+        Effect.suspend(() => {
+          this.detached = true
+          return Effect.zipRight(
+            Fiber.interruptAll(Array.from(this.fibers)),
+            Effect.sync(() => {
+              this.log.close()
+              this.ended.done(Exit.interrupt(FiberId.none))
+            })
+          )
+        })
+      )
+    }).pipe(Effect.asVoid)
+  }
+
+  private detached = false
 
   send(
     event: unknown,
@@ -437,9 +476,10 @@ export class RunImpl<S = unknown> {
       result: this.ended.await,
       events: (options) => this.log.stream(options),
       send: (event, options) => this.send(event, options),
-      cancel: Effect.asVoid(Effect.exit(this.shutdown)),
+      cancel: this.cancel,
       status: Effect.sync(() => this.status()),
       snapshot: Effect.sync(() => this.snapshot()),
+      pending: Effect.sync(() => this.state.pending.map((p) => ({ eventId: p.eventId, prompt: p.prompt }))),
       state: SynchronizedRef.get(this.stateRef)
     }
   }

@@ -150,7 +150,11 @@ export const encode = (ctx: SnapshotContext): Snapshot.Snapshot => {
       eventId: w.invocation.eventId,
       tag: w.tag
     })),
-    pending: state.pending.map((p) => (p.requestId === undefined ? { eventId: p.eventId } : p)),
+    pending: state.pending.map((p) => ({
+      eventId: p.eventId,
+      ...(p.requestId === undefined ? {} : { requestId: p.requestId }),
+      prompt: encodeEvent(plan, p.prompt)
+    })),
     unclaimed: state.unclaimed.map((u) => ({ id: u.id, event: encodeEvent(plan, u.event) })),
     published: ctx.encodedPublished.slice(),
     ...(ctx.result?._tag === "Success"
@@ -243,7 +247,13 @@ export const decode = (plan: Plan, input: unknown, trace: boolean): Restored | I
         })
       )
     })
-    for (const p of snapshot.pending) state.pending.push({ eventId: p.eventId, requestId: p.requestId })
+    snapshot.pending.forEach((p, i) => {
+      state.pending.push({
+        eventId: p.eventId,
+        requestId: p.requestId,
+        prompt: decodeEvent(plan, p.prompt, `pending[${i}].prompt`)
+      })
+    })
     snapshot.unclaimed.forEach((u, i) => {
       state.unclaimed.push({ id: u.id, event: decodeEvent(plan, u.event, `unclaimed[${i}].event`) })
     })

@@ -1,0 +1,248 @@
+/**
+ * The SQLite run store: opening (pragmas and schema migrations) and the four operations.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as RunStore from "@eventflow/core/RunStore"
+import * as Snapshot from "@eventflow/core/Snapshot"
+import { RunStoreError } from "@eventflow/core/WorkflowError"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+
+/** @internal */
+export interface Options {
+  readonly busyTimeout?: Duration.DurationInput | undefined
+}
+
+/** @internal */
+export interface LayerOptions extends Options {
+  readonly filename: string
+}
+
+type Operation = RunStoreError["operation"]
+
+/**
+ * The schema, one entry per version: entry `i` takes a database from version `i` to version `i + 1`. A later format
+ * change appends an entry; files written by older versions are migrated on open.
+ */
+const migrations: ReadonlyArray<ReadonlyArray<string>> = [
+  [
+    `CREATE TABLE IF NOT EXISTS eventflow_runs (
+      run_id TEXT PRIMARY KEY NOT NULL,
+      workflow TEXT NOT NULL,
+      status TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      snapshot TEXT NOT NULL
+    )`,
+    "CREATE INDEX IF NOT EXISTS eventflow_runs_workflow_status ON eventflow_runs (workflow, status)",
+    "CREATE INDEX IF NOT EXISTS eventflow_runs_status ON eventflow_runs (status)"
+  ]
+]
+
+/** @internal */
+export const schemaVersion: number = migrations.length
+
+/**
+ * A `SqlError` says "Failed to execute statement" and keeps SQLite's reason in its `cause`: bring the reason into
+ * the message, which `RunStoreError` shows.
+ */
+const withReason = (cause: unknown): unknown => {
+  if (cause instanceof SqlError && cause.cause instanceof Error && !cause.message.includes(cause.cause.message)) {
+    return new SqlError({ message: `${cause.message}: ${cause.cause.message}`, cause: cause.cause })
+  }
+  return cause
+}
+
+const storeError =
+  (operation: Operation, runId?: string) =>
+  (cause: unknown): RunStoreError =>
+    new RunStoreError({ operation, runId, cause: withReason(cause) })
+
+const mapErrors =
+  (operation: Operation, runId?: string) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, RunStoreError, R> =>
+    Effect.mapError(effect, storeError(operation, runId))
+
+/**
+ * Runs `body` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front (waiting up to `busy_timeout`),
+ * so two processes opening the same new file do not fail on a lock upgrade.
+ */
+const immediateTransaction = <A, E, R>(
+  sql: SqlClient.SqlClient,
+  body: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlError, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const connection = yield* sql.reserve
+        yield* connection.executeUnprepared("BEGIN IMMEDIATE", [], undefined)
+        const exit = yield* Effect.exit(
+          restore(Effect.provideService(body, SqlClient.TransactionConnection, [connection, 0] as const))
+        )
+        if (Exit.isSuccess(exit)) {
+          yield* connection
+            .executeUnprepared("COMMIT", [], undefined)
+            .pipe(Effect.tapError(() => Effect.ignore(connection.executeUnprepared("ROLLBACK", [], undefined))))
+        } else {
+          yield* Effect.ignore(connection.executeUnprepared("ROLLBACK", [], undefined))
+        }
+        return yield* exit
+      })
+    )
+  )
+
+const VersionRow = Schema.Struct({ version: Schema.NullOr(Schema.Number) })
+
+const SummaryRow = Schema.Struct({
+  run_id: Schema.String,
+  workflow: Schema.String,
+  status: Snapshot.Status,
+  created_at: Schema.Number,
+  updated_at: Schema.Number
+})
+
+const decodeSummaries = Schema.decodeUnknown(Schema.Array(SummaryRow))
+
+/** Sets the connection's pragmas and brings the schema to {@link schemaVersion}. */
+const open = (sql: SqlClient.SqlClient, options: Options | undefined) => {
+  const busyTimeout = Math.max(0, Math.round(Duration.toMillis(options?.busyTimeout ?? Duration.seconds(5))))
+  const migrate = Effect.gen(function* () {
+    yield* sql`CREATE TABLE IF NOT EXISTS eventflow_schema_version (
+      version INTEGER PRIMARY KEY NOT NULL,
+      applied_at INTEGER NOT NULL
+    )`
+    const [row] = yield* sql`SELECT max(version) AS version FROM eventflow_schema_version`
+    const current = (yield* Schema.decodeUnknown(VersionRow)(row)).version ?? 0
+    if (current > schemaVersion) {
+      return yield* Effect.fail(
+        new Error(
+          `the database schema version is ${current}, newer than version ${schemaVersion} that this ` +
+            "@eventflow/sqlite knows; upgrade @eventflow/sqlite to open this file"
+        )
+      )
+    }
+    const now = yield* Clock.currentTimeMillis
+    for (let version = current; version < schemaVersion; version++) {
+      for (const statement of migrations[version]) yield* sql.unsafe(statement)
+      yield* sql`INSERT INTO eventflow_schema_version (version, applied_at) VALUES (${version + 1}, ${now})`
+    }
+  })
+  return Effect.gen(function* () {
+    if (Option.isSome(yield* Effect.serviceOption(SqlClient.TransactionConnection))) {
+      return yield* Effect.fail(
+        new Error(
+          "the store cannot be opened inside a transaction: SQLite does not change WAL mode or synchronous there"
+        )
+      )
+    }
+    // busy_timeout first, so that switching to WAL waits for other connections instead of failing.
+    yield* sql.unsafe(`PRAGMA busy_timeout = ${busyTimeout}`)
+    yield* sql.unsafe("PRAGMA journal_mode = WAL")
+    yield* sql.unsafe("PRAGMA synchronous = NORMAL")
+    yield* immediateTransaction(sql, migrate)
+  }).pipe(mapErrors("open"))
+}
+
+/** @internal */
+export const make = (options?: Options): Effect.Effect<RunStore.Service, RunStoreError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    // Column names are ours: a client configured to rename columns must not rename them.
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* open(sql, options)
+
+    // One statement, so one SQLite transaction per checkpoint: the run's row is replaced whole or not at all.
+    // Inside a transaction of the caller's (a shared client), it joins that transaction.
+    const save = (snapshot: Snapshot.Snapshot) =>
+      Effect.try(() => JSON.stringify(snapshot)).pipe(
+        Effect.flatMap(
+          (json) =>
+            sql`INSERT INTO eventflow_runs (run_id, workflow, status, created_at, updated_at, snapshot)
+              VALUES (${snapshot.runId}, ${snapshot.workflow}, ${snapshot.status}, ${snapshot.createdAt},
+                ${snapshot.updatedAt}, ${json})
+              ON CONFLICT (run_id) DO UPDATE SET
+                workflow = excluded.workflow,
+                status = excluded.status,
+                created_at = excluded.created_at,
+                updated_at = excluded.updated_at,
+                snapshot = excluded.snapshot`
+        ),
+        Effect.asVoid,
+        mapErrors("save", snapshot.runId)
+      )
+
+    const load = (runId: string) =>
+      sql<{ readonly snapshot: string }>`SELECT snapshot FROM eventflow_runs WHERE run_id = ${runId}`.pipe(
+        Effect.flatMap((rows) =>
+          rows.length === 0
+            ? Effect.succeed(Option.none<Snapshot.Snapshot>())
+            : Effect.try(() => Option.some(JSON.parse(rows[0].snapshot) as Snapshot.Snapshot))
+        ),
+        mapErrors("load", runId)
+      )
+
+    const list = (filter?: RunStore.ListFilter) => {
+      const where = sql.and([
+        ...(filter?.workflow === undefined ? [] : [sql`workflow = ${filter.workflow}`]),
+        ...(filter?.status === undefined ? [] : [sql.in("status", filter.status)])
+      ])
+      return sql`SELECT run_id, workflow, status, created_at, updated_at FROM eventflow_runs WHERE ${where}
+        ORDER BY created_at DESC, run_id ASC LIMIT ${filter?.limit ?? -1} OFFSET ${filter?.offset ?? 0}`.pipe(
+        Effect.flatMap(decodeSummaries),
+        Effect.map((rows) =>
+          rows.map(
+            (row): RunStore.RunSummary => ({
+              runId: row.run_id,
+              workflow: row.workflow,
+              status: row.status,
+              createdAt: row.created_at,
+              updatedAt: row.updated_at
+            })
+          )
+        ),
+        mapErrors("list")
+      )
+    }
+
+    const remove = (runId: string) =>
+      sql`DELETE FROM eventflow_runs WHERE run_id = ${runId}`.pipe(Effect.asVoid, mapErrors("remove", runId))
+
+    return RunStore.RunStore.of({ save, load, list, remove })
+  })
+
+/** @internal */
+export const layerFromClient = (
+  options?: Options
+): Layer.Layer<RunStore.RunStore, RunStoreError, SqlClient.SqlClient> => Layer.effect(RunStore.RunStore, make(options))
+
+/** A client of its own on `filename`; a file that cannot be opened fails with `RunStoreError` "open". */
+const clientLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, RunStoreError> =>
+  Layer.scoped(
+    SqlClient.SqlClient,
+    SqliteClient.make({ filename, disableWAL: true }).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.fail(
+          new RunStoreError({
+            operation: "open",
+            cause: new Error(
+              `cannot open the SQLite file ${JSON.stringify(filename)}: ${
+                defect instanceof Error ? defect.message : String(defect)
+              }`,
+              { cause: defect }
+            )
+          })
+        )
+      )
+    )
+  ).pipe(Layer.provide(Reactivity.layer))
+
+/** @internal */
+export const layer = (options: LayerOptions): Layer.Layer<RunStore.RunStore, RunStoreError> =>
+  layerFromClient(options).pipe(Layer.provide(clientLayer(options.filename)))
