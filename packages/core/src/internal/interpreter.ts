@@ -509,8 +509,7 @@ const dispatch = (
     return
   }
   if (state.trace) {
-    const steps: Array<string> = []
-    for (let i = 0; i < routes.length; i++) steps.push(state.plan.steps[routes[i]].name)
+    const steps = target === undefined ? state.plan.routeNames.get(tag)! : [state.plan.steps[target].name]
     out.push({ _tag: "Publish", event: { _tag: "EventDispatched", eventId, tag, steps } as AnyEvent })
   }
   for (let i = 0; i < routes.length; i++) {

@@ -18,17 +18,18 @@ export class Outcome<A, E> {
     for (const listener of listeners) listener(exit)
   }
 
-  readonly await: Effect.Effect<A, E> = Effect.suspend(() =>
-    this.exit !== undefined
-      ? this.exit
-      : Effect.async<A, E>((resume) => {
-          if (this.exit !== undefined) return resume(this.exit)
-          const listener = (exit: Exit.Exit<A, E>) => resume(exit)
-          this.listeners.push(listener)
-          return Effect.sync(() => {
-            const index = this.listeners.indexOf(listener)
-            if (index >= 0) this.listeners.splice(index, 1)
-          })
+  get await(): Effect.Effect<A, E> {
+    return Effect.suspend(() => {
+      if (this.exit !== undefined) return this.exit
+      return Effect.async<A, E>((resume) => {
+        if (this.exit !== undefined) return resume(this.exit)
+        const listener = (exit: Exit.Exit<A, E>) => resume(exit)
+        this.listeners.push(listener)
+        return Effect.sync(() => {
+          const index = this.listeners.indexOf(listener)
+          if (index >= 0) this.listeners.splice(index, 1)
         })
-  )
+      })
+    })
+  }
 }

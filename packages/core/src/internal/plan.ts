@@ -15,6 +15,8 @@ export interface Plan {
   readonly name: string
   readonly steps: ReadonlyArray<StepPlan>
   readonly routes: ReadonlyMap<string, ReadonlyArray<number>>
+  /** The names of the steps of each route (shared by every `EventDispatched` trace event of that tag). */
+  readonly routeNames: ReadonlyMap<string, ReadonlyArray<string>>
   readonly stepIndex: ReadonlyMap<string, number>
   readonly externalTags: ReadonlySet<string>
   /** Some step accepts an event that can come from outside: an idle run can still be woken. */
@@ -78,6 +80,7 @@ const makePlan = (self: Workflow.Any): Plan => {
     name: self.name,
     steps,
     routes,
+    routeNames: new Map([...routes].map(([tag, indexes]) => [tag, Object.freeze(indexes.map((i) => steps[i].name))])),
     stepIndex,
     externalTags: external,
     wakeable: [...external].some((tag) => routes.has(tag)),

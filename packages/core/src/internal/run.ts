@@ -14,6 +14,7 @@ import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -112,11 +113,20 @@ export class RunImpl<S = unknown> {
   readonly state: I.RunState
   readonly log = new Log()
   readonly fibers = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
-  readonly waiters = new Map<I.Waiter, WaiterEntry>()
+  private waiterEntries: Map<I.Waiter, WaiterEntry> | undefined = undefined
+  /** The deferreds of open `ctx.waitFor`s (created on first use: most runs never wait). */
+  get waiters(): Map<I.Waiter, WaiterEntry> {
+    if (this.waiterEntries === undefined) this.waiterEntries = new Map()
+    return this.waiterEntries
+  }
   readonly ended = new Outcome<unknown, unknown>()
   readonly workflowName: string
   /** Ids under which `ctx.collect` buffered events (for snapshots and for de-duplication after resume). */
-  readonly collectIds = new WeakMap<AnyEvent, string>()
+  private collectIdMap: WeakMap<AnyEvent, string> | undefined = undefined
+  get collectIds(): WeakMap<AnyEvent, string> {
+    if (this.collectIdMap === undefined) this.collectIdMap = new WeakMap()
+    return this.collectIdMap
+  }
   /** Encoded published events, cached between snapshots (the log only grows). */
   readonly encodedPublished: Array<unknown> = []
   /** When set, `Run` commands are collected here instead of being started (durable runs checkpoint first). */
@@ -124,13 +134,12 @@ export class RunImpl<S = unknown> {
   private durable: Durable | undefined = undefined
   createdAt: number
   private readonly spanPrefix: string
-  private readonly runFork: <A, E>(effect: Effect.Effect<A, E, any>) => Fiber.RuntimeFiber<A, E>
 
   constructor(
     readonly plan: Plan,
     readonly runId: string,
     readonly stateRef: SynchronizedRef.SynchronizedRef<S>,
-    runtime: Runtime.Runtime<any>,
+    private readonly runtime: Runtime.Runtime<any>,
     trace: boolean,
     /** Spans cost ~10µs per step execution with Effect's built-in tracer, which records nothing anyone reads: they
      * are created only when a tracer has been installed (e.g. `@effect/opentelemetry`). */
@@ -141,7 +150,6 @@ export class RunImpl<S = unknown> {
     this.state = state ?? I.make(plan, runId, trace)
     this.workflowName = plan.name
     this.spanPrefix = `${plan.name}.`
-    this.runFork = Runtime.runFork(runtime) as any
     this.createdAt = this.clock.unsafeCurrentTimeMillis()
   }
 
@@ -270,6 +278,10 @@ export class RunImpl<S = unknown> {
       }
     }
     return next
+  }
+
+  runFork<A, E>(effect: Effect.Effect<A, E, any>): Fiber.RuntimeFiber<A, E> {
+    return Runtime.runFork(this.runtime, effect)
   }
 
   fork(invocation: I.Invocation): void {
@@ -410,19 +422,24 @@ export class RunImpl<S = unknown> {
   }
 
   /** Cancels a still running run and waits until every fiber of it has stopped. */
-  readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
-    if (this.state.status === "running") {
-      if (this.durable !== undefined) return this.detach
-      this.apply({ _tag: "Cancel" })
-    }
-    return Effect.zipRight(Fiber.interruptAll(Array.from(this.fibers)), Effect.exit(this.ended.await))
-  })
+  get shutdown(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.ended.exit !== undefined && this.fibers.size === 0) return Effect.void
+      if (this.state.status === "running") {
+        if (this.durable !== undefined) return this.detach
+        this.apply({ _tag: "Cancel" })
+      }
+      return Effect.zipRight(Fiber.interruptAll(Array.from(this.fibers)), Effect.exit(this.ended.await))
+    })
+  }
 
   /** Cancels the run (durable or not): `WorkflowCancelled`, `WorkflowCancelledError`, a final checkpoint. */
-  readonly cancel: Effect.Effect<void> = Effect.suspend(() => {
-    if (this.state.status === "running" && !this.detached) this.apply({ _tag: "Cancel" })
-    return Effect.asVoid(Effect.zipRight(Fiber.interruptAll(Array.from(this.fibers)), Effect.exit(this.ended.await)))
-  })
+  get cancel(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.state.status === "running" && !this.detached) this.apply({ _tag: "Cancel" })
+      return Effect.asVoid(Effect.zipRight(Fiber.interruptAll(Array.from(this.fibers)), Effect.exit(this.ended.await)))
+    })
+  }
 
   /**
    * Stops this process's part of a durable run without ending the run: a last checkpoint, then its fibers are
@@ -637,11 +654,17 @@ const makeRun = (
   value: unknown,
   options: RunOptions | undefined,
   state?: I.RunState
-): Effect.Effect<RunImpl, never, Scope.Scope> =>
+): Effect.Effect<RunImpl> =>
   Effect.gen(function* () {
     const plan = planOf(self)
     const stateRef = yield* SynchronizedRef.make(value)
-    const runtime = (yield* Effect.runtime<never>()) as Runtime.Runtime<any>
+    const caller = yield* Effect.runtime<never>()
+    // Steps run interruptibly (timeouts, cancel), even when the run was started from an uninterruptible region.
+    const runtime = Runtime.make({
+      context: caller.context,
+      fiberRefs: caller.fiberRefs,
+      runtimeFlags: RuntimeFlags.enable(caller.runtimeFlags, RuntimeFlags.Interruption)
+    }) as Runtime.Runtime<any>
     const tracer = yield* Effect.tracer
     const clock = yield* Effect.clock
     const run = new RunImpl(
@@ -654,17 +677,22 @@ const makeRun = (
       clock,
       state
     )
-    yield* Effect.addFinalizer(() => run.shutdown)
     return run
   })
 
-const startTimer = (self: Workflow.Any, run: RunImpl, options: RunOptions | undefined) =>
-  Effect.gen(function* () {
+/** Ties a run to the caller's scope: closing it cancels the run (or detaches a durable one). */
+const bindToScope = (run: RunImpl) =>
+  Effect.as(
+    Effect.addFinalizer(() => run.shutdown),
+    run
+  )
+
+const startTimer = (self: Workflow.Any, run: RunImpl, options: RunOptions | undefined): Effect.Effect<void> =>
+  Effect.sync(() => {
     const timeout = options?.timeout !== undefined ? Duration.decode(options.timeout) : self.timeout
     if (timeout === undefined) return
-    const runtime = yield* Effect.runtime<never>()
     run.track(
-      Runtime.runFork(runtime)(
+      run.runFork(
         Effect.zipRight(
           Effect.sleep(timeout),
           Effect.sync(() => run.apply({ _tag: "Timeout", timeout }))
@@ -685,16 +713,26 @@ export const startRun = (
   input: unknown,
   options?: RunOptions
 ): Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError, Scope.Scope> =>
+  startRunWith(self, input, options, bindToScope)
+
+const startRunWith = <R>(
+  self: Workflow.Any,
+  input: unknown,
+  options: RunOptions | undefined,
+  bind: (run: RunImpl) => Effect.Effect<RunImpl, never, R>
+): Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError, R> =>
   Effect.gen(function* () {
     yield* checkDefinition(self, options)
     const decoded = yield* decodeInput(self, input)
     const runId = options?.runId ?? crypto.randomUUID()
-    const run = yield* makeRun(self, runId, options?.state !== undefined ? options.state : self.initialState, options)
+    const run = yield* bind(
+      yield* makeRun(self, runId, options?.state !== undefined ? options.state : self.initialState, options)
+    )
     if (options?.durable === true) yield* makeDurable(run)
     yield* startTimer(self, run, options)
     yield* run.applyAndCheckpoint({ _tag: "Start", input: decoded }, false)
     return run
-  }) as Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError, Scope.Scope>
+  }) as Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError, R>
 
 /** @internal */
 export const resumeRun = (
@@ -723,7 +761,7 @@ export const resumeRun = (
         })
       )
     }
-    const run = yield* makeRun(self, snapshot.runId, restored.value, options, restored.state)
+    const run = yield* bindToScope(yield* makeRun(self, snapshot.runId, restored.value, options, restored.state))
     run.createdAt = snapshot.createdAt
     for (const [event, id] of restored.collectedIds) run.collectIds.set(event, id)
     // A cancelled run that is resumed goes on: its WorkflowCancelled is no longer its end.
@@ -759,7 +797,15 @@ export const start = (self: Workflow.Any, input?: unknown, options?: RunOptions)
 
 /** @internal */
 export const run = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
-  traced("Workflow.run", Effect.scoped(Effect.flatMap(startRun(self, input, options), (run) => run.ended.await)))
+  traced(
+    "Workflow.run",
+    // Like `Effect.scoped(start … result)`, without a Scope (creating and closing one costs more than a short run).
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(startRunWith(self, input, options, Effect.succeed), (run) =>
+        Effect.ensuring(restore(run.ended.await), run.shutdown)
+      )
+    )
+  )
 
 /** @internal */
 export const resume = (self: Workflow.Any, from: unknown, options?: RunOptions) =>

@@ -1,0 +1,201 @@
+/**
+ * The workloads written with Eventflow the way the README teaches: `Event.define` events, a
+ * `defineWorkflow(...).step(...)` builder, `Workflow.run` / `Workflow.start` + `handle.send`, default run options.
+ */
+import {
+  defineWorkflow,
+  Event,
+  HumanResponse,
+  InputRequired,
+  type RunHandle,
+  StartEvent,
+  StopEvent,
+  Workflow
+} from "@eventflow/core"
+import { Deferred, Effect, Option, Ref, Schema } from "effect"
+import type { Implementation } from "../scenarios.js"
+
+// -----------------------------------------------------------------------------
+// S1 chain: 10 steps, StartEvent -> E1 -> ... -> E9 -> StopEvent, each adds 1 to n
+// -----------------------------------------------------------------------------
+
+const E1 = Event.define("E1", { n: Schema.Number })
+const E2 = Event.define("E2", { n: Schema.Number })
+const E3 = Event.define("E3", { n: Schema.Number })
+const E4 = Event.define("E4", { n: Schema.Number })
+const E5 = Event.define("E5", { n: Schema.Number })
+const E6 = Event.define("E6", { n: Schema.Number })
+const E7 = Event.define("E7", { n: Schema.Number })
+const E8 = Event.define("E8", { n: Schema.Number })
+const E9 = Event.define("E9", { n: Schema.Number })
+
+const chain = defineWorkflow({ name: "chain", input: Schema.Number, output: Schema.Number })
+  .step(StartEvent, (start) => Effect.succeed(E1.make({ n: start.input + 1 })), { emits: [E1] })
+  .step(E1, (e) => Effect.succeed(E2.make({ n: e.n + 1 })), { emits: [E2] })
+  .step(E2, (e) => Effect.succeed(E3.make({ n: e.n + 1 })), { emits: [E3] })
+  .step(E3, (e) => Effect.succeed(E4.make({ n: e.n + 1 })), { emits: [E4] })
+  .step(E4, (e) => Effect.succeed(E5.make({ n: e.n + 1 })), { emits: [E5] })
+  .step(E5, (e) => Effect.succeed(E6.make({ n: e.n + 1 })), { emits: [E6] })
+  .step(E6, (e) => Effect.succeed(E7.make({ n: e.n + 1 })), { emits: [E7] })
+  .step(E7, (e) => Effect.succeed(E8.make({ n: e.n + 1 })), { emits: [E8] })
+  .step(E8, (e) => Effect.succeed(E9.make({ n: e.n + 1 })), { emits: [E9] })
+  .step(E9, (e) => Effect.succeed(StopEvent.make({ result: e.n + 1 })), { emits: [StopEvent] })
+
+const runChain = (runs: number) =>
+  Effect.gen(function* () {
+    const results: Array<number> = []
+    for (let i = 0; i < runs; i++) results.push(yield* Workflow.run(chain, i))
+    return results
+  })
+
+// -----------------------------------------------------------------------------
+// S2 fan-out / fan-in
+// -----------------------------------------------------------------------------
+
+const Work = Event.define("Work", { i: Schema.Number })
+const Result = Event.define("Result", { i: Schema.Number, v: Schema.Number })
+
+/**
+ * The worker and the collector keep the default `workers` (4): that is what the README teaches and what a user
+ * writes, and the steps do no I/O, so more concurrency cannot help them. (Measured by hand: `workers: Infinity` on
+ * the worker, or on both steps, gives the same S2 time within the noise.)
+ */
+const fanOutWorkflow = (n: number) =>
+  defineWorkflow({
+    name: "fan-out",
+    input: Schema.Number,
+    output: Schema.Struct({ count: Schema.Number, sum: Schema.Number })
+  })
+    .step(StartEvent, (start) => Effect.succeed(Array.from({ length: start.input }, (_, i) => Work.make({ i }))), {
+      emits: [Work]
+    })
+    .step(Work, (work) => Effect.succeed(Result.make({ i: work.i, v: 2 * work.i })), { emits: [Result] })
+    .step(
+      Result,
+      (result, ctx) =>
+        Effect.gen(function* () {
+          const all = yield* ctx.collect(result, Result, n)
+          if (Option.isNone(all)) return
+          let sum = 0
+          for (const r of all.value) sum += r.v
+          return StopEvent.make({ result: { count: all.value.length, sum } })
+        }),
+      { emits: [StopEvent] }
+    )
+
+// -----------------------------------------------------------------------------
+// S3 loop: Ping -> Pong -> Ping ... each hop adds 1 to n
+// -----------------------------------------------------------------------------
+
+const Ping = Event.define("Ping", { n: Schema.Number })
+const Pong = Event.define("Pong", { n: Schema.Number })
+
+const loopWorkflow = (hops: number) =>
+  defineWorkflow({ name: "loop", output: Schema.Number })
+    .step(StartEvent, () => Effect.succeed(Ping.make({ n: 0 })), { emits: [Ping] })
+    .step(
+      Ping,
+      (ping) =>
+        Effect.succeed(ping.n + 1 >= hops ? StopEvent.make({ result: ping.n + 1 }) : Pong.make({ n: ping.n + 1 })),
+      { emits: [Pong, StopEvent] }
+    )
+    .step(
+      Pong,
+      (pong) =>
+        Effect.succeed(pong.n + 1 >= hops ? StopEvent.make({ result: pong.n + 1 }) : Ping.make({ n: pong.n + 1 })),
+      { emits: [Ping, StopEvent] }
+    )
+
+// -----------------------------------------------------------------------------
+// S4 concurrent: 3-step chains started at once, the first step waits for a shared gate
+// -----------------------------------------------------------------------------
+
+const Second = Event.define("Second", { n: Schema.Number })
+const Third = Event.define("Third", { n: Schema.Number })
+
+const concurrentWorkflow = (runs: number, gate: Deferred.Deferred<void>) => {
+  let arrived = 0
+  return defineWorkflow({ name: "concurrent", input: Schema.Number, output: Schema.Number })
+    .step(
+      StartEvent,
+      (start) =>
+        Effect.gen(function* () {
+          // The last run to arrive opens the gate: then all runs are in flight together.
+          if (++arrived === runs) yield* Deferred.succeed(gate, undefined)
+          yield* Deferred.await(gate)
+          return Second.make({ n: start.input + 1 })
+        }),
+      { emits: [Second] }
+    )
+    .step(Second, (e) => Effect.succeed(Third.make({ n: e.n + 1 })), { emits: [Third] })
+    .step(Third, (e) => Effect.succeed(StopEvent.make({ result: e.n + 1 })), { emits: [StopEvent] })
+}
+
+const runConcurrent = (runs: number) =>
+  Effect.gen(function* () {
+    const gate = yield* Deferred.make<void>()
+    const wf = concurrentWorkflow(runs, gate)
+    return yield* Effect.forEach(
+      Array.from({ length: runs }, (_, i) => i),
+      (i) => Workflow.run(wf, i),
+      { concurrency: "unbounded" }
+    )
+  })
+
+// -----------------------------------------------------------------------------
+// S5 suspended: keep the input in the run's state, ask a person, answer from outside
+// -----------------------------------------------------------------------------
+
+const approval = defineWorkflow({
+  name: "approval",
+  input: Schema.Number,
+  output: Schema.String,
+  state: Schema.Struct({ value: Schema.Number }),
+  initialState: { value: 0 }
+})
+  .step(
+    StartEvent,
+    (start, ctx) =>
+      Effect.gen(function* () {
+        yield* Ref.set(ctx.state, { value: start.input })
+        return InputRequired.make({ prompt: "approve?" })
+      }),
+    { emits: [InputRequired] }
+  )
+  .step(
+    HumanResponse,
+    (answer, ctx) =>
+      Effect.gen(function* () {
+        const { value } = yield* Ref.get(ctx.state)
+        return StopEvent.make({ result: `${value}:${answer.response}` })
+      }),
+    { emits: [StopEvent] }
+  )
+
+const runSuspended = (runs: number, onAllWaiting: () => void) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const handles: Array<RunHandle<typeof approval>> = []
+      for (let i = 0; i < runs; i++) handles.push(yield* Workflow.start(approval, i))
+      // A run is waiting once its InputRequired is unanswered and nothing else runs.
+      let waiting = 0
+      while (waiting < runs) {
+        if ((yield* handles[waiting].status) === "waiting") waiting++
+        else yield* Effect.yieldNow()
+      }
+      onAllWaiting()
+      for (const handle of handles) yield* handle.send(HumanResponse.make({ response: "ok" }))
+      const results: Array<string> = []
+      for (const handle of handles) results.push(yield* handle.result)
+      return results
+    })
+  )
+
+export const eventflow: Implementation = {
+  name: "eventflow",
+  chain: (runs) => Effect.runPromise(runChain(runs)),
+  fanOut: (n) => Effect.runPromise(Workflow.run(fanOutWorkflow(n), n)),
+  loop: (hops) => Effect.runPromise(Workflow.run(loopWorkflow(hops))),
+  concurrent: (runs) => Effect.runPromise(runConcurrent(runs)),
+  suspended: (runs, onAllWaiting) => Effect.runPromise(runSuspended(runs, onAllWaiting))
+}

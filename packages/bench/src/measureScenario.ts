@@ -1,0 +1,98 @@
+/**
+ * Measures one scenario of one implementation in the current process: a warm-up at a small size (checked), a full
+ * garbage collection, then the measured call (checked), turned into the metrics of {@link scenarios}.
+ */
+import { fullGc, heapUsed, now, RssPeak } from "./measure.js"
+import {
+  chainLength,
+  checks,
+  type Implementation,
+  type ScenarioId,
+  type Sizes,
+  WrongResultError,
+  warmupBudgetMs,
+  warmupRounds,
+  warmupSizes
+} from "./scenarios.js"
+
+export type Metrics = Record<string, number>
+
+const perSecond = (count: number, ms: number): number => count / (ms / 1000)
+
+const once = async (impl: Implementation, id: Exclude<ScenarioId, "S6">, size: number): Promise<Metrics> => {
+  switch (id) {
+    case "S1": {
+      const start = now()
+      const results = await impl.chain(size)
+      const ms = now() - start
+      checks.chain(results, size)
+      return { runsPerSec: perSecond(size, ms), usPerHop: (ms * 1000) / (size * chainLength) }
+    }
+    case "S2": {
+      const start = now()
+      const result = await impl.fanOut(size)
+      const ms = now() - start
+      checks.fanOut(result, size)
+      return { wallMs: ms, eventsPerSec: perSecond(size, ms) }
+    }
+    case "S3":
+    case "S3s": {
+      const start = now()
+      const n = await impl.loop(size)
+      const ms = now() - start
+      checks.loop(n, size)
+      return { hopsPerSec: perSecond(size, ms), usPerHop: (ms * 1000) / size }
+    }
+    case "S4": {
+      fullGc()
+      const baseline = process.memoryUsage.rss()
+      const peak = new RssPeak()
+      const start = now()
+      const results = await impl.concurrent(size)
+      const ms = now() - start
+      const peakRss = peak.stop()
+      checks.concurrent(results, size)
+      return { wallMs: ms, runsPerSec: perSecond(size, ms), peakRssMb: (peakRss - baseline) / 2 ** 20 }
+    }
+    case "S5": {
+      fullGc()
+      const baseline = heapUsed()
+      let waitingAt = Number.NaN
+      let resumedAt = Number.NaN
+      let heapWaiting = Number.NaN
+      const start = now()
+      const results = await impl.suspended(size, () => {
+        waitingAt = now()
+        fullGc()
+        heapWaiting = heapUsed()
+        resumedAt = now()
+      })
+      const end = now()
+      checks.suspended(results, size)
+      if (Number.isNaN(waitingAt)) throw new WrongResultError("S5 suspended", "onAllWaiting was never called")
+      return {
+        kbPerRun: (heapWaiting - baseline) / size / 1024,
+        waitingMs: waitingAt - start,
+        finishMs: end - resumedAt
+      }
+    }
+  }
+}
+
+/**
+ * Warms up (rounds at {@link warmupSizes}, checked, until {@link warmupRounds} rounds or {@link warmupBudgetMs}
+ * have passed), collects garbage, then measures at `sizes`. The JIT needs tens of thousands of hops before the cost
+ * per hop settles; without the warm-up a short scenario would mostly measure compilation.
+ */
+export const measureScenario = async (
+  impl: Implementation,
+  id: Exclude<ScenarioId, "S6">,
+  sizes: Sizes
+): Promise<Metrics> => {
+  const start = now()
+  for (let round = 0; round < warmupRounds && now() - start < warmupBudgetMs; round++) {
+    await once(impl, id, Math.min(warmupSizes[id], sizes[id]))
+  }
+  fullGc()
+  return once(impl, id, sizes[id])
+}

@@ -1,0 +1,291 @@
+/**
+ * `pnpm bench`: runs every cell (implementation × scenario × repetition, plus the microbenchmarks) in a fresh
+ * `node --expose-gc dist/cell.js` process, repetitions interleaved (repetition 1 of every cell, then 2, ...), and
+ * prints one Markdown table of medians and ranges. Saves `.bench-results/latest.json` and `.bench-results/latest.md`
+ * at the repository root.
+ *
+ * Environment: `BENCH_REPS` (default 5), `BENCH_ONLY=S1,S3,micro` (scenario ids, microbenchmark ids or `micro`),
+ * `BENCH_QUICK=1` (smaller sizes, for a sanity pass), `BENCH_TIMEOUT_MS` (per cell process, default 30000).
+ */
+import { spawn } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import { fileURLToPath } from "node:url"
+import {
+  fullSizes,
+  type ImplName,
+  implNames,
+  type MetricSpec,
+  micros,
+  quickSizes,
+  type ScenarioSpec,
+  scenarios,
+  warmupBudgetMs,
+  warmupRounds,
+  warmupSizes
+} from "./scenarios.js"
+
+const reps = Number(process.env.BENCH_REPS ?? 5)
+const quick = process.env.BENCH_QUICK === "1"
+const timeoutMs = Number(process.env.BENCH_TIMEOUT_MS ?? 30_000)
+const only = process.env.BENCH_ONLY?.split(",")
+  .map((s) => s.trim())
+  .filter((s) => s.length > 0)
+const sizes = quick ? quickSizes : fullSizes
+
+const cellScript = fileURLToPath(new URL("./cell.js", import.meta.url))
+const resultsDir = fileURLToPath(new URL("../../../.bench-results/", import.meta.url))
+
+type Status = "ok" | "timeout" | "error"
+
+interface CellResult {
+  readonly rep: number
+  readonly impl: string
+  readonly scenario: string
+  readonly status: Status
+  readonly metrics?: Record<string, number>
+  readonly message?: string
+  /** Wall time of the whole cell process (start-up, warm-up and measurement). */
+  readonly processMs: number
+}
+
+interface Cell {
+  readonly impl: string
+  readonly scenario: string
+}
+
+const selected = (id: string, group?: string) =>
+  only === undefined || only.includes(id) || (group !== undefined && only.includes(group))
+
+const scenarioCells: Array<Cell> = scenarios
+  .filter((s) => s.pending === undefined && selected(s.id))
+  .flatMap((s) => implNames.map((impl) => ({ impl, scenario: s.id })))
+const microCells: Array<Cell> = micros
+  .filter((m) => selected(m.id, "micro"))
+  .map((m) => ({ impl: "micro", scenario: m.id }))
+const cells = [...scenarioCells, ...microCells]
+
+const runCell = (cell: Cell, rep: number): Promise<CellResult> =>
+  new Promise((resolve) => {
+    const started = performance.now()
+    const child = spawn(process.execPath, ["--expose-gc", cellScript, cell.impl, cell.scenario], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: process.env
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk
+    })
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk
+    })
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill("SIGKILL")
+    }, timeoutMs)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      const base = { rep, impl: cell.impl, scenario: cell.scenario, processMs: performance.now() - started }
+      if (timedOut) return resolve({ ...base, status: "timeout" })
+      const line = stdout.trim().split("\n").pop() ?? ""
+      if (code !== 0) return resolve({ ...base, status: "error", message: stderr.trim() || `exit code ${code}` })
+      try {
+        resolve({ ...base, status: "ok", metrics: JSON.parse(line).metrics })
+      } catch {
+        resolve({ ...base, status: "error", message: `unreadable output: ${line}` })
+      }
+    })
+  })
+
+// -----------------------------------------------------------------------------
+// Formatting
+// -----------------------------------------------------------------------------
+
+const fmt = (x: number): string => {
+  if (!Number.isFinite(x)) return String(x)
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString("en-US")
+  return String(Number(x.toPrecision(3)))
+}
+
+const fmtRatio = (x: number): string => (Number.isFinite(x) ? `${Number(x.toPrecision(3))}×` : "–")
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+interface Summary {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  readonly n: number
+  readonly timeouts: number
+  readonly errors: number
+}
+
+const summarize = (results: ReadonlyArray<CellResult>, cell: Cell, key: string): Summary | undefined => {
+  const mine = results.filter((r) => r.impl === cell.impl && r.scenario === cell.scenario)
+  if (mine.length === 0) return undefined
+  const values = mine.flatMap((r) => (r.status === "ok" && r.metrics?.[key] !== undefined ? [r.metrics[key]] : []))
+  return {
+    median: values.length > 0 ? median(values) : Number.NaN,
+    min: values.length > 0 ? Math.min(...values) : Number.NaN,
+    max: values.length > 0 ? Math.max(...values) : Number.NaN,
+    n: values.length,
+    timeouts: mine.filter((r) => r.status === "timeout").length,
+    errors: mine.filter((r) => r.status === "error").length
+  }
+}
+
+const fmtSummary = (s: Summary | undefined): string => {
+  if (s === undefined) return "–"
+  if (s.errors > 0) return `FAILED (${s.errors})`
+  if (s.n === 0) return s.timeouts > 0 ? `timeout (> ${timeoutMs / 1000} s)` : "–"
+  const range = s.n > 1 ? ` (${fmt(s.min)}–${fmt(s.max)})` : ""
+  const partial = s.timeouts > 0 ? `, ${s.timeouts} timeout` : ""
+  return `${fmt(s.median)}${range}${partial}`
+}
+
+/** A comparable cost: the value itself for costs, its inverse for rates. */
+const cost = (metric: MetricSpec, s: Summary | undefined): number =>
+  s === undefined || s.n === 0 || s.errors > 0 ? Number.NaN : metric.kind === "cost" ? s.median : 1 / s.median
+
+const scenarioRows = (results: ReadonlyArray<CellResult>, spec: ScenarioSpec): Array<string> =>
+  spec.metrics.map((metric) => {
+    if (spec.pending !== undefined) {
+      return `| ${spec.title} | ${metric.label} | ${spec.pending} | ${spec.pending} | ${spec.pending} | – | – |`
+    }
+    const byImpl = Object.fromEntries(
+      implNames.map((impl) => [impl, summarize(results, { impl, scenario: spec.id }, metric.key)])
+    ) as Record<ImplName, Summary | undefined>
+    const ef = cost(metric, byImpl.eventflow)
+    const wc = cost(metric, byImpl["workflow-core"])
+    const raw = cost(metric, byImpl["raw-effect"])
+    const cols = implNames.map((impl) => fmtSummary(byImpl[impl]))
+    return `| ${spec.title} | ${metric.label} | ${cols.join(" | ")} | ${fmtRatio(ef / raw)} | ${fmtRatio(wc / ef)} |`
+  })
+
+const sizeNote = (id: keyof typeof fullSizes): string => `${id} ${sizes[id].toLocaleString("en-US")}`
+
+const report = (results: ReadonlyArray<CellResult>, totalMs: number): string => {
+  const cpus = os.cpus()
+  const lines: Array<string> = []
+  const cpu = cpus[0]?.model.replace(/\s+/g, " ").trim() ?? "?"
+  lines.push(
+    `Command: \`pnpm bench\`${quick ? " (BENCH_QUICK=1)" : ""}. Node ${process.version}, ${cpu} × ${cpus.length} ` +
+      `cores, ${os.platform()}; ${reps} repetitions, interleaved; every cell in a fresh ` +
+      `\`node --expose-gc\` process (timeout ${timeoutMs / 1000} s); ${new Date().toISOString().slice(0, 10)}; ` +
+      `total ${(totalMs / 1000).toFixed(0)} s.`
+  )
+  lines.push(
+    `Before measuring, each cell warms up: up to ${warmupRounds} checked rounds at ` +
+      `${(Object.keys(warmupSizes) as Array<keyof typeof fullSizes>).map((id) => `${id} ${warmupSizes[id].toLocaleString("en-US")}`).join(", ")} ` +
+      `(capped at the measured size), none started after ${warmupBudgetMs / 1000} s; then a full GC.`
+  )
+  lines.push(
+    `Sizes: ${(Object.keys(sizes) as Array<keyof typeof fullSizes>).map(sizeNote).join(", ")} ` +
+      `(S1, S4, S5: runs; S2: work events; S3: hops). Values: median (min–max).`
+  )
+  lines.push("")
+  lines.push(
+    "| Scenario | Metric | eventflow | workflow-core | raw-effect | eventflow ÷ raw-effect | workflow-core ÷ eventflow |"
+  )
+  lines.push("| --- | --- | --- | --- | --- | --- | --- |")
+  for (const spec of scenarios) {
+    if (spec.pending !== undefined || selected(spec.id)) lines.push(...scenarioRows(results, spec))
+  }
+  lines.push("")
+  lines.push(
+    "Ratios compare costs (time or memory; the inverse of a rate) of the medians: `eventflow ÷ raw-effect` is how " +
+      "many times the hand-written floor Eventflow costs, `workflow-core ÷ eventflow` how many times more " +
+      "workflow-core costs than Eventflow."
+  )
+  const microSpecs = micros.filter((m) => selected(m.id, "micro"))
+  if (microSpecs.length > 0) {
+    lines.push("")
+    lines.push("Microbenchmarks:")
+    lines.push("")
+    lines.push("| Microbenchmark | Metric | median (min–max) |")
+    lines.push("| --- | --- | --- |")
+    for (const spec of microSpecs) {
+      for (const metric of spec.metrics) {
+        const s = summarize(results, { impl: "micro", scenario: spec.id }, metric.key)
+        lines.push(`| ${spec.title} | ${metric.label} | ${fmtSummary(s)} |`)
+      }
+    }
+  }
+  const failures = results.filter((r) => r.status === "error")
+  if (failures.length > 0) {
+    lines.push("")
+    lines.push("Failed cells:")
+    lines.push("")
+    for (const f of failures) lines.push(`- rep ${f.rep} ${f.impl} ${f.scenario}: ${f.message?.split("\n")[0]}`)
+  }
+  return lines.join("\n")
+}
+
+// -----------------------------------------------------------------------------
+// Main
+// -----------------------------------------------------------------------------
+
+const main = async () => {
+  const started = performance.now()
+  const results: Array<CellResult> = []
+  const timedOut = new Set<string>()
+  console.log(`Running ${cells.length} cells × ${reps} repetitions (timeout ${timeoutMs / 1000} s per cell)`)
+  for (let rep = 1; rep <= reps; rep++) {
+    for (const cell of cells) {
+      const key = `${cell.impl} ${cell.scenario}`
+      // A cell that timed out once is not run again: it would only time out again.
+      if (timedOut.has(key)) {
+        results.push({ rep, impl: cell.impl, scenario: cell.scenario, status: "timeout", processMs: 0 })
+        continue
+      }
+      const result = await runCell(cell, rep)
+      results.push(result)
+      if (result.status === "timeout") timedOut.add(key)
+      const detail =
+        result.status === "ok"
+          ? Object.entries(result.metrics ?? {})
+              .map(([k, v]) => `${k}=${fmt(v)}`)
+              .join(" ")
+          : result.status === "timeout"
+            ? `timeout (> ${timeoutMs / 1000} s)`
+            : `FAILED: ${result.message}`
+      console.log(`[rep ${rep}/${reps}] ${key}: ${detail} (${(result.processMs / 1000).toFixed(1)} s)`)
+    }
+  }
+  const totalMs = performance.now() - started
+  const table = report(results, totalMs)
+  console.log("")
+  console.log(table)
+  mkdirSync(resultsDir, { recursive: true })
+  const json = {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: os.platform(),
+    cpu: os.cpus()[0]?.model.replace(/\s+/g, " ").trim(),
+    cores: os.cpus().length,
+    reps,
+    quick,
+    timeoutMs,
+    sizes,
+    warmupSizes,
+    warmupRounds,
+    warmupBudgetMs,
+    totalMs,
+    results
+  }
+  writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(json, null, 2)}\n`)
+  writeFileSync(`${resultsDir}latest.md`, `${table}\n`)
+  console.log(`\nSaved .bench-results/latest.json and .bench-results/latest.md`)
+  if (results.some((r) => r.status === "error")) {
+    console.error("Some cells failed (wrong result or crash): see above.")
+    process.exit(1)
+  }
+}
+
+main()

@@ -1,0 +1,227 @@
+/**
+ * The workloads of issue 4, shared by the three implementations: what each scenario function takes and returns,
+ * the sizes, the result checks and the metrics the runner prints.
+ *
+ * Every implementation returns the raw results of its runs and the harness checks them here, with the same
+ * code for all three, so an implementation that drops, duplicates or misroutes an event fails loudly.
+ */
+
+/** The implementations compared, in table order. */
+export const implNames = ["eventflow", "workflow-core", "raw-effect"] as const
+
+export type ImplName = (typeof implNames)[number]
+
+/** The outcome of S2: how many results the collector joined and the sum of their `v`. */
+export interface FanInResult {
+  readonly count: number
+  readonly sum: number
+}
+
+/**
+ * One implementation of every workload. Each function performs the whole workload and resolves with its raw
+ * results; the caller times it and checks the results with {@link checks}.
+ */
+export interface Implementation {
+  readonly name: ImplName
+  /**
+   * S1: `runs` runs of a 10-step linear workflow, one after another. Run `i` starts with `n = i`; step k turns
+   * `E_k {n}` into `E_{k+1} {n+1}`, the last step stops with `n + 1`. Resolves with the result of every run.
+   */
+  chain(runs: number): Promise<ReadonlyArray<number>>
+  /**
+   * S2: one run; the start step emits `n` work events `{i}`, a worker step turns each into `{i, v: 2i}`, a
+   * collector stops after the n-th with the number of results it joined and the sum of their `v`.
+   */
+  fanOut(n: number): Promise<FanInResult>
+  /** S3: one run bouncing between two steps; each hop adds 1 to `n`; stops with `n` after `hops` hops. */
+  loop(hops: number): Promise<number>
+  /**
+   * S4: `runs` runs of a 3-step chain started at once. The first step of every run waits for one shared gate that
+   * opens when the first steps of all runs have started. Run `i` starts with `n = i` and stops with `i + 3`.
+   */
+  concurrent(runs: number): Promise<ReadonlyArray<number>>
+  /**
+   * S5: `runs` runs that each keep their input `i` in the run's state and then wait for a human response from
+   * outside. `onAllWaiting` is called (synchronously, once) when every run is waiting; after it returns, the
+   * implementation delivers the response `"ok"` to every run. Run `i` stops with `` `${i}:ok` ``.
+   */
+  suspended(runs: number, onAllWaiting: () => void): Promise<ReadonlyArray<string>>
+}
+
+/** The scenario ids, in table order. */
+export const scenarioIds = ["S1", "S2", "S3", "S3s", "S4", "S5", "S6"] as const
+
+export type ScenarioId = (typeof scenarioIds)[number]
+
+/** Sizes of a full run, of a quick sanity pass (`BENCH_QUICK=1`), and of one warm-up round. */
+export interface Sizes {
+  readonly S1: number
+  readonly S2: number
+  readonly S3: number
+  readonly S3s: number
+  readonly S4: number
+  readonly S5: number
+}
+
+export const fullSizes: Sizes = { S1: 10_000, S2: 10_000, S3: 100_000, S3s: 10_000, S4: 10_000, S5: 10_000 }
+
+export const quickSizes: Sizes = { S1: 1_000, S2: 1_000, S3: 10_000, S3s: 1_000, S4: 1_000, S5: 1_000 }
+
+export const warmupSizes: Sizes = { S1: 1_000, S2: 2_000, S3: 10_000, S3s: 10_000, S4: 1_000, S5: 1_000 }
+
+/** Warm-up rounds before a measurement: at most this many, and none started after {@link warmupBudgetMs}. */
+export const warmupRounds = 5
+
+export const warmupBudgetMs = 1_500
+
+/** Step-hops of one S1 run. */
+export const chainLength = 10
+
+/** Steps of one S4 run. */
+export const concurrentLength = 3
+
+export const humanResponse = "ok"
+
+/** Thrown when a scenario returns a wrong result. */
+export class WrongResultError extends Error {
+  constructor(scenario: string, detail: string) {
+    super(`${scenario}: wrong result: ${detail}`)
+    this.name = "WrongResultError"
+  }
+}
+
+const checkEach = <A>(scenario: string, results: ReadonlyArray<A>, runs: number, expected: (i: number) => A) => {
+  if (results.length !== runs) throw new WrongResultError(scenario, `${results.length} results for ${runs} runs`)
+  for (let i = 0; i < runs; i++) {
+    if (results[i] !== expected(i)) {
+      throw new WrongResultError(scenario, `run ${i} returned ${String(results[i])}, expected ${String(expected(i))}`)
+    }
+  }
+}
+
+/** The result checks, one per workload; each throws {@link WrongResultError} on a wrong result. */
+export const checks = {
+  chain: (results: ReadonlyArray<number>, runs: number): void =>
+    checkEach("S1 chain", results, runs, (i) => i + chainLength),
+  fanOut: (result: FanInResult, n: number): void => {
+    const sum = n * (n - 1)
+    if (result.count !== n || result.sum !== sum) {
+      throw new WrongResultError(
+        "S2 fan-out",
+        `joined ${result.count} results with sum ${result.sum}, expected ${n} with sum ${sum}`
+      )
+    }
+  },
+  loop: (n: number, hops: number): void => {
+    if (n !== hops) throw new WrongResultError("S3 loop", `final n ${n}, expected ${hops}`)
+  },
+  concurrent: (results: ReadonlyArray<number>, runs: number): void =>
+    checkEach("S4 concurrent", results, runs, (i) => i + concurrentLength),
+  suspended: (results: ReadonlyArray<string>, runs: number): void =>
+    checkEach("S5 suspended", results, runs, (i) => `${i}:${humanResponse}`)
+}
+
+/** How a metric compares: `cost` (lower is better: ms, µs, KB) or `rate` (higher is better: per second). */
+export type MetricKind = "cost" | "rate"
+
+export interface MetricSpec {
+  readonly key: string
+  readonly label: string
+  readonly kind: MetricKind
+}
+
+export interface ScenarioSpec {
+  readonly id: ScenarioId
+  readonly title: string
+  /** `undefined`: not implementable yet; the table lists it with this reason. */
+  readonly pending?: string
+  readonly metrics: ReadonlyArray<MetricSpec>
+}
+
+export const scenarios: ReadonlyArray<ScenarioSpec> = [
+  {
+    id: "S1",
+    title: "S1 chain",
+    metrics: [
+      { key: "runsPerSec", label: "runs/s", kind: "rate" },
+      { key: "usPerHop", label: "µs per step-hop", kind: "cost" }
+    ]
+  },
+  {
+    id: "S2",
+    title: "S2 fan-out/fan-in",
+    metrics: [
+      { key: "wallMs", label: "wall ms", kind: "cost" },
+      { key: "eventsPerSec", label: "events/s", kind: "rate" }
+    ]
+  },
+  {
+    id: "S3",
+    title: "S3 loop",
+    metrics: [
+      { key: "hopsPerSec", label: "hops/s", kind: "rate" },
+      { key: "usPerHop", label: "µs per hop", kind: "cost" }
+    ]
+  },
+  {
+    id: "S3s",
+    title: "S3s loop (short)",
+    metrics: [
+      { key: "hopsPerSec", label: "hops/s", kind: "rate" },
+      { key: "usPerHop", label: "µs per hop", kind: "cost" }
+    ]
+  },
+  {
+    id: "S4",
+    title: "S4 concurrent",
+    metrics: [
+      { key: "wallMs", label: "wall ms", kind: "cost" },
+      { key: "runsPerSec", label: "runs/s", kind: "rate" },
+      { key: "peakRssMb", label: "peak RSS delta MB", kind: "cost" }
+    ]
+  },
+  {
+    id: "S5",
+    title: "S5 suspended",
+    metrics: [
+      { key: "kbPerRun", label: "heap KB per suspended run", kind: "cost" },
+      { key: "waitingMs", label: "ms until all waiting", kind: "cost" },
+      { key: "finishMs", label: "ms until all finish", kind: "cost" }
+    ]
+  },
+  {
+    id: "S6",
+    title: "S6 durable",
+    pending: "pending (needs durable runs)",
+    metrics: [{ key: "usPerHop", label: "µs per checkpointed step-hop", kind: "cost" }]
+  }
+]
+
+/** Microbenchmarks: run in their own cells, reported in their own section. */
+export const microIds = ["transition", "events"] as const
+
+export type MicroId = (typeof microIds)[number]
+
+export const micros: ReadonlyArray<{
+  readonly id: MicroId
+  readonly title: string
+  readonly metrics: ReadonlyArray<MetricSpec>
+}> = [
+  {
+    id: "transition",
+    title: "pure transition (loop of 2 steps, no fibers)",
+    metrics: [
+      { key: "eventsPerSecTrace", label: "events/s (trace on, the default)", kind: "rate" },
+      { key: "eventsPerSecNoTrace", label: "events/s (trace: false)", kind: "rate" }
+    ]
+  },
+  {
+    id: "events",
+    title: "event construction",
+    metrics: [
+      { key: "nsDefineMake", label: "ns per event: Event.define(...).make", kind: "cost" },
+      { key: "nsSchemaMake", label: "ns per event: Schema.TaggedStruct(...).make (validating)", kind: "cost" },
+      { key: "nsLiteral", label: "ns per event: object literal", kind: "cost" }
+    ]
+  }
+]
