@@ -13,7 +13,8 @@ import {
   type MicroId,
   microIds,
   quickSizes,
-  type ScenarioId
+  type ScenarioId,
+  scenarioIds
 } from "./scenarios.js"
 
 const [implArg, scenarioArg] = process.argv.slice(2)
@@ -26,8 +27,8 @@ const main = async () => {
     return { impl: implArg, scenario: scenarioArg, metrics: runMicro(scenarioArg as MicroId, quick) }
   }
   if (!implNames.includes(implArg as ImplName)) throw new Error(`unknown implementation ${implArg}`)
-  const id = scenarioArg as Exclude<ScenarioId, "S6">
-  if (!(id in sizes)) throw new Error(`unknown scenario ${scenarioArg}`)
+  const id = scenarioArg as ScenarioId
+  if (!scenarioIds.includes(id)) throw new Error(`unknown scenario ${scenarioArg}`)
   const metrics = await measureScenario(implementations[implArg as ImplName], id, sizes)
   return { impl: implArg, scenario: id, size: sizes[id], metrics }
 }

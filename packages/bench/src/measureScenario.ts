@@ -2,6 +2,9 @@
  * Measures one scenario of one implementation in the current process: a warm-up at a small size (checked), a full
  * garbage collection, then the measured call (checked), turned into the metrics of {@link scenarios}.
  */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fullGc, heapUsed, now, RssPeak } from "./measure.js"
 import {
   chainLength,
@@ -19,7 +22,10 @@ export type Metrics = Record<string, number>
 
 const perSecond = (count: number, ms: number): number => count / (ms / 1000)
 
-const once = async (impl: Implementation, id: Exclude<ScenarioId, "S6">, size: number): Promise<Metrics> => {
+/** A fresh SQLite file for each durable round, in a temporary directory of the cell. */
+type NextFile = () => string
+
+const once = async (impl: Implementation, id: ScenarioId, size: number, nextFile: NextFile): Promise<Metrics> => {
   switch (id) {
     case "S1": {
       const start = now()
@@ -76,6 +82,16 @@ const once = async (impl: Implementation, id: Exclude<ScenarioId, "S6">, size: n
         finishMs: end - resumedAt
       }
     }
+    case "S6":
+    case "S6nt": {
+      if (impl.durableChain === undefined) throw new Error(`${impl.name} has no durable runs`)
+      const filename = nextFile()
+      const start = now()
+      const results = await impl.durableChain(size, filename, { trace: id === "S6" })
+      const ms = now() - start
+      checks.durableChain(results, size)
+      return { runsPerSec: perSecond(size, ms), usPerHop: (ms * 1000) / (size * chainLength) }
+    }
   }
 }
 
@@ -83,16 +99,25 @@ const once = async (impl: Implementation, id: Exclude<ScenarioId, "S6">, size: n
  * Warms up (rounds at {@link warmupSizes}, checked, until {@link warmupRounds} rounds or {@link warmupBudgetMs}
  * have passed), collects garbage, then measures at `sizes`. The JIT needs tens of thousands of hops before the cost
  * per hop settles; without the warm-up a short scenario would mostly measure compilation.
+ *
+ * The durable scenarios (S6) write every round to a new SQLite file in a fresh temporary directory, removed at the
+ * end, so the measured round starts on an empty file.
  */
-export const measureScenario = async (
-  impl: Implementation,
-  id: Exclude<ScenarioId, "S6">,
-  sizes: Sizes
-): Promise<Metrics> => {
-  const start = now()
-  for (let round = 0; round < warmupRounds && now() - start < warmupBudgetMs; round++) {
-    await once(impl, id, Math.min(warmupSizes[id], sizes[id]))
+export const measureScenario = async (impl: Implementation, id: ScenarioId, sizes: Sizes): Promise<Metrics> => {
+  let dir: string | undefined
+  let files = 0
+  const nextFile = () => {
+    dir ??= mkdtempSync(join(tmpdir(), "eventflow-bench-"))
+    return join(dir, `runs-${files++}.db`)
   }
-  fullGc()
-  return once(impl, id, sizes[id])
+  try {
+    const start = now()
+    for (let round = 0; round < warmupRounds && now() - start < warmupBudgetMs; round++) {
+      await once(impl, id, Math.min(warmupSizes[id], sizes[id]), nextFile)
+    }
+    fullGc()
+    return await once(impl, id, sizes[id], nextFile)
+  } finally {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  }
 }

@@ -4,7 +4,8 @@
  * prints one Markdown table of medians and ranges. Saves `.bench-results/latest.json` and `.bench-results/latest.md`
  * at the repository root.
  *
- * Environment: `BENCH_REPS` (default 5), `BENCH_ONLY=S1,S3,micro` (scenario ids, microbenchmark ids or `micro`),
+ * Environment: `BENCH_REPS` (default 5), `BENCH_ONLY=S1,S3,micro` (scenario ids, microbenchmark ids or `micro`;
+ * `S6` selects both durable rows),
  * `BENCH_QUICK=1` (smaller sizes, for a sanity pass), `BENCH_TIMEOUT_MS` (per cell process, default 30000).
  */
 import { spawn } from "node:child_process"
@@ -18,6 +19,7 @@ import {
   type MetricSpec,
   micros,
   quickSizes,
+  runsScenario,
   type ScenarioSpec,
   scenarios,
   warmupBudgetMs,
@@ -58,8 +60,8 @@ const selected = (id: string, group?: string) =>
   only === undefined || only.includes(id) || (group !== undefined && only.includes(group))
 
 const scenarioCells: Array<Cell> = scenarios
-  .filter((s) => s.pending === undefined && selected(s.id))
-  .flatMap((s) => implNames.map((impl) => ({ impl, scenario: s.id })))
+  .filter((s) => selected(s.id, s.group))
+  .flatMap((s) => implNames.filter((impl) => runsScenario(s, impl)).map((impl) => ({ impl, scenario: s.id })))
 const microCells: Array<Cell> = micros
   .filter((m) => selected(m.id, "micro"))
   .map((m) => ({ impl: "micro", scenario: m.id }))
@@ -155,16 +157,14 @@ const cost = (metric: MetricSpec, s: Summary | undefined): number =>
 
 const scenarioRows = (results: ReadonlyArray<CellResult>, spec: ScenarioSpec): Array<string> =>
   spec.metrics.map((metric) => {
-    if (spec.pending !== undefined) {
-      return `| ${spec.title} | ${metric.label} | ${spec.pending} | ${spec.pending} | ${spec.pending} | – | – |`
-    }
     const byImpl = Object.fromEntries(
       implNames.map((impl) => [impl, summarize(results, { impl, scenario: spec.id }, metric.key)])
     ) as Record<ImplName, Summary | undefined>
     const ef = cost(metric, byImpl.eventflow)
     const wc = cost(metric, byImpl["workflow-core"])
     const raw = cost(metric, byImpl["raw-effect"])
-    const cols = implNames.map((impl) => fmtSummary(byImpl[impl]))
+    // A ratio with a not-applicable implementation is NaN, printed as "–".
+    const cols = implNames.map((impl) => spec.notApplicable?.[impl] ?? fmtSummary(byImpl[impl]))
     return `| ${spec.title} | ${metric.label} | ${cols.join(" | ")} | ${fmtRatio(ef / raw)} | ${fmtRatio(wc / ef)} |`
   })
 
@@ -187,7 +187,8 @@ const report = (results: ReadonlyArray<CellResult>, totalMs: number): string => 
   )
   lines.push(
     `Sizes: ${(Object.keys(sizes) as Array<keyof typeof fullSizes>).map(sizeNote).join(", ")} ` +
-      `(S1, S4, S5: runs; S2: work events; S3: hops). Values: median (min–max).`
+      `(S1, S4, S5, S6: runs; S2: work events; S3: hops). Values: median (min–max). S6 checkpoints every run to a ` +
+      `SQLite file (\`@eventflow/sqlite\`) in a fresh temporary directory; its time includes opening the file (once per round of runs).`
   )
   lines.push("")
   lines.push(
@@ -195,7 +196,7 @@ const report = (results: ReadonlyArray<CellResult>, totalMs: number): string => 
   )
   lines.push("| --- | --- | --- | --- | --- | --- | --- |")
   for (const spec of scenarios) {
-    if (spec.pending !== undefined || selected(spec.id)) lines.push(...scenarioRows(results, spec))
+    if (selected(spec.id, spec.group)) lines.push(...scenarioRows(results, spec))
   }
   lines.push("")
   lines.push(

@@ -46,10 +46,18 @@ export interface Implementation {
    * implementation delivers the response `"ok"` to every run. Run `i` stops with `` `${i}:ok` ``.
    */
   suspended(runs: number, onAllWaiting: () => void): Promise<ReadonlyArray<string>>
+  /**
+   * S6: S1's chain, `runs` runs one after another, each durable: checkpointed to a SQLite file at `filename`,
+   * opened for the call and closed at its end. `trace: false` runs without trace events. Resolves with the result
+   * of every run, like {@link chain}. `undefined` for an implementation without durable runs.
+   */
+  readonly durableChain?:
+    | ((runs: number, filename: string, options: { readonly trace: boolean }) => Promise<ReadonlyArray<number>>)
+    | undefined
 }
 
 /** The scenario ids, in table order. */
-export const scenarioIds = ["S1", "S2", "S3", "S3s", "S4", "S5", "S6"] as const
+export const scenarioIds = ["S1", "S2", "S3", "S3s", "S4", "S5", "S6", "S6nt"] as const
 
 export type ScenarioId = (typeof scenarioIds)[number]
 
@@ -61,13 +69,42 @@ export interface Sizes {
   readonly S3s: number
   readonly S4: number
   readonly S5: number
+  readonly S6: number
+  readonly S6nt: number
 }
 
-export const fullSizes: Sizes = { S1: 10_000, S2: 10_000, S3: 100_000, S3s: 10_000, S4: 10_000, S5: 10_000 }
+export const fullSizes: Sizes = {
+  S1: 10_000,
+  S2: 10_000,
+  S3: 100_000,
+  S3s: 10_000,
+  S4: 10_000,
+  S5: 10_000,
+  S6: 1_000,
+  S6nt: 1_000
+}
 
-export const quickSizes: Sizes = { S1: 1_000, S2: 1_000, S3: 10_000, S3s: 1_000, S4: 1_000, S5: 1_000 }
+export const quickSizes: Sizes = {
+  S1: 1_000,
+  S2: 1_000,
+  S3: 10_000,
+  S3s: 1_000,
+  S4: 1_000,
+  S5: 1_000,
+  S6: 100,
+  S6nt: 100
+}
 
-export const warmupSizes: Sizes = { S1: 1_000, S2: 2_000, S3: 10_000, S3s: 10_000, S4: 1_000, S5: 1_000 }
+export const warmupSizes: Sizes = {
+  S1: 1_000,
+  S2: 2_000,
+  S3: 10_000,
+  S3s: 10_000,
+  S4: 1_000,
+  S5: 1_000,
+  S6: 100,
+  S6nt: 100
+}
 
 /** Warm-up rounds before a measurement: at most this many, and none started after {@link warmupBudgetMs}. */
 export const warmupRounds = 5
@@ -118,7 +155,9 @@ export const checks = {
   concurrent: (results: ReadonlyArray<number>, runs: number): void =>
     checkEach("S4 concurrent", results, runs, (i) => i + concurrentLength),
   suspended: (results: ReadonlyArray<string>, runs: number): void =>
-    checkEach("S5 suspended", results, runs, (i) => `${i}:${humanResponse}`)
+    checkEach("S5 suspended", results, runs, (i) => `${i}:${humanResponse}`),
+  durableChain: (results: ReadonlyArray<number>, runs: number): void =>
+    checkEach("S6 durable", results, runs, (i) => i + chainLength)
 }
 
 /** How a metric compares: `cost` (lower is better: ms, µs, KB) or `rate` (higher is better: per second). */
@@ -133,10 +172,25 @@ export interface MetricSpec {
 export interface ScenarioSpec {
   readonly id: ScenarioId
   readonly title: string
-  /** `undefined`: not implementable yet; the table lists it with this reason. */
-  readonly pending?: string
+  /** `BENCH_ONLY` with this id selects this scenario too. */
+  readonly group?: ScenarioId
+  /**
+   * The implementations that cannot run this scenario, with the reason the table shows in their column. Their
+   * cells are not run.
+   */
+  readonly notApplicable?: Partial<Record<ImplName, string>>
   readonly metrics: ReadonlyArray<MetricSpec>
 }
+
+const noDurableRuns: Partial<Record<ImplName, string>> = {
+  "workflow-core": "n/a (no durable runs)",
+  "raw-effect": "n/a (no durable runs)"
+}
+
+const durableMetrics: ReadonlyArray<MetricSpec> = [
+  { key: "runsPerSec", label: "runs/s", kind: "rate" },
+  { key: "usPerHop", label: "µs per checkpointed step-hop", kind: "cost" }
+]
 
 export const scenarios: ReadonlyArray<ScenarioSpec> = [
   {
@@ -192,10 +246,20 @@ export const scenarios: ReadonlyArray<ScenarioSpec> = [
   {
     id: "S6",
     title: "S6 durable",
-    pending: "pending (needs durable runs)",
-    metrics: [{ key: "usPerHop", label: "µs per checkpointed step-hop", kind: "cost" }]
+    notApplicable: noDurableRuns,
+    metrics: durableMetrics
+  },
+  {
+    id: "S6nt",
+    group: "S6",
+    title: "S6 durable, `trace: false` (eventflow only)",
+    notApplicable: noDurableRuns,
+    metrics: durableMetrics
   }
 ]
+
+/** Whether `impl` runs scenario `spec` (`false`: the table shows it as not applicable). */
+export const runsScenario = (spec: ScenarioSpec, impl: ImplName): boolean => spec.notApplicable?.[impl] === undefined
 
 /** Microbenchmarks: run in their own cells, reported in their own section. */
 export const microIds = ["transition", "events"] as const

@@ -2,9 +2,35 @@
  * Smoke test of the benchmark harness: every scenario of every implementation runs in-process at a tiny size and
  * returns the result the harness checks, so the benchmark cannot rot unnoticed. No timings are asserted.
  */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { RunStore, type Snapshot } from "@eventflow/core"
+import { SqliteRunStore } from "@eventflow/sqlite"
+import { Effect, Option } from "effect"
 import { implementations } from "../src/impls.js"
-import { checks, humanResponse, implNames, WrongResultError } from "../src/scenarios.js"
+import { checks, humanResponse, implNames, runsScenario, scenarios, WrongResultError } from "../src/scenarios.js"
+
+/** The runs a durable scenario left in its SQLite file, with their last checkpoints. */
+const storedRuns = (filename: string) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const store = yield* RunStore.RunStore
+      const summaries = yield* store.list()
+      const snapshots: Array<Snapshot.Snapshot> = []
+      for (const summary of summaries) {
+        const snapshot = yield* store.load(summary.runId)
+        if (Option.isSome(snapshot)) snapshots.push(snapshot.value)
+      }
+      return snapshots
+    }).pipe(Effect.provide(SqliteRunStore.layer({ filename })))
+  )
+
+const traceTags = new Set(["StepStarted", "StepCompleted", "EventDispatched"])
+
+const tagOf = (event: unknown): unknown =>
+  typeof event === "object" && event !== null ? Reflect.get(event, "_tag") : undefined
 
 describe("bench harness", () => {
   for (const name of implNames) {
@@ -52,6 +78,51 @@ describe("bench harness", () => {
     })
   }
 
+  describe("S6 durable", () => {
+    const durable = scenarios.filter((spec) => spec.id === "S6" || spec.id === "S6nt")
+
+    it("only the implementations with durable runs run S6; the others are listed as not applicable", () => {
+      assert.strictEqual(durable.length, 2)
+      for (const spec of durable) {
+        for (const name of implNames) {
+          assert.strictEqual(runsScenario(spec, name), implementations[name].durableChain !== undefined, name)
+        }
+      }
+      assert.isTrue(runsScenario(durable[0], "eventflow"))
+    })
+
+    for (const trace of [true, false]) {
+      it(`eventflow (trace: ${trace}): 3 durable runs return input + 10 and are checkpointed as completed`, async () => {
+        const dir = mkdtempSync(join(tmpdir(), "eventflow-bench-test-"))
+        try {
+          const filename = join(dir, "runs.db")
+          const durableChain = implementations.eventflow.durableChain
+          assert.isDefined(durableChain)
+          const results = await durableChain(3, filename, { trace })
+          assert.deepStrictEqual(results, [10, 11, 12])
+          checks.durableChain(results, 3)
+          const stored = await storedRuns(filename)
+          assert.strictEqual(stored.length, 3)
+          assert.deepStrictEqual(
+            stored.map((snapshot) => [snapshot.workflow, snapshot.status, snapshot.result]).sort(),
+            [
+              ["chain", "completed", 10],
+              ["chain", "completed", 11],
+              ["chain", "completed", 12]
+            ]
+          )
+          for (const snapshot of stored) {
+            const traced = snapshot.published.filter((event) => traceTags.has(tagOf(event) as string))
+            if (trace) assert.isAbove(traced.length, 0)
+            else assert.strictEqual(traced.length, 0)
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true })
+        }
+      })
+    }
+  })
+
   it("the checks reject a wrong result", () => {
     assert.throws(() => checks.chain([10, 11, 13], 3), WrongResultError)
     assert.throws(() => checks.chain([10, 11], 3), WrongResultError)
@@ -60,5 +131,6 @@ describe("bench harness", () => {
     assert.throws(() => checks.loop(99, 100), WrongResultError)
     assert.throws(() => checks.concurrent([3, 5], 2), WrongResultError)
     assert.throws(() => checks.suspended(["0:ok", "0:ok"], 2), WrongResultError)
+    assert.throws(() => checks.durableChain([10, 12], 2), WrongResultError)
   })
 })

@@ -12,6 +12,7 @@ import {
   StopEvent,
   Workflow
 } from "@eventflow/core"
+import { SqliteRunStore } from "@eventflow/sqlite"
 import { Deferred, Effect, Option, Ref, Schema } from "effect"
 import type { Implementation } from "../scenarios.js"
 
@@ -191,11 +192,24 @@ const runSuspended = (runs: number, onAllWaiting: () => void) =>
     })
   )
 
+// -----------------------------------------------------------------------------
+// S6 durable: the S1 chain with `durable: true`, checkpointed to a SQLite file
+// -----------------------------------------------------------------------------
+
+/** One store for all the runs, provided as a layer the way the README's "Durable runs" section does. */
+const runDurableChain = (runs: number, filename: string, trace: boolean) =>
+  Effect.gen(function* () {
+    const results: Array<number> = []
+    for (let i = 0; i < runs; i++) results.push(yield* Workflow.run(chain, i, { durable: true, trace }))
+    return results
+  }).pipe(Effect.provide(SqliteRunStore.layer({ filename })))
+
 export const eventflow: Implementation = {
   name: "eventflow",
   chain: (runs) => Effect.runPromise(runChain(runs)),
   fanOut: (n) => Effect.runPromise(Workflow.run(fanOutWorkflow(n), n)),
   loop: (hops) => Effect.runPromise(Workflow.run(loopWorkflow(hops))),
   concurrent: (runs) => Effect.runPromise(runConcurrent(runs)),
-  suspended: (runs, onAllWaiting) => Effect.runPromise(runSuspended(runs, onAllWaiting))
+  suspended: (runs, onAllWaiting) => Effect.runPromise(runSuspended(runs, onAllWaiting)),
+  durableChain: (runs, filename, { trace }) => Effect.runPromise(runDurableChain(runs, filename, trace))
 }
