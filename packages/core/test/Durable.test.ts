@@ -15,31 +15,13 @@ import {
   Workflow,
   WorkflowCancelledError
 } from "@eventflow/core"
+import { resultOf, statusIs, waitUntil } from "./utils.js"
 
 const A = Event.define("A", { n: Schema.Number })
 const B = Event.define("B", { n: Schema.Number })
 const Progress = Event.define("Progress", { label: Schema.String })
 
 class Boom extends Data.TaggedError("Boom")<{ readonly message: string }> {}
-
-/** Yields until `check` holds; dies (instead of hanging) when it never does. */
-const waitUntil = <E, R>(check: Effect.Effect<boolean, E, R>, what: string) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 10_000; i++) {
-      if (yield* check) return
-      yield* Effect.yieldNow()
-    }
-    return yield* Effect.dieMessage(`never happened: ${what}`)
-  })
-
-const statusIs = (handle: RunHandle, ...statuses: ReadonlyArray<string>) =>
-  waitUntil(
-    Effect.map(handle.status, (s) => statuses.includes(s)),
-    `status ${statuses.join(" or ")}`
-  )
-
-const resultOf = <W extends Workflow.Any>(handle: RunHandle<W>) =>
-  Effect.zipRight(statusIs(handle, "completed", "failed", "cancelled", "timed-out"), handle.result)
 
 const allEvents = (handle: RunHandle) => Effect.map(Stream.runCollect(handle.events()), Chunk.toReadonlyArray)
 

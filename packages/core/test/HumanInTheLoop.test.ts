@@ -12,6 +12,7 @@ import {
   WaitTimeoutError,
   Workflow
 } from "@eventflow/core"
+import { allEvents, statusIs, waitUntil } from "./utils.js"
 
 const Job = Event.define("Job", { n: Schema.Number })
 const Done = Event.define("Done", { n: Schema.Number, note: Schema.String })
@@ -20,25 +21,6 @@ const Approval = Event.define("Approval", {
   ok: Schema.Boolean,
   requestId: Schema.optional(Schema.String)
 })
-
-/** Yields until `check` holds; dies (instead of hanging) when it never does. */
-const waitUntil = <E, R>(check: Effect.Effect<boolean, E, R>, what: string) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 10_000; i++) {
-      if (yield* check) return
-      yield* Effect.yieldNow()
-    }
-    return yield* Effect.dieMessage(`never happened: ${what}`)
-  })
-
-const statusIs = (handle: RunHandle, status: string) =>
-  waitUntil(
-    Effect.map(handle.status, (s) => s === status),
-    `status ${status}`
-  )
-
-const allEvents = (handle: RunHandle, internal = false) =>
-  Effect.map(Stream.runCollect(handle.events({ internal })), Chunk.toReadonlyArray)
 
 /** The `requestId`s of the unanswered prompts, oldest first. */
 const pendingIds = (handle: RunHandle) => Effect.map(handle.snapshot, (s) => s.pending.map((p) => p.requestId ?? null))

@@ -1,18 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Option, Ref, Schema, Stream } from "effect"
+import { Deferred, Effect, Option, Ref, Schema, } from "effect"
 import {
   defineWorkflow,
   Event,
   HumanResponse,
   InputRequired,
   InvalidSnapshotError,
-  type RunHandle,
   RunNotActiveError,
   type Snapshot,
   StartEvent,
   StopEvent,
   Workflow
 } from "@eventflow/core"
+import { allEvents, resultOf, statusIs, waitUntil } from "./utils.js"
 
 const A = Event.define("A", { n: Schema.Number })
 const B = Event.define("B", { n: Schema.Number })
@@ -20,29 +20,6 @@ const Item = Event.define("Item", { n: Schema.Number })
 const Result = Event.define("Result", { n: Schema.Number })
 const Progress = Event.define("Progress", { label: Schema.String })
 const Stamp = Event.define("Stamp", { n: Schema.NumberFromString, at: Schema.DateFromString })
-
-/** Yields until `check` holds; dies (instead of hanging) when it never does. */
-const waitUntil = <E, R>(check: Effect.Effect<boolean, E, R>, what: string) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 10_000; i++) {
-      if (yield* check) return
-      yield* Effect.yieldNow()
-    }
-    return yield* Effect.dieMessage(`never happened: ${what}`)
-  })
-
-const statusIs = (handle: RunHandle, ...statuses: ReadonlyArray<string>) =>
-  waitUntil(
-    Effect.map(handle.status, (s) => statuses.includes(s)),
-    `status ${statuses.join(" or ")}`
-  )
-
-/** Waits for the end of a run without hanging when it never ends. */
-const resultOf = <W extends Workflow.Any>(handle: RunHandle<W>) =>
-  Effect.zipRight(statusIs(handle, "completed", "failed", "cancelled", "timed-out"), handle.result)
-
-const allEvents = (handle: RunHandle, internal = false) =>
-  Effect.map(Stream.runCollect(handle.events({ internal })), Chunk.toReadonlyArray)
 
 const json = (snapshot: Snapshot.Snapshot): unknown => JSON.parse(JSON.stringify(snapshot))
 
