@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Option, Ref, Schema, } from "effect"
+import { Deferred, Effect, Option, Ref, Schema } from "effect"
 import {
   defineWorkflow,
   Event,
