@@ -1,0 +1,69 @@
+/**
+ * The `LLM` service on the official OpenAI SDK (`openai`, Chat Completions API).
+ *
+ * The SDK's own retries are disabled (`maxRetries: 0`): retry with {@link LLM.retrySchedule} instead, as a step's
+ * `retry` or with `Effect.retry`. Interrupting a call aborts its HTTP request.
+ *
+ * @since 0.1.0
+ */
+import type OpenAI from "openai"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import * as internal from "./internal/openai.js"
+import * as LLM from "./LLM.js"
+
+/**
+ * Options of {@link layer}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options {
+  /** The model, e.g. `"gpt-4o-mini"`. */
+  readonly model: string
+  /** The API key; read from the `OPENAI_API_KEY` config (environment) when omitted. */
+  readonly apiKey?: string | Redacted.Redacted<string> | undefined
+  /** The API base URL (default: the SDK's, `https://api.openai.com/v1`). */
+  readonly baseURL?: string | undefined
+  /** The `max_completion_tokens` of calls that do not set `maxTokens` (default: not sent). */
+  readonly maxTokens?: number | undefined
+  /** The SDK's request timeout (default: the SDK's); expiry is an `LLMError` with reason `Timeout`. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Builds the service on a new SDK client.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make: (options: Options) => Effect.Effect<LLM.Service, ConfigError.ConfigError> = internal.make
+
+/**
+ * Builds the service on an SDK client you configured yourself. Set `maxRetries: 0` on it so that retries are
+ * the `Schedule`'s business.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const fromClient: (client: OpenAI, model: string, maxTokens?: number) => LLM.Service = internal.fromClient
+
+/**
+ * A layer of the `LLM` service on OpenAI.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { OpenAILLM, LLM } from "@eventflow/llm"
+ *
+ * const program = LLM.complete("Say hi").pipe(Effect.provide(OpenAILLM.layer({ model: "gpt-4o-mini" })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer = (options: Options): Layer.Layer<LLM.LLM, ConfigError.ConfigError> =>
+  Layer.effect(LLM.LLM, make(options))
