@@ -5,16 +5,24 @@
  * - fan-out: the first step returns an array of `Search` events, one per source;
  * - `workers: 2` caps the concurrent invocations of the search step (the others queue);
  * - `retry`: a `Schedule` (exponential backoff, at most 2 retries); the "forum" source fails its first call;
- * - fan-in: `ctx.collect(result, Result, n)` returns `Some` once all `n` results have arrived.
+ * - fan-in: `ctx.collect(result, Result, n)` returns `Some` once all `n` results have arrived;
+ * - LLM aggregation: the collected hits are summarised by a model (`LLM.complete`, retried with
+ *   `LLM.retrySchedule()`); offline by default (`LLM.layerFromEnv` falls back to a local model without an API key).
  *
  * Run it with `node --conditions=source --import tsx examples/parallel-search.ts`.
  */
 import { pathToFileURL } from "node:url"
 import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@eventflow/core"
+import { LLM } from "@eventflow/llm"
 import { Console, Data, type Duration, Effect, Option, Schedule, Schema, SynchronizedRef } from "effect"
 
 export const Search = Event.define("Search", { source: Schema.String, question: Schema.String })
-export const Result = Event.define("Result", { source: Schema.String, hits: Schema.Array(Schema.String) })
+export const Result = Event.define("Result", {
+  source: Schema.String,
+  question: Schema.String,
+  hits: Schema.Array(Schema.String)
+})
+export const Collected = Event.define("Collected", { question: Schema.String, report: Schema.String })
 
 export class SourceUnavailable extends Data.TaggedError("SourceUnavailable")<{ readonly source: string }> {}
 
@@ -29,6 +37,11 @@ const LATENCY: Record<string, Duration.DurationInput> = {
 }
 const search = (source: string, question: string) =>
   Effect.as(Effect.sleep(LATENCY[source] ?? "10 millis"), [`${source}: top hit for "${question}"`])
+
+export const SUMMARY_SYSTEM =
+  "Summarise the search results below in one or two sentences that answer the question. Mention the sources."
+/** The summary prompt: the collected hits first, then the question. */
+export const summaryPrompt = (question: string, report: string) => `${report}\n\nQuestion: ${question}`
 
 export const parallelSearch = defineWorkflow({
   name: "parallel-search",
@@ -54,7 +67,7 @@ export const parallelSearch = defineWorkflow({
           return yield* new SourceUnavailable({ source: request.source })
         }
         const hits = yield* search(request.source, request.question)
-        return Result.make({ source: request.source, hits })
+        return Result.make({ source: request.source, question: request.question, hits })
       }),
     {
       name: "search",
@@ -73,17 +86,28 @@ export const parallelSearch = defineWorkflow({
         const { calls } = yield* SynchronizedRef.get(ctx.state)
         const hits = all.value.flatMap((r) => r.hits.map((hit) => `- ${hit}`))
         const callCounts = SOURCES.map((source) => `${source}=${calls[source]}`).join(" ")
-        return StopEvent.make({
-          result: [`${all.value.length} sources answered:`, ...hits, `calls: ${callCounts}`].join("\n")
-        })
+        const report = [`${all.value.length} sources answered:`, ...hits, `calls: ${callCounts}`].join("\n")
+        return Collected.make({ question: result.question, report })
       }),
-    { name: "aggregate", emits: [StopEvent] }
+    { name: "aggregate", emits: [Collected] }
+  )
+  .step(
+    Collected,
+    (collected) =>
+      Effect.gen(function* () {
+        // LLM aggregation: a model summarises the collected hits into an answer.
+        const summary = yield* LLM.complete(summaryPrompt(collected.question, collected.report), {
+          system: SUMMARY_SYSTEM
+        })
+        return StopEvent.make({ result: `${collected.report}\nsummary (${summary.model}): ${summary.text}` })
+      }),
+    { name: "summarise", emits: [StopEvent], retry: LLM.retrySchedule() }
   )
 
 export const main = Effect.gen(function* () {
   const answer = yield* Workflow.run(parallelSearch, { question: "how do Effect schedules retry?" })
   yield* Console.log(answer)
-})
+}).pipe(Effect.provide(LLM.layerFromEnv))
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   Effect.runPromise(main)

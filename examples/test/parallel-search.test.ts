@@ -3,21 +3,27 @@ import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { Event, Workflow } from "@eventflow/core"
+import { LLM } from "@eventflow/llm"
 import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
-import { FLAKY, parallelSearch, SOURCES, SourceUnavailable } from "../parallel-search.js"
+import { FLAKY, parallelSearch, SOURCES, SUMMARY_SYSTEM, SourceUnavailable } from "../parallel-search.js"
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
 const question = "what is a fiber?"
+const SUMMARY = "A fiber is a lightweight virtual thread, say all four sources."
 
-/** Runs the workflow on the TestClock and returns its answer and its trace (`events({ internal: true })`). */
+/**
+ * Runs the workflow on the TestClock with a scripted model (one summary reply) and returns its answer, its trace
+ * (`events({ internal: true })`) and the model requests.
+ */
 const runTraced = Effect.gen(function* () {
   const handle = yield* Workflow.start(parallelSearch, { question })
   const trace = yield* Effect.fork(Stream.runCollect(handle.events({ internal: true })))
   // Latencies and the retry backoff are `Effect.sleep`s: drive them with the TestClock.
   yield* TestClock.adjust("1 second")
   const answer = yield* handle.result
-  return { answer, trace: Chunk.toReadonlyArray(yield* Fiber.join(trace)) }
-})
+  const requests = yield* Effect.flatMap(LLM.ScriptedLLM, (scripted) => scripted.requests)
+  return { answer, requests, trace: Chunk.toReadonlyArray(yield* Fiber.join(trace)) }
+}).pipe(Effect.provide(LLM.layerScripted([SUMMARY])))
 
 describe("examples/parallel-search", () => {
   it.scoped("fans out to every source and joins their results into one answer", () =>
@@ -30,6 +36,8 @@ describe("examples/parallel-search", () => {
         SOURCES.map((source) => `- ${source}: top hit for "${question}"`)
       )
       assert.strictEqual(lines[5], "calls: web=1 docs=1 papers=1 forum=2")
+      assert.strictEqual(lines[6], `summary (scripted-model): ${SUMMARY}`)
+      assert.strictEqual(lines.length, 7)
       // The fan-out is one invocation of "search" per source; the fan-in emits nothing until the last Result.
       const searches = trace.filter(Event.is(Event.StepCompleted)).filter((e) => e.step === "search")
       assert.strictEqual(searches.length, SOURCES.length)
@@ -38,6 +46,20 @@ describe("examples/parallel-search", () => {
         aggregates.map((e) => e.emitted.length),
         [0, 0, 0, 1]
       )
+    })
+  )
+
+  it.scoped("summarises the collected hits with one model call that sees every hit and the question", () =>
+    Effect.gen(function* () {
+      const { requests, trace } = yield* runTraced
+      assert.strictEqual(requests.length, 1)
+      assert.strictEqual(requests[0].system, SUMMARY_SYSTEM)
+      const prompt = requests[0].messages.map((m) => m.content).join("\n")
+      for (const source of SOURCES) assert.include(prompt, `- ${source}: top hit for "${question}"`)
+      assert.include(prompt, `Question: ${question}`)
+      // The summary runs once, after the fan-in: the step that ends the run.
+      const summarised = trace.filter(Event.is(Event.StepCompleted)).filter((e) => e.step === "summarise")
+      assert.strictEqual(summarised.length, 1)
     })
   )
 
@@ -80,14 +102,20 @@ describe("examples/parallel-search", () => {
     })
   )
 
-  it("runs as a program: prints the joined answer", async () => {
+  it("runs as a program without an API key: prints the joined answer and the local model's summary", async () => {
+    // No API key in the environment: LLM.layerFromEnv picks the offline local model.
+    const env = { ...process.env }
+    delete env.ANTHROPIC_API_KEY
+    delete env.OPENAI_API_KEY
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ["--conditions=source", "--import", "tsx", "examples/parallel-search.ts"],
-      { cwd: repoRoot }
+      { cwd: repoRoot, env }
     )
     assert.include(stdout, "4 sources answered:")
     for (const source of SOURCES) assert.include(stdout, `- ${source}: top hit for "how do Effect schedules retry?"`)
     assert.include(stdout, "calls: web=1 docs=1 papers=1 forum=2")
+    // The local model answers with the first sentence of the prompt, which starts with the collected hits.
+    assert.include(stdout, "\nsummary (local-echo): 4 sources answered: - ")
   })
 })

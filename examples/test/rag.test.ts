@@ -1,0 +1,198 @@
+import { execFile } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { assert, describe, it } from "@effect/vitest"
+import { Event, Testing, Workflow } from "@eventflow/core"
+import { LLM, LLMError } from "@eventflow/llm"
+import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
+import {
+  ANSWER_SYSTEM,
+  bm25,
+  citationsOf,
+  corpus,
+  DEFAULT_QUESTION,
+  REWRITE_SYSTEM,
+  Retrieved,
+  rag,
+  Status,
+  TOP_K
+} from "../rag.js"
+
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
+const question = "My model calls fail with 429 errors. What should my step do?"
+const QUERY = "retry rate limit schedule retry-after"
+const ANSWER = "Give the step retry: LLM.retrySchedule() [retries.md]; it waits as the provider asks."
+
+/** Runs `examples/rag.ts` as a child process with no API key in its environment (plus `extra`). */
+const runExample = (extra: Record<string, string>) => {
+  const env = { ...process.env, ...extra }
+  delete env.ANTHROPIC_API_KEY
+  delete env.OPENAI_API_KEY
+  if (extra.LLM_PROVIDER === undefined) delete env.LLM_PROVIDER
+  return promisify(execFile)(process.execPath, ["--conditions=source", "--import", "tsx", "examples/rag.ts"], {
+    cwd: repoRoot,
+    env
+  })
+}
+
+const docNamed = (name: string) => {
+  const doc = corpus.find((d) => d.name === name)
+  if (doc === undefined) throw new Error(`no ${name} in the corpus`)
+  return doc
+}
+
+describe("examples/rag", () => {
+  it("ships a corpus of markdown docs with titles and text", () => {
+    assert.isAtLeast(corpus.length, 8)
+    for (const doc of corpus) {
+      assert.match(doc.name, /\.md$/)
+      assert.isAbove(doc.title.length, 0)
+      assert.isAbove(doc.text.length, 100)
+    }
+  })
+
+  it("BM25 ranks the document about the query's terms first, and drops documents without any", () => {
+    const index = bm25(corpus)
+    assert.strictEqual(index.search("schedule retry-after rate limits", 3)[0].doc.name, "retries.md")
+    assert.strictEqual(index.search("collect workers fan", 3)[0].doc.name, "fan-out.md")
+    assert.strictEqual(index.search("waitFor person prompt", 3)[0].doc.name, "human-in-the-loop.md")
+    assert.deepStrictEqual(index.search("zebra quantum", 3), [])
+    const hits = index.search("step events state", 5)
+    assert.isAtMost(hits.length, 5)
+    for (let i = 1; i < hits.length; i++) assert.isAtLeast(hits[i - 1].score, hits[i].score)
+  })
+
+  it.scoped(
+    "rewrites the query, retrieves with it, streams the synthesis from the retrieved docs, and cites them",
+    () =>
+      Effect.gen(function* () {
+        const handle = yield* Workflow.start(rag, { question })
+        const events = Chunk.toReadonlyArray(yield* Stream.runCollect(handle.events()))
+        const result = yield* handle.result
+        const requests = yield* Effect.flatMap(LLM.ScriptedLLM, (scripted) => scripted.requests)
+        assert.strictEqual(requests.length, 2)
+
+        // 1. Query rewriting: the question goes to the model with the rewrite instructions.
+        assert.strictEqual(requests[0].system, REWRITE_SYSTEM)
+        assert.deepStrictEqual(requests[0].messages, [{ role: "user", content: question }])
+        const statuses = events.filter(Event.is(Status)).map((s) => `${s.step}: ${s.message}`)
+        assert.strictEqual(statuses[0], `rewrite: ${QUERY}`)
+
+        // 2. Retrieval uses the rewritten query: the top hit of the BM25 search for it.
+        const expected = bm25(corpus).search(QUERY, TOP_K)
+        assert.strictEqual(expected[0].doc.name, "retries.md")
+        // (The original question would retrieve other documents: this checks the rewritten query was used.)
+        const names = (hits: ReadonlyArray<{ readonly doc: { readonly name: string } }>) => hits.map((h) => h.doc.name)
+        assert.notDeepEqual(names(bm25(corpus).search(question, TOP_K)), names(expected))
+        assert.isTrue(statuses[1].startsWith(`retrieve: ${expected[0].doc.name} (`))
+
+        // 3. Synthesis: the retrieved documents' text is in the prompt, with the question.
+        assert.strictEqual(requests[1].system, ANSWER_SYSTEM)
+        const prompt = requests[1].messages[0].content
+        for (const hit of expected) assert.include(prompt, `[${hit.doc.name}] ${hit.doc.text}`)
+        assert.include(prompt, `Question: ${question}`)
+        for (const doc of corpus) {
+          if (!expected.some((hit) => hit.doc.name === doc.name)) assert.notInclude(prompt, doc.text)
+        }
+
+        // The answer's tokens were published as TokenDelta events, in order, and add up to the answer.
+        const deltas = events.filter(Event.is(LLM.TokenDelta))
+        assert.isAbove(deltas.length, 1)
+        assert.strictEqual(deltas.map((d) => d.text).join(""), ANSWER)
+
+        // 4. Citations: the documents the answer cites.
+        assert.deepStrictEqual(result, { answer: ANSWER, citations: ["retries.md"] })
+      }).pipe(Effect.provide(LLM.layerScripted([QUERY, ANSWER])))
+  )
+
+  it("cites the documents named in the answer, or every retrieved one when it names none", () => {
+    const docs = [docNamed("retries.md"), docNamed("state.md"), docNamed("steps.md")]
+    assert.deepStrictEqual(citationsOf("See [state.md] and [steps.md].", docs), ["state.md", "steps.md"])
+    assert.deepStrictEqual(citationsOf("[events.md] is not retrieved.", docs), ["retries.md", "state.md", "steps.md"])
+  })
+
+  it.effect("retrieval ends the run with no citations when no document matches the query", () =>
+    Effect.gen(function* () {
+      const result = yield* Workflow.run(rag, { question: "zebra quantum" })
+      assert.deepStrictEqual(result.citations, [])
+      // Only the rewrite called the model: nothing was synthesised.
+      assert.lengthOf(yield* Effect.flatMap(LLM.ScriptedLLM, (scripted) => scripted.requests), 1)
+    }).pipe(Effect.provide(LLM.layerScripted(["zebra quantum"])))
+  )
+
+  it.effect("the synthesis step, unit-tested: streams its answer into TokenDelta events and cites its sources", () =>
+    Effect.gen(function* () {
+      const docs = [docNamed("streaming.md"), docNamed("testing.md")]
+      const step = yield* Testing.runStep(
+        rag,
+        "synthesise",
+        Retrieved.make({ question: "How are tokens shown?", docs })
+      )
+      assert.deepStrictEqual(
+        step.output.map((e) => e._tag),
+        ["StopEvent"]
+      )
+      assert.deepStrictEqual(step.written, [
+        LLM.TokenDelta.make({ text: "Each " }),
+        LLM.TokenDelta.make({ text: "token " }),
+        LLM.TokenDelta.make({ text: "is " }),
+        LLM.TokenDelta.make({ text: "a " }),
+        LLM.TokenDelta.make({ text: "TokenDelta " }),
+        LLM.TokenDelta.make({ text: "[streaming.md]." })
+      ])
+    }).pipe(Effect.provide(LLM.layerScripted(["Each token is a TokenDelta [streaming.md]."])))
+  )
+
+  it.effect("a transient model failure (Overloaded) is retried with LLM.retrySchedule, after its delay", () =>
+    Effect.gen(function* () {
+      const handle = yield* Workflow.start(rag, { question })
+      const result = yield* Effect.fork(handle.result)
+      const calls = Effect.map(
+        Effect.flatMap(LLM.ScriptedLLM, (scripted) => scripted.requests),
+        (requests) => requests.length
+      )
+      yield* Effect.zipRight(Effect.yieldNow(), calls).pipe(Effect.repeat({ until: (n) => n >= 1 }))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      // The first call failed: the retry waits the schedule's first delay (500 millis) before calling again.
+      assert.strictEqual(yield* calls, 1)
+      yield* TestClock.adjust("500 millis")
+      assert.deepStrictEqual(yield* Fiber.join(result), { answer: ANSWER, citations: ["retries.md"] })
+      const trace = Chunk.toReadonlyArray(yield* Stream.runCollect(handle.events({ internal: true })))
+      const failed = trace.filter(Event.is(Event.StepFailedAttempt))
+      assert.deepStrictEqual(
+        failed.map((e) => e.step),
+        ["rewrite"]
+      )
+      assert.strictEqual(yield* calls, 3)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        LLM.layerScripted([
+          new LLMError.LLMError({ reason: "Overloaded", provider: "scripted", detail: "busy" }),
+          QUERY,
+          ANSWER
+        ])
+      )
+    )
+  )
+
+  it("runs as a program without an API key: prints the progress, the streamed answer and its sources", async () => {
+    const { stdout } = await runExample({})
+    // The local model echoes the question as the query, and answers with the first sentence of the top document.
+    assert.include(stdout, `[rewrite] ${DEFAULT_QUESTION}\n`)
+    assert.include(stdout, "[retrieve] retries.md (")
+    const firstSentence = /^.*?\.(?=\s|$)/.exec(docNamed("retries.md").text)?.[0]
+    assert.include(stdout, `\n[retries.md] ${firstSentence}\n\nSources: retries.md`)
+  })
+  it("LLM_PROVIDER switches the provider: the local model runs, Anthropic without a key fails naming the key", async () => {
+    const local = await runExample({ LLM_PROVIDER: "local" })
+    assert.include(local.stdout, "Sources: retries.md")
+    const anthropic = await runExample({ LLM_PROVIDER: "anthropic" }).then(
+      () => assert.fail("expected the run to fail without ANTHROPIC_API_KEY"),
+      (error: { code: number; stdout: string; stderr: string }) => error
+    )
+    assert.notStrictEqual(anthropic.code, 0)
+    assert.include(anthropic.stderr, "ANTHROPIC_API_KEY")
+    assert.notInclude(anthropic.stdout, "[rewrite]")
+  })
+})
