@@ -1,0 +1,207 @@
+/**
+ * The HTTP API of the workflow server, as an `@effect/platform` `HttpApi`: endpoints, payloads, responses and
+ * errors. `WorkflowServer` implements it; a typed client can be derived from it with `HttpApiClient`.
+ *
+ * @since 0.1.0
+ */
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as Schema from "effect/Schema"
+
+/**
+ * No registered workflow has this name (404).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class WorkflowNotFound extends Schema.TaggedError<WorkflowNotFound>()(
+  "WorkflowNotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+/**
+ * No run with this id is known to the server (404).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class RunNotFound extends Schema.TaggedError<RunNotFound>()(
+  "RunNotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+/**
+ * The body of `POST /workflows/{name}/runs` does not fit the workflow's input schema (400).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidInput extends Schema.TaggedError<InvalidInput>()(
+  "InvalidInput",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/**
+ * The event sent to a run has an unknown type, does not fit its schema, or names a step that does not accept it
+ * (400).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidEvent extends Schema.TaggedError<InvalidEvent>()(
+  "InvalidEvent",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/**
+ * The run has ended and takes no more events (409).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class RunNotActive extends Schema.TaggedError<RunNotActive>()(
+  "RunNotActive",
+  { message: Schema.String, status: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/**
+ * The status of a run.
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const RunStatus = Schema.Literal("running", "waiting", "completed", "failed", "cancelled", "timed-out")
+
+/**
+ * A registered workflow: its name, description, input and output JSON Schemas, and its graph as Mermaid.
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const WorkflowInfo = Schema.Struct({
+  name: Schema.String,
+  description: Schema.NullOr(Schema.String),
+  input: Schema.Unknown,
+  output: Schema.Unknown,
+  mermaid: Schema.String
+})
+
+/**
+ * @since 0.1.0
+ * @category Schemas
+ */
+export type WorkflowInfo = typeof WorkflowInfo.Type
+
+/**
+ * A run: its status, its result (encoded with the output schema) or its error, and the prompts not yet answered.
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const RunInfo = Schema.Struct({
+  runId: Schema.String,
+  workflow: Schema.String,
+  status: RunStatus,
+  result: Schema.optional(Schema.Unknown),
+  error: Schema.optional(Schema.Struct({ _tag: Schema.String, message: Schema.String })),
+  pending: Schema.Array(Schema.Struct({ eventId: Schema.String, prompt: Schema.Unknown }))
+})
+
+/**
+ * @since 0.1.0
+ * @category Schemas
+ */
+export type RunInfo = typeof RunInfo.Type
+
+/**
+ * A run as listed by `GET /runs` (from the `RunStore`).
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const RunSummary = Schema.Struct({
+  runId: Schema.String,
+  workflow: Schema.String,
+  status: RunStatus,
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number
+})
+
+/**
+ * The body of `POST /runs/{id}/events`: the event's tag and its fields, and optionally the one step to send it to.
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const SendEvent = Schema.Struct({
+  type: Schema.String,
+  data: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), { default: () => ({}) }),
+  step: Schema.optional(Schema.String)
+})
+
+const nameParam = Schema.Struct({ name: Schema.String })
+const idParam = Schema.Struct({ id: Schema.String })
+
+/**
+ * The endpoints of the server.
+ *
+ * @since 0.1.0
+ * @category Api
+ */
+export class WorkflowApi extends HttpApi.make("eventflow").add(
+  HttpApiGroup.make("eventflow")
+    .add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+    .add(HttpApiEndpoint.get("listWorkflows", "/workflows").addSuccess(Schema.Array(WorkflowInfo)))
+    .add(
+      HttpApiEndpoint.get("getWorkflow", "/workflows/:name")
+        .setPath(nameParam)
+        .addSuccess(WorkflowInfo)
+        .addError(WorkflowNotFound)
+    )
+    .add(
+      HttpApiEndpoint.post("startRun", "/workflows/:name/runs")
+        .setPath(nameParam)
+        .setUrlParams(Schema.Struct({ wait: Schema.optional(Schema.BooleanFromString) }))
+        .setPayload(Schema.Unknown)
+        .addSuccess(RunInfo)
+        .addError(WorkflowNotFound)
+        .addError(InvalidInput)
+    )
+    .add(
+      HttpApiEndpoint.get("listRuns", "/runs")
+        .setUrlParams(
+          Schema.Struct({
+            workflow: Schema.optional(Schema.String),
+            status: Schema.optional(RunStatus),
+            limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
+            offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
+          })
+        )
+        .addSuccess(Schema.Array(RunSummary))
+    )
+    .add(HttpApiEndpoint.get("getRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
+    .add(
+      HttpApiEndpoint.get("runEvents", "/runs/:id/events")
+        .setPath(idParam)
+        .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Schema.NumberFromString.pipe(Schema.int())) }))
+        .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
+        .addError(RunNotFound)
+    )
+    .add(
+      HttpApiEndpoint.post("sendEvent", "/runs/:id/events")
+        .setPath(idParam)
+        .setPayload(SendEvent)
+        .addSuccess(Schema.Struct({ accepted: Schema.Literal(true) }), { status: 202 })
+        .addError(RunNotFound)
+        .addError(InvalidEvent)
+        .addError(RunNotActive)
+    )
+    .add(HttpApiEndpoint.del("cancelRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
+) {}

@@ -1,0 +1,17 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * The HTTP API of the workflow server.
+ *
+ * @since 0.1.0
+ */
+export * as WorkflowApi from "./WorkflowApi.js"
+
+/**
+ * Serve workflows over HTTP.
+ *
+ * @since 0.1.0
+ */
+export * as WorkflowServer from "./WorkflowServer.js"

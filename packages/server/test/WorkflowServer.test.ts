@@ -1,0 +1,490 @@
+import type { HttpServer as HttpServerService } from "@effect/platform"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { assert, describe, it } from "@effect/vitest"
+import { defineWorkflow, Event, HumanResponse, InputRequired, RunStore, StartEvent, StopEvent } from "@eventflow/core"
+import { WorkflowServer } from "@eventflow/server"
+import { Cause, Context, Data, Effect, Exit, Layer, Schema, Scope } from "effect"
+
+class Boom extends Data.TaggedError("Boom")<{ readonly reason: string }> {
+  override get message() {
+    return `boom: ${this.reason}`
+  }
+}
+
+const Approve = Event.define("Approve", { by: Schema.String })
+
+const greet = defineWorkflow({
+  name: "greet",
+  description: "Greets someone",
+  input: Schema.Struct({ name: Schema.String }),
+  output: Schema.String
+}).step(StartEvent, (start) => Effect.succeed(StopEvent.make({ result: `hello ${start.input.name}` })), {
+  emits: [StopEvent]
+})
+
+const approval = defineWorkflow({
+  name: "approval",
+  input: Schema.Struct({ item: Schema.String }),
+  output: Schema.String
+}).step(
+  StartEvent,
+  (start, ctx) =>
+    Effect.gen(function* () {
+      const answer = yield* ctx.waitFor(HumanResponse, {
+        prompt: InputRequired.make({ prompt: `approve ${start.input.item}?` })
+      })
+      return StopEvent.make({ result: `${start.input.item}: ${answer.response}` })
+    }),
+  { emits: [StopEvent] }
+)
+
+const gated = defineWorkflow({ name: "gated", output: Schema.String, external: [Approve] }).step(
+  StartEvent,
+  (_, ctx) =>
+    Effect.gen(function* () {
+      const approve = yield* ctx.waitFor(Approve)
+      return StopEvent.make({ result: `approved by ${approve.by}` })
+    }),
+  { emits: [StopEvent] }
+)
+
+const failing = defineWorkflow({ name: "failing", output: Schema.String }).step(
+  StartEvent,
+  () => Effect.fail(new Boom({ reason: "no luck" })),
+  { emits: [StopEvent] }
+)
+
+const workflows = [greet, approval, gated, failing] as const
+
+interface Response {
+  readonly status: number
+  readonly body: any
+}
+
+/** Starts the real server on 127.0.0.1, on a free port, in the test's scope; returns its base URL. */
+const serve = (store: RunStore.Service) =>
+  Effect.gen(function* () {
+    const context = yield* Layer.build(
+      WorkflowServer.layer({ workflows, port: 0 }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, store)))
+    )
+    const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
+    assert.strictEqual(address.hostname, "127.0.0.1")
+    return `http://127.0.0.1:${address.port}`
+  })
+
+const request = (url: string, init?: { readonly method?: string; readonly body?: unknown; readonly raw?: string }) =>
+  Effect.promise(async (): Promise<Response> => {
+    const body = init?.raw ?? (init?.body === undefined ? undefined : JSON.stringify(init.body))
+    const response = await fetch(url, {
+      method: init?.method ?? "GET",
+      ...(body === undefined ? {} : { body, headers: { "content-type": "application/json" } })
+    })
+    const text = await response.text()
+    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
+  })
+
+/** Polls `GET /runs/{id}` until the run has the status (the run progresses on real I/O, not on the clock). */
+const awaitStatus = (base: string, runId: string, status: string) =>
+  Effect.gen(function* () {
+    for (let attempt = 0; attempt < 500; attempt++) {
+      const response = yield* request(`${base}/runs/${runId}`)
+      if (response.body?.status === status) return response
+      yield* Effect.yieldNow()
+    }
+    return assert.fail(`run ${runId} never reached status ${status}`)
+  })
+
+/** Reads a whole Server-Sent Events response (it ends after the run's terminal event). */
+const readEvents = (url: string, lastEventId?: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, lastEventId === undefined ? {} : { headers: { "last-event-id": lastEventId } })
+    const text = await response.text()
+    return { status: response.status, contentType: response.headers.get("content-type"), events: parseEvents(text) }
+  })
+
+const parseEvents = (text: string) =>
+  text
+    .split("\n\n")
+    .filter((block) => block.trim() !== "")
+    .map((block) => {
+      const fields = new Map(
+        block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)])
+      )
+      return { id: fields.get("id"), event: fields.get("event"), data: JSON.parse(fields.get("data") ?? "null") }
+    })
+
+const setup = Effect.flatMap(RunStore.makeMemory, serve)
+
+describe("WorkflowServer", () => {
+  it.scoped("GET /health answers ok", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const response = yield* request(`${base}/health`)
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(response.body, { status: "ok" })
+    })
+  )
+
+  it.scoped("GET /workflows lists every workflow with JSON Schemas and Mermaid", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const response = yield* request(`${base}/workflows`)
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(
+        response.body.map((w: any) => w.name),
+        ["greet", "approval", "gated", "failing"]
+      )
+      const info = response.body[0]
+      assert.strictEqual(info.description, "Greets someone")
+      assert.deepStrictEqual(info.input.properties, { name: { type: "string" } })
+      assert.deepStrictEqual(info.input.required, ["name"])
+      assert.strictEqual(info.output.type, "string")
+      assert.include(info.mermaid, "flowchart")
+      assert.strictEqual(response.body[2].description, null)
+    })
+  )
+
+  it.scoped("GET /workflows/{name} describes one workflow; 404 for an unknown name", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const found = yield* request(`${base}/workflows/approval`)
+      assert.strictEqual(found.status, 200)
+      assert.strictEqual(found.body.name, "approval")
+      assert.deepStrictEqual(found.body.input.required, ["item"])
+      const missing = yield* request(`${base}/workflows/nope`)
+      assert.strictEqual(missing.status, 404)
+      assert.strictEqual(missing.body._tag, "WorkflowNotFound")
+      assert.include(missing.body.message, "nope")
+      assert.isUndefined(missing.body.stack)
+    })
+  )
+
+  it.scoped("POST /workflows/{name}/runs?wait=true returns the result; the run is checkpointed in the store", () =>
+    Effect.gen(function* () {
+      const store = yield* RunStore.makeMemory
+      const base = yield* serve(store)
+      const response = yield* request(`${base}/workflows/greet/runs?wait=true`, {
+        method: "POST",
+        body: { name: "Ada" }
+      })
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual(response.body.status, "completed")
+      assert.strictEqual(response.body.result, "hello Ada")
+      assert.strictEqual(response.body.workflow, "greet")
+      const saved = yield* store.load(response.body.runId)
+      assert.strictEqual(saved._tag, "Some")
+      const listed = yield* request(`${base}/runs?workflow=greet`)
+      assert.strictEqual(listed.status, 200)
+      assert.deepStrictEqual(
+        listed.body.map((run: any) => [run.runId, run.status]),
+        [[response.body.runId, "completed"]]
+      )
+    })
+  )
+
+  it.scoped("POST /workflows/{name}/runs without wait returns the run id and status at once", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const response = yield* request(`${base}/workflows/approval/runs`, { method: "POST", body: { item: "x" } })
+      assert.strictEqual(response.status, 200)
+      assert.isString(response.body.runId)
+      assert.oneOf(response.body.status, ["running", "waiting"])
+      const waiting = yield* awaitStatus(base, response.body.runId, "waiting")
+      assert.strictEqual(waiting.body.runId, response.body.runId)
+    })
+  )
+
+  it.scoped("POST /workflows/{name}/runs: 400 with the decode error for a bad input, 404 for an unknown workflow", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const bad = yield* request(`${base}/workflows/greet/runs`, { method: "POST", body: { name: 42 } })
+      assert.strictEqual(bad.status, 400)
+      assert.strictEqual(bad.body._tag, "InvalidInput")
+      assert.include(bad.body.message, "name")
+      assert.include(bad.body.message, "Expected string")
+      const malformed = yield* request(`${base}/workflows/greet/runs`, { method: "POST", raw: "{not json" })
+      assert.strictEqual(malformed.status, 400)
+      const unknown = yield* request(`${base}/workflows/nope/runs`, { method: "POST", body: {} })
+      assert.strictEqual(unknown.status, 404)
+      assert.strictEqual(unknown.body._tag, "WorkflowNotFound")
+      const runs = yield* request(`${base}/runs`)
+      assert.deepStrictEqual(runs.body, [])
+    })
+  )
+
+  it.scoped("human in the loop over HTTP: waiting with a prompt, answered by POST, then completed", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const started = yield* request(`${base}/workflows/approval/runs`, { method: "POST", body: { item: "invoice" } })
+      const runId: string = started.body.runId
+      const waiting = yield* awaitStatus(base, runId, "waiting")
+      assert.strictEqual(waiting.body.pending.length, 1)
+      assert.strictEqual(waiting.body.pending[0].prompt._tag, "InputRequired")
+      assert.strictEqual(waiting.body.pending[0].prompt.prompt, "approve invoice?")
+      assert.isUndefined(waiting.body.result)
+
+      const sent = yield* request(`${base}/runs/${runId}/events`, {
+        method: "POST",
+        body: { type: "HumanResponse", data: { response: "yes" } }
+      })
+      assert.strictEqual(sent.status, 202)
+
+      const done = yield* awaitStatus(base, runId, "completed")
+      assert.strictEqual(done.body.result, "invoice: yes")
+      assert.deepStrictEqual(done.body.pending, [])
+    })
+  )
+
+  it.scoped("POST /runs/{id}/events decodes a custom external event with its schema", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const started = yield* request(`${base}/workflows/gated/runs`, { method: "POST" })
+      const runId: string = started.body.runId
+      yield* awaitStatus(base, runId, "waiting")
+      const bad = yield* request(`${base}/runs/${runId}/events`, {
+        method: "POST",
+        body: { type: "Approve", data: { by: 7 } }
+      })
+      assert.strictEqual(bad.status, 400)
+      assert.strictEqual(bad.body._tag, "InvalidEvent")
+      const unknownType = yield* request(`${base}/runs/${runId}/events`, {
+        method: "POST",
+        body: { type: "Nope", data: {} }
+      })
+      assert.strictEqual(unknownType.status, 400)
+      assert.strictEqual(unknownType.body._tag, "InvalidEvent")
+      assert.include(unknownType.body.message, "Nope")
+      const unknownStep = yield* request(`${base}/runs/${runId}/events`, {
+        method: "POST",
+        body: { type: "Approve", data: { by: "Grace" }, step: "no-such-step" }
+      })
+      assert.strictEqual(unknownStep.status, 400)
+      assert.strictEqual(unknownStep.body._tag, "InvalidEvent")
+      const still = yield* request(`${base}/runs/${runId}`)
+      assert.strictEqual(still.body.status, "waiting")
+
+      const good = yield* request(`${base}/runs/${runId}/events`, {
+        method: "POST",
+        body: { type: "Approve", data: { by: "Grace" } }
+      })
+      assert.strictEqual(good.status, 202)
+      const done = yield* awaitStatus(base, runId, "completed")
+      assert.strictEqual(done.body.result, "approved by Grace")
+
+      const late = yield* request(`${base}/runs/${runId}/events`, {
+        method: "POST",
+        body: { type: "Approve", data: { by: "Late" } }
+      })
+      assert.strictEqual(late.status, 409)
+      assert.strictEqual(late.body._tag, "RunNotActive")
+      assert.strictEqual(late.body.status, "completed")
+    })
+  )
+
+  it.scoped("unknown run ids get 404 on GET, POST events and DELETE", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const get = yield* request(`${base}/runs/missing`)
+      const send = yield* request(`${base}/runs/missing/events`, {
+        method: "POST",
+        body: { type: "HumanResponse", data: { response: "x" } }
+      })
+      const cancel = yield* request(`${base}/runs/missing`, { method: "DELETE" })
+      for (const response of [get, send, cancel]) {
+        assert.strictEqual(response.status, 404)
+        assert.strictEqual(response.body._tag, "RunNotFound")
+      }
+    })
+  )
+
+  it.scoped("GET /runs/{id} of a failed run gives the step's error as _tag and message", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const response = yield* request(`${base}/workflows/failing/runs?wait=true`, { method: "POST" })
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual(response.body.status, "failed")
+      assert.deepStrictEqual(response.body.error, { _tag: "Boom", message: "boom: no luck" })
+      const again = yield* request(`${base}/runs/${response.body.runId}`)
+      assert.deepStrictEqual(again.body.error, { _tag: "Boom", message: "boom: no luck" })
+    })
+  )
+
+  it.scoped("DELETE /runs/{id} cancels a waiting run; it then refuses events with 409", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const started = yield* request(`${base}/workflows/approval/runs`, { method: "POST", body: { item: "x" } })
+      const runId: string = started.body.runId
+      yield* awaitStatus(base, runId, "waiting")
+      const cancelled = yield* request(`${base}/runs/${runId}`, { method: "DELETE" })
+      assert.strictEqual(cancelled.status, 200)
+      assert.strictEqual(cancelled.body.status, "cancelled")
+      assert.strictEqual(cancelled.body.error._tag, "WorkflowCancelledError")
+      const late = yield* request(`${base}/runs/${runId}/events`, {
+        method: "POST",
+        body: { type: "HumanResponse", data: { response: "yes" } }
+      })
+      assert.strictEqual(late.status, 409)
+      assert.strictEqual(late.body._tag, "RunNotActive")
+    })
+  )
+
+  it.scoped("GET /runs filters by workflow and status", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const done = yield* request(`${base}/workflows/greet/runs?wait=true`, { method: "POST", body: { name: "a" } })
+      const open = yield* request(`${base}/workflows/approval/runs`, { method: "POST", body: { item: "b" } })
+      yield* awaitStatus(base, open.body.runId, "waiting")
+      const waiting = yield* request(`${base}/runs?status=waiting`)
+      assert.deepStrictEqual(
+        waiting.body.map((run: any) => run.runId),
+        [open.body.runId]
+      )
+      const greets = yield* request(`${base}/runs?workflow=greet`)
+      assert.deepStrictEqual(
+        greets.body.map((run: any) => run.runId),
+        [done.body.runId]
+      )
+      const badFilter = yield* request(`${base}/runs?status=sleeping`)
+      assert.strictEqual(badFilter.status, 400)
+    })
+  )
+
+  it.scoped("on boot the server resumes the unfinished runs found in the store", () =>
+    Effect.gen(function* () {
+      const store = yield* RunStore.makeMemory
+      const first = yield* Scope.make()
+      const base1 = yield* serve(store).pipe(Scope.extend(first))
+      const started = yield* request(`${base1}/workflows/approval/runs`, { method: "POST", body: { item: "boot" } })
+      const runId: string = started.body.runId
+      yield* awaitStatus(base1, runId, "waiting")
+      yield* Scope.close(first, Exit.void)
+
+      const base2 = yield* serve(store)
+      const resumed = yield* request(`${base2}/runs/${runId}`)
+      assert.strictEqual(resumed.status, 200)
+      assert.strictEqual(resumed.body.status, "waiting")
+      assert.strictEqual(resumed.body.pending[0].prompt.prompt, "approve boot?")
+      const sent = yield* request(`${base2}/runs/${runId}/events`, {
+        method: "POST",
+        body: { type: "HumanResponse", data: { response: "after restart" } }
+      })
+      assert.strictEqual(sent.status, 202)
+      const done = yield* awaitStatus(base2, runId, "completed")
+      assert.strictEqual(done.body.result, "boot: after restart")
+    })
+  )
+})
+
+describe("WorkflowServer.layer at boot", () => {
+  it.scoped("refuses two workflows with the same name", () =>
+    Effect.gen(function* () {
+      const exit = yield* Layer.build(
+        WorkflowServer.layer({ workflows: [greet, greet], port: 0 }).pipe(Layer.provide(RunStore.layerMemory))
+      ).pipe(Effect.exit)
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) assert.include(Cause.pretty(exit.cause), "duplicate workflow name: greet")
+    })
+  )
+})
+
+describe("GET /runs/{id}/events (Server-Sent Events)", () => {
+  it.scoped("follows a run live and ends after the terminal event", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const started = yield* request(`${base}/workflows/approval/runs`, { method: "POST", body: { item: "sse" } })
+      const runId: string = started.body.runId
+      yield* awaitStatus(base, runId, "waiting")
+      // Read the first event, then answer while the connection is open: the rest must arrive on it live.
+      const sse = yield* Effect.promise(async () => {
+        const response = await fetch(`${base}/runs/${runId}/events`)
+        const reader = response.body!.getReader()
+        const decoder = new TextDecoder()
+        let text = ""
+        while (!text.includes("\n\n")) {
+          const chunk = await reader.read()
+          if (chunk.done) break
+          text += decoder.decode(chunk.value, { stream: true })
+        }
+        const beforeAnswer = text
+        await fetch(`${base}/runs/${runId}/events`, {
+          method: "POST",
+          body: JSON.stringify({ type: "HumanResponse", data: { response: "ok" } }),
+          headers: { "content-type": "application/json" }
+        })
+        for (;;) {
+          const chunk = await reader.read()
+          if (chunk.done) break
+          text += decoder.decode(chunk.value, { stream: true })
+        }
+        return { status: response.status, contentType: response.headers.get("content-type"), beforeAnswer, text }
+      }).pipe(Effect.map((raw) => ({ ...raw, events: parseEvents(raw.text) })))
+      assert.notInclude(sse.beforeAnswer, "StopEvent")
+      assert.strictEqual(sse.status, 200)
+      assert.include(sse.contentType, "text/event-stream")
+      assert.deepStrictEqual(
+        sse.events.map((e) => [e.id, e.event]),
+        [
+          ["0", "InputRequired"],
+          ["1", "StopEvent"]
+        ]
+      )
+      assert.strictEqual(sse.events[0].data.prompt, "approve sse?")
+      assert.strictEqual(sse.events[1].data.result, "sse: ok")
+    })
+  )
+
+  it.scoped("Last-Event-ID resumes after that offset, without duplicates", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const started = yield* request(`${base}/workflows/approval/runs`, { method: "POST", body: { item: "r" } })
+      const runId: string = started.body.runId
+      yield* awaitStatus(base, runId, "waiting")
+      yield* request(`${base}/runs/${runId}/events`, {
+        method: "POST",
+        body: { type: "HumanResponse", data: { response: "done" } }
+      })
+      yield* awaitStatus(base, runId, "completed")
+      const all = yield* readEvents(`${base}/runs/${runId}/events`)
+      assert.deepStrictEqual(
+        all.events.map((e) => e.id),
+        ["0", "1"]
+      )
+      const rest = yield* readEvents(`${base}/runs/${runId}/events`, "0")
+      assert.deepStrictEqual(
+        rest.events.map((e) => [e.id, e.event]),
+        [["1", "StopEvent"]]
+      )
+      const none = yield* readEvents(`${base}/runs/${runId}/events`, "1")
+      assert.deepStrictEqual(none.events, [])
+    })
+  )
+
+  it.scoped("404 for an unknown run", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const response = yield* request(`${base}/runs/missing/events`)
+      assert.strictEqual(response.status, 404)
+      assert.strictEqual(response.body._tag, "RunNotFound")
+    })
+  )
+})
+
+describe("WorkflowServer.layerSqlite", () => {
+  it.scoped("serves runs kept in a SQLite store", () =>
+    Effect.gen(function* () {
+      const context = yield* Layer.build(WorkflowServer.layerSqlite({ workflows, port: 0, filename: ":memory:" }))
+      const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
+      const base = `http://127.0.0.1:${address.port}`
+      const response = yield* request(`${base}/workflows/greet/runs?wait=true`, {
+        method: "POST",
+        body: { name: "Lin" }
+      })
+      assert.strictEqual(response.body.result, "hello Lin")
+      const listed = yield* request(`${base}/runs`)
+      assert.deepStrictEqual(
+        listed.body.map((run: any) => [run.runId, run.status]),
+        [[response.body.runId, "completed"]]
+      )
+    })
+  )
+})
