@@ -72,6 +72,31 @@ export class RunNotActive extends Schema.TaggedError<RunNotActive>()(
 ) {}
 
 /**
+ * The request lacks the bearer token the server requires (401). Every route but `/health` may answer it when the
+ * server is started with a token.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
+  "Unauthorized",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+
+/**
+ * The request body is larger than the server accepts (413).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
+  "PayloadTooLarge",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 413 })
+) {}
+
+/**
  * The status of a run.
  *
  * @since 0.1.0
@@ -155,53 +180,56 @@ const idParam = Schema.Struct({ id: Schema.String })
  * @since 0.1.0
  * @category Api
  */
-export class WorkflowApi extends HttpApi.make("eventflow").add(
-  HttpApiGroup.make("eventflow")
-    .add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
-    .add(HttpApiEndpoint.get("listWorkflows", "/workflows").addSuccess(Schema.Array(WorkflowInfo)))
-    .add(
-      HttpApiEndpoint.get("getWorkflow", "/workflows/:name")
-        .setPath(nameParam)
-        .addSuccess(WorkflowInfo)
-        .addError(WorkflowNotFound)
-    )
-    .add(
-      HttpApiEndpoint.post("startRun", "/workflows/:name/runs")
-        .setPath(nameParam)
-        .setUrlParams(Schema.Struct({ wait: Schema.optional(Schema.BooleanFromString) }))
-        .setPayload(Schema.Unknown)
-        .addSuccess(RunInfo)
-        .addError(WorkflowNotFound)
-        .addError(InvalidInput)
-    )
-    .add(
-      HttpApiEndpoint.get("listRuns", "/runs")
-        .setUrlParams(
-          Schema.Struct({
-            workflow: Schema.optional(Schema.String),
-            status: Schema.optional(RunStatus),
-            limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
-            offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
-          })
-        )
-        .addSuccess(Schema.Array(RunSummary))
-    )
-    .add(HttpApiEndpoint.get("getRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
-    .add(
-      HttpApiEndpoint.get("runEvents", "/runs/:id/events")
-        .setPath(idParam)
-        .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Schema.NumberFromString.pipe(Schema.int())) }))
-        .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
-        .addError(RunNotFound)
-    )
-    .add(
-      HttpApiEndpoint.post("sendEvent", "/runs/:id/events")
-        .setPath(idParam)
-        .setPayload(SendEvent)
-        .addSuccess(Schema.Struct({ accepted: Schema.Literal(true) }), { status: 202 })
-        .addError(RunNotFound)
-        .addError(InvalidEvent)
-        .addError(RunNotActive)
-    )
-    .add(HttpApiEndpoint.del("cancelRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
-) {}
+export class WorkflowApi extends HttpApi.make("eventflow")
+  .add(
+    HttpApiGroup.make("eventflow")
+      .add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+      .add(HttpApiEndpoint.get("listWorkflows", "/workflows").addSuccess(Schema.Array(WorkflowInfo)))
+      .add(
+        HttpApiEndpoint.get("getWorkflow", "/workflows/:name")
+          .setPath(nameParam)
+          .addSuccess(WorkflowInfo)
+          .addError(WorkflowNotFound)
+      )
+      .add(
+        HttpApiEndpoint.post("startRun", "/workflows/:name/runs")
+          .setPath(nameParam)
+          .setUrlParams(Schema.Struct({ wait: Schema.optional(Schema.BooleanFromString) }))
+          .setPayload(Schema.Unknown)
+          .addSuccess(RunInfo)
+          .addError(WorkflowNotFound)
+          .addError(InvalidInput)
+      )
+      .add(
+        HttpApiEndpoint.get("listRuns", "/runs")
+          .setUrlParams(
+            Schema.Struct({
+              workflow: Schema.optional(Schema.String),
+              status: Schema.optional(RunStatus),
+              limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
+              offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
+            })
+          )
+          .addSuccess(Schema.Array(RunSummary))
+      )
+      .add(HttpApiEndpoint.get("getRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
+      .add(
+        HttpApiEndpoint.get("runEvents", "/runs/:id/events")
+          .setPath(idParam)
+          .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Schema.NumberFromString.pipe(Schema.int())) }))
+          .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
+          .addError(RunNotFound)
+      )
+      .add(
+        HttpApiEndpoint.post("sendEvent", "/runs/:id/events")
+          .setPath(idParam)
+          .setPayload(SendEvent)
+          .addSuccess(Schema.Struct({ accepted: Schema.Literal(true) }), { status: 202 })
+          .addError(RunNotFound)
+          .addError(InvalidEvent)
+          .addError(RunNotActive)
+      )
+      .add(HttpApiEndpoint.del("cancelRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
+  )
+  .addError(Unauthorized)
+  .addError(PayloadTooLarge) {}

@@ -3,25 +3,33 @@
  *
  * @since 0.1.0
  */
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import type * as HttpPlatform from "@effect/platform/HttpPlatform"
 import type * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import type { RunHandle, WorkflowError } from "@eventflow/core"
-import { RunStore, Workflow } from "@eventflow/core"
+import type { RunHandle, Snapshot, WorkflowError } from "@eventflow/core"
+import { Event, RunStore, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { createHash, timingSafeEqual } from "node:crypto"
 import { createServer } from "node:http"
 import {
   InvalidEvent,
@@ -47,6 +55,29 @@ export interface Options<Ws extends ReadonlyArray<Workflow.Any>> {
   readonly port?: number | undefined
   /** Default `127.0.0.1`. */
   readonly host?: string | undefined
+  /**
+   * The bearer token every route but `/health` requires (`Authorization: Bearer <token>`; 401 otherwise). Default:
+   * the `EVENTFLOW_TOKEN` environment variable (read with `Config`); no authentication when neither is set (an
+   * empty token counts as not set).
+   */
+  readonly token?: Redacted.Redacted | string | undefined
+  /** The largest request body accepted, in bytes (413 beyond it). Default 1 MiB. */
+  readonly maxBodyBytes?: number | undefined
+  /** CORS headers: off by default; `true` allows every origin, or give the options of `HttpMiddleware.cors`. */
+  readonly cors?: boolean | Parameters<typeof HttpMiddleware.cors>[0] | undefined
+  /** The interval of the `: heartbeat` comments sent on idle Server-Sent Events streams. Default 15 seconds. */
+  readonly heartbeat?: Duration.DurationInput | undefined
+}
+
+/**
+ * Options of {@link layerApi}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface ApiOptions {
+  /** The interval of the `: heartbeat` comments sent on idle Server-Sent Events streams. Default 15 seconds. */
+  readonly heartbeat?: Duration.DurationInput | undefined
 }
 
 interface Entry {
@@ -121,25 +152,76 @@ const runInfo = ({ handle, workflow }: Entry): Effect.Effect<RunInfo> =>
     return { ...base, error: errorInfo(exit.cause) }
   })
 
+/** A run as the `RunStore` last saw it: for runs that are not live in this process (finished, or not resumed). */
+const storedInfo = (snapshot: Snapshot.Snapshot): RunInfo => {
+  const error = snapshot.error as { readonly _tag?: unknown; readonly message?: unknown } | undefined
+  return {
+    runId: snapshot.runId,
+    workflow: snapshot.workflow,
+    status: snapshot.status,
+    pending: snapshot.pending.map(({ eventId, prompt }) => ({ eventId, prompt })),
+    ...(snapshot.status === "completed" ? { result: snapshot.result } : {}),
+    ...(error === undefined
+      ? {}
+      : {
+          error: {
+            _tag: typeof error._tag === "string" ? error._tag : "Error",
+            message: typeof error.message === "string" ? error.message : "unknown error"
+          }
+        })
+  }
+}
+
 const encoder = new TextEncoder()
 
+const heartbeatChunk = encoder.encode(": heartbeat\n\n")
+
 /**
- * The run's published stream as Server-Sent Events: `id:` is the event's offset in the published log (replayed
- * from the start by `events()`), so a client that reconnects with `Last-Event-ID: n` gets the events after `n`.
+ * Published events as Server-Sent Events: `id:` is the event's offset in the published log (replayed from the
+ * start), so a client that reconnects with `Last-Event-ID: n` gets the events after `n`; a `: heartbeat` comment
+ * every `heartbeat` keeps idle connections open.
  */
-const eventStream = (handle: RunHandle, lastEventId: number | undefined): HttpServerResponse.HttpServerResponse =>
+const eventStream = (
+  events: Stream.Stream<unknown>,
+  lastEventId: number | undefined,
+  heartbeat: Duration.Duration
+): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.stream(
-    handle.events().pipe(
-      Stream.zipWithIndex,
-      Stream.drop(lastEventId === undefined ? 0 : lastEventId + 1),
-      Stream.map(([event, offset]) =>
-        encoder.encode(`id: ${offset}\nevent: ${event._tag}\ndata: ${JSON.stringify(event)}\n\n`)
-      )
+    Stream.merge(
+      events.pipe(
+        Stream.zipWithIndex,
+        Stream.drop(lastEventId === undefined ? 0 : lastEventId + 1),
+        Stream.map(([event, offset]) =>
+          encoder.encode(
+            `id: ${offset}\nevent: ${(event as { readonly _tag: string })._tag}\ndata: ${JSON.stringify(event)}\n\n`
+          )
+        )
+      ),
+      Stream.tick(heartbeat).pipe(
+        Stream.drop(1),
+        Stream.map(() => heartbeatChunk)
+      ),
+      { haltStrategy: "left" }
     ),
     { contentType: "text/event-stream", headers: { "cache-control": "no-cache" } }
   )
 
-const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>) =>
+type Found =
+  | { readonly _tag: "Live"; readonly entry: Entry }
+  | { readonly _tag: "Stored"; readonly snapshot: Snapshot.Snapshot }
+
+type AnyResume = (
+  self: Workflow.Any,
+  runId: string
+) => Effect.Effect<
+  RunHandle,
+  WorkflowError.InvalidSnapshotError | WorkflowError.RunNotFoundError | WorkflowError.RunStoreError,
+  Scope.Scope | RunStore.RunStore
+>
+
+const resume = Workflow.resume as unknown as AnyResume
+
+const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptions) =>
   HttpApiBuilder.group(WorkflowApi, "eventflow", (handlers) =>
     Effect.gen(function* () {
       const byName = new Map<string, Workflow.Any>()
@@ -153,22 +235,54 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>) =>
       // Everything the workflows' steps need, captured once and given to every run.
       const context = yield* Effect.context<RunStore.RunStore>()
       const store = yield* RunStore.RunStore
+      const heartbeat = Duration.decode(options.heartbeat ?? "15 seconds")
+      // The runs live in this process; a finished run leaves the map once its final checkpoint is stored (which
+      // happens before its result is delivered), and is then read from the store.
       const runs = new Map<string, Entry>()
+      const track = (entry: Entry) =>
+        Effect.suspend(() => {
+          runs.set(entry.handle.runId, entry)
+          return Effect.forkIn(
+            Effect.exit(entry.handle.result).pipe(Effect.ensuring(Effect.sync(() => runs.delete(entry.handle.runId)))),
+            scope
+          )
+        })
 
       for (const workflow of workflows) {
-        const resumed = yield* Workflow.resumeAll(workflow).pipe(
-          Effect.provide(context),
-          Scope.extend(scope)
-        ) as Effect.Effect<ReadonlyArray<RunHandle>, WorkflowError.RunStoreError | WorkflowError.InvalidSnapshotError>
-        for (const handle of resumed) runs.set(handle.runId, { workflow, handle })
+        const unfinished = yield* store.list({ workflow: workflow.name, status: RunStore.unfinished })
+        for (const { runId } of unfinished) {
+          // One run that cannot be resumed (e.g. a snapshot from an incompatible version) must not stop the server.
+          yield* resume(workflow, runId).pipe(
+            Effect.provide(context),
+            Scope.extend(scope),
+            Effect.flatMap((handle) => track({ workflow, handle })),
+            Effect.catchAllCause((cause) =>
+              Effect.logWarning(`run ${runId} of workflow "${workflow.name}" was not resumed`, cause)
+            )
+          )
+        }
       }
 
       const findWorkflow = (name: string) =>
         Effect.fromNullable(byName.get(name)).pipe(
           Effect.mapError(() => new WorkflowNotFound({ message: `no workflow named "${name}"` }))
         )
-      const findRun = (id: string) =>
-        Effect.fromNullable(runs.get(id)).pipe(Effect.mapError(() => new RunNotFound({ message: `no run "${id}"` })))
+      const findRun = (id: string): Effect.Effect<Found, RunNotFound> =>
+        Effect.suspend(() => {
+          const entry = runs.get(id)
+          if (entry !== undefined) return Effect.succeed<Found>({ _tag: "Live", entry })
+          return store.load(id).pipe(
+            Effect.orDie,
+            Effect.flatMap(
+              Option.match({
+                onNone: () => Effect.fail(new RunNotFound({ message: `no run "${id}"` })),
+                onSome: (snapshot) => Effect.succeed<Found>({ _tag: "Stored", snapshot })
+              })
+            )
+          )
+        })
+      const info = (found: Found): Effect.Effect<RunInfo> =>
+        found._tag === "Live" ? runInfo(found.entry) : Effect.succeed(storedInfo(found.snapshot))
 
       return handlers
         .handle("health", () => Effect.succeed({ status: "ok" as const }))
@@ -186,7 +300,7 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>) =>
               })
             )
             const entry: Entry = { workflow, handle }
-            runs.set(handle.runId, entry)
+            yield* track(entry)
             if (urlParams.wait === true) yield* Effect.exit(handle.result)
             return yield* runInfo(entry)
           })
@@ -201,14 +315,30 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>) =>
             })
             .pipe(Effect.orDie)
         )
-        .handle("getRun", ({ path }) => Effect.flatMap(findRun(path.id), runInfo))
+        .handle("getRun", ({ path }) => Effect.flatMap(findRun(path.id), info))
         .handle("runEvents", ({ headers, path }) =>
-          Effect.map(findRun(path.id), ({ handle }) => eventStream(handle, headers["last-event-id"]))
+          Effect.map(findRun(path.id), (found) =>
+            eventStream(
+              found._tag === "Live"
+                ? found.entry.handle.events()
+                : Stream.fromIterable(
+                    found.snapshot.published.filter((event) => !Event.isInternal(event as Event.AnyEvent))
+                  ),
+              headers["last-event-id"],
+              heartbeat
+            )
+          )
         )
         .handle("sendEvent", ({ path, payload }) =>
           Effect.gen(function* () {
-            const { handle } = yield* findRun(path.id)
-            yield* handle.send({ ...payload.data, _tag: payload.type }, { step: payload.step }).pipe(
+            const found = yield* findRun(path.id)
+            if (found._tag === "Stored") {
+              return yield* new RunNotActive({
+                message: `run "${path.id}" is ${found.snapshot.status} and not live in this server`,
+                status: found.snapshot.status
+              })
+            }
+            yield* found.entry.handle.send({ ...payload.data, _tag: payload.type }, { step: payload.step }).pipe(
               Effect.catchTags({
                 InvalidEventError: (error) => new InvalidEvent({ message: error.message }),
                 UnknownStepError: (error) => new InvalidEvent({ message: error.message }),
@@ -220,9 +350,10 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>) =>
         )
         .handle("cancelRun", ({ path }) =>
           Effect.gen(function* () {
-            const entry = yield* findRun(path.id)
-            yield* entry.handle.cancel
-            return yield* runInfo(entry)
+            const found = yield* findRun(path.id)
+            if (found._tag === "Stored") return storedInfo(found.snapshot)
+            yield* found.entry.handle.cancel
+            return yield* runInfo(found.entry)
           })
         )
     })
@@ -236,12 +367,53 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>) =>
  * @category Layers
  */
 export const layerApi = <const Ws extends ReadonlyArray<Workflow.Any>>(
-  workflows: Ws
+  workflows: Ws,
+  options: ApiOptions = {}
 ): Layer.Layer<
   HttpApi.Api,
   WorkflowError.RunStoreError | WorkflowError.InvalidSnapshotError,
   RunStore.RunStore | Workflow.Requirements<Ws[number]>
-> => HttpApiBuilder.api(WorkflowApi).pipe(Layer.provide(handlersLayer(workflows)))
+> => HttpApiBuilder.api(WorkflowApi).pipe(Layer.provide(handlersLayer(workflows, options)))
+
+const digest = (text: string) => createHash("sha256").update(text).digest()
+
+/** Compares in constant time (of the hashes, so the lengths leak nothing either). */
+const sameToken = (given: string, expected: Redacted.Redacted): boolean =>
+  timingSafeEqual(digest(given), digest(Redacted.value(expected)))
+
+const errorResponse = (status: number, _tag: string, message: string, headers?: Record<string, string>) =>
+  HttpServerResponse.unsafeJson({ _tag, message }, { status, ...(headers === undefined ? {} : { headers }) })
+
+/** Bearer-token authentication (all routes but `/health`) and the request body size limit. */
+const guard =
+  (token: Option.Option<Redacted.Redacted>, maxBodyBytes: number) =>
+  (app: HttpApp.Default): HttpApp.Default =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const path = request.url.split("?")[0]
+      if (Option.isSome(token) && path !== "/health") {
+        const match = /^Bearer (.+)$/i.exec(request.headers.authorization ?? "")
+        if (match === null || !sameToken(match[1], token.value)) {
+          return Effect.succeed(
+            errorResponse(401, "Unauthorized", "a valid bearer token is required", { "www-authenticate": "Bearer" })
+          )
+        }
+      }
+      const length = Number(request.headers["content-length"] ?? "0")
+      if (Number.isFinite(length) && length > maxBodyBytes) {
+        return Effect.succeed(
+          errorResponse(413, "PayloadTooLarge", `the request body exceeds the limit of ${maxBodyBytes} bytes`)
+        )
+      }
+      // A body without a content-length (chunked) is cut off at the limit while it is read (the platform then drops
+      // the connection).
+      return HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodyBytes))
+    })
+
+const resolveToken = (token: Redacted.Redacted | string | undefined) =>
+  (token === undefined
+    ? Effect.orDie(Config.option(Config.redacted("EVENTFLOW_TOKEN")))
+    : Effect.succeed(Option.some(typeof token === "string" ? Redacted.make(token) : token))
+  ).pipe(Effect.map(Option.filter((value) => Redacted.value(value) !== "")))
 
 /**
  * Serves the workflows over HTTP with Node's `http` server (on `127.0.0.1:3000` by default). Requires a `RunStore`
@@ -257,11 +429,22 @@ export const layer = <const Ws extends ReadonlyArray<Workflow.Any>>(
   WorkflowError.RunStoreError | WorkflowError.InvalidSnapshotError | HttpServerError.ServeError,
   RunStore.RunStore | Workflow.Requirements<Ws[number]>
 > =>
-  HttpApiBuilder.serve().pipe(
-    Layer.provide(layerApi(options.workflows)),
-    Layer.provideMerge(
-      NodeHttpServer.layer(createServer, { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" })
-    )
+  Layer.unwrapEffect(
+    Effect.map(resolveToken(options.token), (token) => {
+      const guarded = guard(token, options.maxBodyBytes ?? 1024 * 1024)
+      const cors = options.cors
+      const middleware =
+        cors === undefined || cors === false
+          ? guarded
+          : (app: HttpApp.Default): HttpApp.Default =>
+              HttpMiddleware.cors(cors === true ? undefined : cors)(guarded(app))
+      return HttpApiBuilder.serve(middleware).pipe(
+        Layer.provide(layerApi(options.workflows, { heartbeat: options.heartbeat })),
+        Layer.provideMerge(
+          NodeHttpServer.layer(createServer, { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" })
+        )
+      )
+    })
   )
 
 /**

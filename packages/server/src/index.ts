@@ -15,3 +15,10 @@ export * as WorkflowApi from "./WorkflowApi.js"
  * @since 0.1.0
  */
 export * as WorkflowServer from "./WorkflowServer.js"
+
+/**
+ * A typed client of the server, with the run's events as a reconnecting `Stream`.
+ *
+ * @since 0.1.0
+ */
+export * as WorkflowClient from "./WorkflowClient.js"

@@ -1,0 +1,29 @@
+/**
+ * Serves the approval and RAG workflows over HTTP with `@eventflow/server`, runs kept in a SQLite file (unfinished
+ * runs resume when the server starts again). No API key needed: the RAG workflow falls back to the local model.
+ *
+ *   pnpm serve            (PORT=3000 and SERVER_DB=eventflow-server.db by default)
+ */
+import { pathToFileURL } from "node:url"
+import { WorkflowServer } from "@eventflow/server"
+import { Console, Effect, Layer } from "effect"
+import { approval } from "./approval.js"
+import { llmLayer, rag } from "./rag.js"
+
+export const serve = (options: { readonly port: number; readonly filename: string }) =>
+  Effect.gen(function* () {
+    yield* Layer.build(
+      WorkflowServer.layerSqlite({ workflows: [approval, rag], ...options }).pipe(Layer.provide(llmLayer))
+    )
+    yield* Console.log(`Eventflow server listening on http://127.0.0.1:${options.port}`)
+    return yield* Effect.never
+  }).pipe(Effect.scoped)
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const port = Number(process.env.PORT ?? 3000)
+  const filename = process.env.SERVER_DB ?? "eventflow-server.db"
+  Effect.runPromise(serve({ port, filename })).catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+}

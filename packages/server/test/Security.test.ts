@@ -1,0 +1,207 @@
+import type { HttpServer as HttpServerService } from "@effect/platform"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { assert, describe, it } from "@effect/vitest"
+import { defineWorkflow, RunStore, StartEvent, StopEvent } from "@eventflow/core"
+import { WorkflowServer } from "@eventflow/server"
+import { ConfigProvider, Context, Effect, Layer, Redacted, Schema } from "effect"
+
+const greet = defineWorkflow({
+  name: "greet",
+  input: Schema.Struct({ name: Schema.String }),
+  output: Schema.String
+}).step(StartEvent, (start) => Effect.succeed(StopEvent.make({ result: `hello ${start.input.name}` })), {
+  emits: [StopEvent]
+})
+
+type ServeOptions = Omit<WorkflowServer.Options<readonly [typeof greet]>, "workflows" | "port">
+
+/** Starts the real server on a free port of 127.0.0.1, with `env` as the only configuration (no process env). */
+const serve = (options: ServeOptions, env: ReadonlyArray<readonly [string, string]> = []) =>
+  Effect.gen(function* () {
+    const context = yield* Layer.build(
+      WorkflowServer.layer({ workflows: [greet], port: 0, ...options }).pipe(Layer.provide(RunStore.layerMemory))
+    ).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(env))))
+    const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
+    return `http://127.0.0.1:${address.port}`
+  })
+
+interface Reply {
+  readonly status: number
+  readonly headers: Headers
+  readonly body: any
+}
+
+const request = (
+  url: string,
+  init: { readonly method?: string; readonly body?: string; readonly headers?: Record<string, string> } = {}
+) =>
+  Effect.promise(async (): Promise<Reply> => {
+    const response = await fetch(url, {
+      method: init.method ?? "GET",
+      headers: { ...(init.body === undefined ? {} : { "content-type": "application/json" }), ...init.headers },
+      ...(init.body === undefined ? {} : { body: init.body })
+    })
+    const text = await response.text()
+    let body: unknown = text
+    try {
+      body = text === "" ? undefined : JSON.parse(text)
+    } catch {
+      // not JSON (e.g. an event stream): keep the text
+    }
+    return { status: response.status, headers: response.headers, body }
+  })
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+/** Every route but `/health`, with a body where the route takes one. */
+const protectedRoutes = [
+  { method: "GET", path: "/workflows" },
+  { method: "GET", path: "/workflows/greet" },
+  { method: "POST", path: "/workflows/greet/runs", body: JSON.stringify({ name: "ada" }) },
+  { method: "GET", path: "/runs" },
+  { method: "GET", path: "/runs/some-run" },
+  { method: "GET", path: "/runs/some-run/events" },
+  { method: "POST", path: "/runs/some-run/events", body: JSON.stringify({ type: "HumanResponse" }) },
+  { method: "DELETE", path: "/runs/some-run" }
+] as const
+
+describe("bearer-token authentication", () => {
+  it.scoped("with a token, every route but /health answers 401 Unauthorized without it or with a wrong one", () =>
+    Effect.gen(function* () {
+      const base = yield* serve({ token: "s3cret" })
+      for (const route of protectedRoutes) {
+        const init = { method: route.method, ...("body" in route ? { body: route.body } : {}) }
+        const missing = yield* request(`${base}${route.path}`, init)
+        assert.strictEqual(missing.status, 401, `${route.method} ${route.path} without a token`)
+        assert.strictEqual(missing.body._tag, "Unauthorized")
+        assert.isString(missing.body.message)
+        const wrong = yield* request(`${base}${route.path}`, { ...init, headers: bearer("s3cres") })
+        assert.strictEqual(wrong.status, 401, `${route.method} ${route.path} with a wrong token`)
+        assert.strictEqual(wrong.body._tag, "Unauthorized")
+        const longer = yield* request(`${base}${route.path}`, { ...init, headers: bearer("s3cret-and-more") })
+        assert.strictEqual(longer.status, 401, `${route.method} ${route.path} with a longer token`)
+        const basic = yield* request(`${base}${route.path}`, { ...init, headers: { authorization: "Basic s3cret" } })
+        assert.strictEqual(basic.status, 401, `${route.method} ${route.path} with another scheme`)
+      }
+    })
+  )
+
+  it.scoped("with the right token the routes answer as usual; /health needs no token", () =>
+    Effect.gen(function* () {
+      const base = yield* serve({ token: Redacted.make("s3cret") })
+      const health = yield* request(`${base}/health`)
+      assert.strictEqual(health.status, 200)
+      assert.deepStrictEqual(health.body, { status: "ok" })
+      const workflows = yield* request(`${base}/workflows`, { headers: bearer("s3cret") })
+      assert.strictEqual(workflows.status, 200)
+      assert.deepStrictEqual(
+        workflows.body.map((w: any) => w.name),
+        ["greet"]
+      )
+      const started = yield* request(`${base}/workflows/greet/runs?wait=true`, {
+        method: "POST",
+        body: JSON.stringify({ name: "ada" }),
+        headers: bearer("s3cret")
+      })
+      assert.strictEqual(started.status, 200)
+      assert.strictEqual(started.body.result, "hello ada")
+      const run = yield* request(`${base}/runs/${started.body.runId}`, { headers: bearer("s3cret") })
+      assert.strictEqual(run.status, 200)
+      assert.strictEqual(run.body.status, "completed")
+      const unknown = yield* request(`${base}/runs/nope`, { headers: bearer("s3cret") })
+      assert.strictEqual(unknown.status, 404)
+    })
+  )
+
+  it.scoped("the token defaults to the EVENTFLOW_TOKEN configuration", () =>
+    Effect.gen(function* () {
+      const base = yield* serve({}, [["EVENTFLOW_TOKEN", "from-env"]])
+      const missing = yield* request(`${base}/workflows`)
+      assert.strictEqual(missing.status, 401)
+      const wrong = yield* request(`${base}/workflows`, { headers: bearer("s3cret") })
+      assert.strictEqual(wrong.status, 401)
+      const right = yield* request(`${base}/workflows`, { headers: bearer("from-env") })
+      assert.strictEqual(right.status, 200)
+    })
+  )
+
+  it.scoped("without a token (option or EVENTFLOW_TOKEN) no route requires one", () =>
+    Effect.gen(function* () {
+      const base = yield* serve({})
+      const workflows = yield* request(`${base}/workflows`)
+      assert.strictEqual(workflows.status, 200)
+      const started = yield* request(`${base}/workflows/greet/runs?wait=true`, {
+        method: "POST",
+        body: JSON.stringify({ name: "bob" })
+      })
+      assert.strictEqual(started.status, 200)
+      assert.strictEqual(started.body.result, "hello bob")
+      const runs = yield* request(`${base}/runs`)
+      assert.strictEqual(runs.status, 200)
+      assert.strictEqual(runs.body.length, 1)
+    })
+  )
+})
+
+describe("request body size limit", () => {
+  it.scoped("a body over maxBodyBytes gets 413 PayloadTooLarge; one under it is accepted", () =>
+    Effect.gen(function* () {
+      const base = yield* serve({ maxBodyBytes: 64 })
+      const big = yield* request(`${base}/workflows/greet/runs`, {
+        method: "POST",
+        body: JSON.stringify({ name: "x".repeat(100) })
+      })
+      assert.strictEqual(big.status, 413)
+      assert.strictEqual(big.body._tag, "PayloadTooLarge")
+      assert.include(big.body.message, "64")
+      const runs = yield* request(`${base}/runs`)
+      assert.deepStrictEqual(runs.body, [])
+      const small = yield* request(`${base}/workflows/greet/runs?wait=true`, {
+        method: "POST",
+        body: JSON.stringify({ name: "x".repeat(10) })
+      })
+      assert.strictEqual(small.status, 200)
+      assert.strictEqual(small.body.result, `hello ${"x".repeat(10)}`)
+    })
+  )
+
+  it.scoped("the default limit is 1 MiB", () =>
+    Effect.gen(function* () {
+      const base = yield* serve({})
+      const over = yield* request(`${base}/workflows/greet/runs`, {
+        method: "POST",
+        body: JSON.stringify({ name: "x".repeat(1024 * 1024) })
+      })
+      assert.strictEqual(over.status, 413)
+      assert.strictEqual(over.body._tag, "PayloadTooLarge")
+      const under = yield* request(`${base}/workflows/greet/runs?wait=true`, {
+        method: "POST",
+        body: JSON.stringify({ name: "x".repeat(1000 * 1000) })
+      })
+      assert.strictEqual(under.status, 200)
+      assert.strictEqual(under.body.status, "completed")
+    })
+  )
+})
+
+describe("CORS", () => {
+  it.scoped("is off by default: no access-control-allow-origin header, even for a cross-origin request", () =>
+    Effect.gen(function* () {
+      const base = yield* serve({})
+      const health = yield* request(`${base}/health`, { headers: { origin: "https://elsewhere.example" } })
+      assert.strictEqual(health.status, 200)
+      assert.isNull(health.headers.get("access-control-allow-origin"))
+      const workflows = yield* request(`${base}/workflows`, { headers: { origin: "https://elsewhere.example" } })
+      assert.isNull(workflows.headers.get("access-control-allow-origin"))
+    })
+  )
+
+  it.scoped("the cors option turns it on", () =>
+    Effect.gen(function* () {
+      const base = yield* serve({ cors: true })
+      const health = yield* request(`${base}/health`, { headers: { origin: "https://elsewhere.example" } })
+      assert.strictEqual(health.status, 200)
+      assert.strictEqual(health.headers.get("access-control-allow-origin"), "*")
+    })
+  )
+})
