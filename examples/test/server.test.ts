@@ -57,6 +57,33 @@ const json = async (url: string, init?: { readonly method?: string; readonly bod
   return { status: response.status, body: (await response.json()) as any }
 }
 
+/** Resolves with the exit code of the child once it exits, or rejects after `DEADLINE_MS`. */
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve, reject) => {
+    if (child.exitCode !== null) return resolve(child.exitCode)
+    const timer = setTimeout(() => reject(new Error("examples/server.ts did not exit in time")), DEADLINE_MS)
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      resolve(code)
+    })
+  })
+
+const launch = (port: number, db: string) =>
+  spawn(process.execPath, ["--conditions=source", "--import", "tsx", "examples/server.ts"], {
+    cwd: repoRoot,
+    env: { ...process.env, PORT: String(port), SERVER_DB: db, LLM_PROVIDER: "local" }
+  })
+
+/** Polls `GET /runs/{id}` until the run has a pending prompt. */
+const awaitPrompt = async (base: string, runId: string) => {
+  let run = await json(`${base}/runs/${runId}`)
+  for (let attempt = 0; run.body.pending.length === 0 && attempt < 200; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    run = await json(`${base}/runs/${runId}`)
+  }
+  return run
+}
+
 describe("examples/server (child process)", () => {
   it.live(
     "serves /health and both example workflows; an approval run is answered over HTTP and completes",
@@ -107,5 +134,50 @@ describe("examples/server (child process)", () => {
         }
       }),
     DEADLINE_MS * 2
+  )
+  it.live(
+    "SIGTERM while a run waits: the process exits with 0; restarted on the same DB, the run still waits and completes",
+    () =>
+      Effect.promise(async () => {
+        const db = path.join(dir, "sigterm.db")
+        const first = launch(await freePort(), db)
+        let runId: string
+        try {
+          const base = await startServer(first)
+          const started = await json(`${base}/workflows/content-approval/runs`, {
+            method: "POST",
+            body: { topic: "shutdowns" }
+          })
+          assert.strictEqual(started.status, 200)
+          runId = started.body.runId
+          const waiting = await awaitPrompt(base, runId)
+          assert.strictEqual(waiting.body.status, "waiting")
+          first.kill("SIGTERM")
+          assert.strictEqual(await exited(first), 0)
+        } finally {
+          first.kill("SIGKILL")
+        }
+
+        const second = launch(await freePort(), db)
+        try {
+          const base = await startServer(second)
+          const run = await awaitPrompt(base, runId)
+          assert.strictEqual(run.body.status, "waiting")
+          const { requestId } = run.body.pending[0].prompt
+          const sent = await json(`${base}/runs/${runId}/events`, {
+            method: "POST",
+            body: { type: "HumanResponse", data: { response: "yes", requestId } }
+          })
+          assert.strictEqual(sent.status, 202)
+          const events = await (await fetch(`${base}/runs/${runId}/events`)).text()
+          assert.include(events, "event: StopEvent")
+          const done = await json(`${base}/runs/${runId}`)
+          assert.strictEqual(done.body.status, "completed")
+          assert.deepStrictEqual(done.body.result, { text: "Eventflow makes shutdowns simple.", revisions: 0 })
+        } finally {
+          second.kill("SIGKILL")
+        }
+      }),
+    DEADLINE_MS * 3
   )
 })

@@ -4,14 +4,18 @@
  * prints one Markdown table of medians and ranges. Saves `.bench-results/latest.json` and `.bench-results/latest.md`
  * at the repository root.
  *
- * Environment: `BENCH_REPS` (default 5), `BENCH_ONLY=S1,S3,micro` (scenario ids, microbenchmark ids or `micro`;
- * `S6` selects both durable rows),
+ * Then, unless `BENCH_ONLY` leaves it out, the server load test (`load`, see `serverLoad.ts`) runs once in this
+ * process and prints its own small table: 500 runs started by 50 concurrent clients (`BENCH_QUICK`: 50 by 10).
+ *
+ * Environment: `BENCH_REPS` (default 5), `BENCH_ONLY=S1,S3,micro,load` (scenario ids, microbenchmark ids, `micro`
+ * or `load`; `S6` selects both durable rows),
  * `BENCH_QUICK=1` (smaller sizes, for a sanity pass), `BENCH_TIMEOUT_MS` (per cell process, default 30000).
  */
 import { spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
+import { Effect } from "effect"
 import {
   fullSizes,
   type ImplName,
@@ -26,6 +30,7 @@ import {
   warmupRounds,
   warmupSizes
 } from "./scenarios.js"
+import { type ServerLoadResult, serverLoad } from "./serverLoad.js"
 
 const reps = Number(process.env.BENCH_REPS ?? 5)
 const quick = process.env.BENCH_QUICK === "1"
@@ -232,6 +237,17 @@ const report = (results: ReadonlyArray<CellResult>, totalMs: number): string => 
 // Main
 // -----------------------------------------------------------------------------
 
+const loadTable = (result: ServerLoadResult): string =>
+  [
+    "Server load (`@eventflow/server` in-process on 127.0.0.1, in-memory `RunStore`, one-step workflow, " +
+      "`POST /workflows/{name}/runs?wait=true`; every run checked):",
+    "",
+    "| Runs | Clients | Completed | p50 latency | p99 latency | Runs/s |",
+    "| --- | --- | --- | --- | --- | --- |",
+    `| ${result.runs} | ${result.clients} | ${result.completed} | ${fmt(result.p50Ms)} ms | ${fmt(result.p99Ms)} ms | ` +
+      `${fmt(result.runsPerSecond)} |`
+  ].join("\n")
+
 const main = async () => {
   const started = performance.now()
   const results: Array<CellResult> = []
@@ -260,7 +276,18 @@ const main = async () => {
     }
   }
   const totalMs = performance.now() - started
-  const table = report(results, totalMs)
+  let table = report(results, totalMs)
+  let loadFailed = false
+  if (selected("load")) {
+    const size = quick ? { runs: 50, clients: 10 } : { runs: 500, clients: 50 }
+    console.log(`Server load: ${size.runs} runs by ${size.clients} concurrent clients`)
+    try {
+      table += `\n\n${loadTable(await Effect.runPromise(serverLoad(size)))}`
+    } catch (error) {
+      loadFailed = true
+      table += `\n\nServer load FAILED: ${error instanceof Error ? error.message : String(error)}`
+    }
+  }
   console.log("")
   console.log(table)
   mkdirSync(resultsDir, { recursive: true })
@@ -283,7 +310,7 @@ const main = async () => {
   writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(json, null, 2)}\n`)
   writeFileSync(`${resultsDir}latest.md`, `${table}\n`)
   console.log(`\nSaved .bench-results/latest.json and .bench-results/latest.md`)
-  if (results.some((r) => r.status === "error")) {
+  if (results.some((r) => r.status === "error") || loadFailed) {
     console.error("Some cells failed (wrong result or crash): see above.")
     process.exit(1)
   }

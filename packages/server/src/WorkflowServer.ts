@@ -416,7 +416,8 @@ const resolveToken = (token: Redacted.Redacted | string | undefined) =>
   ).pipe(Effect.map(Option.filter((value) => Redacted.value(value) !== "")))
 
 /**
- * Serves the workflows over HTTP with Node's `http` server (on `127.0.0.1:3000` by default). Requires a `RunStore`
+ * Serves the workflows over HTTP with Node's `http` server (on `127.0.0.1:3000` by default), and the OpenAPI document
+ * of the `WorkflowApi` at `GET /openapi.json` (behind the bearer token when one is set). Requires a `RunStore`
  * (see {@link layerSqlite}) and the services of the workflows' steps.
  *
  * @since 0.1.0
@@ -439,6 +440,7 @@ export const layer = <const Ws extends ReadonlyArray<Workflow.Any>>(
           : (app: HttpApp.Default): HttpApp.Default =>
               HttpMiddleware.cors(cors === true ? undefined : cors)(guarded(app))
       return HttpApiBuilder.serve(middleware).pipe(
+        Layer.provide(HttpApiBuilder.middlewareOpenApi()),
         Layer.provide(layerApi(options.workflows, { heartbeat: options.heartbeat })),
         Layer.provideMerge(
           NodeHttpServer.layer(createServer, { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" })

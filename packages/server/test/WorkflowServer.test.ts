@@ -125,6 +125,28 @@ describe("WorkflowServer", () => {
     })
   )
 
+  it.scoped("GET /openapi.json serves the OpenAPI document of the API with the run paths", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const response = yield* request(`${base}/openapi.json`)
+      assert.strictEqual(response.status, 200)
+      assert.match(response.body.openapi, /^3\./)
+      const paths = Object.keys(response.body.paths)
+      for (const path of [
+        "/health",
+        "/workflows",
+        "/workflows/{name}/runs",
+        "/runs",
+        "/runs/{id}",
+        "/runs/{id}/events"
+      ]) {
+        assert.include(paths, path)
+      }
+      assert.containsAllKeys(response.body.paths["/runs/{id}"], ["get", "delete"])
+      assert.containsAllKeys(response.body.paths["/runs/{id}/events"], ["get", "post"])
+    })
+  )
+
   it.scoped("GET /workflows lists every workflow with JSON Schemas and Mermaid", () =>
     Effect.gen(function* () {
       const base = yield* setup
