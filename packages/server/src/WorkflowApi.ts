@@ -125,7 +125,8 @@ export const WorkflowInfo = Schema.Struct({
 export type WorkflowInfo = typeof WorkflowInfo.Type
 
 /**
- * A run: its status, its result (encoded with the output schema) or its error, and the prompts not yet answered.
+ * A run: its status, its result (encoded with the output schema) or its error, the prompts not yet answered, and
+ * its timestamps.
  *
  * @since 0.1.0
  * @category Schemas
@@ -136,7 +137,11 @@ export const RunInfo = Schema.Struct({
   status: RunStatus,
   result: Schema.optional(Schema.Unknown),
   error: Schema.optional(Schema.Struct({ _tag: Schema.String, message: Schema.String })),
-  pending: Schema.Array(Schema.Struct({ eventId: Schema.String, prompt: Schema.Unknown }))
+  pending: Schema.Array(Schema.Struct({ eventId: Schema.String, prompt: Schema.Unknown })),
+  /** When the run started (epoch milliseconds). */
+  createdAt: Schema.Number,
+  /** When the run's last checkpoint was saved (epoch milliseconds); only for runs served from the store. */
+  updatedAt: Schema.optional(Schema.Number)
 })
 
 /**

@@ -135,11 +135,13 @@ const runInfo = ({ handle, workflow }: Entry): Effect.Effect<RunInfo> =>
   Effect.gen(function* () {
     const status = yield* handle.status
     const pending = yield* handle.pending
+    const { createdAt } = yield* handle.snapshot
     const base = {
       runId: handle.runId,
       workflow: workflow.name,
       status,
-      pending: pending.map(({ eventId, prompt }) => ({ eventId, prompt }))
+      pending: pending.map(({ eventId, prompt }) => ({ eventId, prompt })),
+      createdAt
     }
     if (status === "running" || status === "waiting") return base
     const exit = yield* Effect.exit(handle.result)
@@ -160,6 +162,8 @@ const storedInfo = (snapshot: Snapshot.Snapshot): RunInfo => {
     workflow: snapshot.workflow,
     status: snapshot.status,
     pending: snapshot.pending.map(({ eventId, prompt }) => ({ eventId, prompt })),
+    createdAt: snapshot.createdAt,
+    updatedAt: snapshot.updatedAt,
     ...(snapshot.status === "completed" ? { result: snapshot.result } : {}),
     ...(error === undefined
       ? {}

@@ -120,7 +120,10 @@ describe("runs that are not live in this process", () => {
         workflow: "greet",
         status: "completed",
         result: "hello ada",
-        pending: []
+        pending: [],
+        // Served from the store: the stored timestamps (TestClock time 0).
+        createdAt: 0,
+        updatedAt: 0
       })
       const error = yield* request(`${base2}/runs/${failed.body.runId}`)
       assert.strictEqual(error.status, 200)

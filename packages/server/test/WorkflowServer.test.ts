@@ -3,7 +3,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, Event, HumanResponse, InputRequired, RunStore, StartEvent, StopEvent } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
-import { Cause, Context, Data, Effect, Exit, Layer, Schema, Scope } from "effect"
+import { Cause, Context, Data, Effect, Exit, Layer, Schema, Scope, TestClock } from "effect"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly reason: string }> {
   override get message() {
@@ -376,9 +376,12 @@ describe("WorkflowServer", () => {
       const store = yield* RunStore.makeMemory
       const first = yield* Scope.make()
       const base1 = yield* serve(store).pipe(Scope.extend(first))
+      yield* TestClock.setTime(1_700_000_000_000)
       const started = yield* request(`${base1}/workflows/approval/runs`, { method: "POST", body: { item: "boot" } })
       const runId: string = started.body.runId
-      yield* awaitStatus(base1, runId, "waiting")
+      const before = yield* awaitStatus(base1, runId, "waiting")
+      assert.strictEqual(before.body.createdAt, 1_700_000_000_000)
+      yield* TestClock.adjust("1 minute")
       yield* Scope.close(first, Exit.void)
 
       const base2 = yield* serve(store)
@@ -393,6 +396,8 @@ describe("WorkflowServer", () => {
       assert.strictEqual(sent.status, 202)
       const done = yield* awaitStatus(base2, runId, "completed")
       assert.strictEqual(done.body.result, "boot: after restart")
+      // The run keeps its start time across the restart.
+      assert.strictEqual(done.body.createdAt, 1_700_000_000_000)
     })
   )
 })
