@@ -3,12 +3,9 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
 import type { Options } from "../AnthropicLLM.js"
-import type { Completion, Request, Service, StopReason, TextDelta } from "../LLM.js"
-import { LLMError } from "../LLMError.js"
+import type { Completion, Request, Service, StopReason } from "../LLM.js"
 import { fromSdkError } from "./errors.js"
 import * as Llm from "./llm.js"
 
@@ -62,49 +59,17 @@ export const fromClient = (client: Anthropic, model: string, maxTokens: number =
         )
       ),
     stream: (request) =>
-      Stream.unwrapScoped(
-        Effect.gen(function* () {
-          const events = yield* Effect.acquireRelease(
-            Effect.tryPromise({
-              try: (signal) =>
-                client.messages.create({ ...paramsOf(model, maxTokens, request), stream: true }, { signal }),
-              catch: mapError
-            }),
-            // Closing the stream (done, failed or interrupted) aborts the HTTP request if it is still open.
-            (events) => Effect.sync(() => events.controller.abort())
-          )
-          const iterator = events[Symbol.asyncIterator]()
-          let stopped = false
-          const pull: Effect.Effect<ReadonlyArray<TextDelta>, Option.Option<LLMError>> = Effect.tryPromise({
-            try: () => iterator.next(),
-            catch: (cause) => Option.some(mapError(cause))
-          }).pipe(
-            Effect.flatMap((result) => {
-              if (result.done) {
-                return stopped
-                  ? Effect.fail(Option.none())
-                  : Effect.fail(
-                      Option.some(
-                        new LLMError({
-                          reason: "Network",
-                          provider,
-                          detail: "the event stream ended before message_stop (the response was cut)"
-                        })
-                      )
-                    )
-              }
-              const event = result.value
-              if (event.type === "message_stop") stopped = true
-              return Effect.succeed(
-                event.type === "content_block_delta" && event.delta.type === "text_delta"
-                  ? [{ text: event.delta.text }]
-                  : []
-              )
-            })
-          )
-          return Stream.repeatEffectOption(pull).pipe(Stream.flattenIterables)
-        })
-      )
+      Llm.deltaStream({
+        provider,
+        open: (signal) => client.messages.create({ ...paramsOf(model, maxTokens, request), stream: true }, { signal }),
+        mapError,
+        read: (event) => ({
+          text:
+            event.type === "content_block_delta" && event.delta.type === "text_delta" ? event.delta.text : undefined,
+          final: event.type === "message_stop"
+        }),
+        finalEvent: "message_stop"
+      })
   })
 
 export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError> =>

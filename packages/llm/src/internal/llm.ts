@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as JSONSchema from "effect/JSONSchema"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -130,3 +131,51 @@ export const make = (backend: Backend): Service => {
       })
   }
 }
+
+/**
+ * The text deltas of a provider's SSE stream, opened with an `AbortSignal`: closing the stream (done, failed or
+ * interrupted) aborts the HTTP request; a stream that ends before its final event is a `Network` error.
+ */
+export const deltaStream = <Event>(options: {
+  readonly provider: string
+  readonly open: (signal: AbortSignal) => Promise<AsyncIterable<Event> & { readonly controller: AbortController }>
+  readonly mapError: (cause: unknown) => LLMError
+  /** The text of an event, if any, and whether it is the stream's final event. */
+  readonly read: (event: Event) => { readonly text: string | undefined; readonly final: boolean }
+  /** What a stream cut before its final event lacks, e.g. "message_stop". */
+  readonly finalEvent: string
+}): Stream.Stream<TextDelta, LLMError> =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const events = yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: options.open, catch: options.mapError }),
+        (events) => Effect.sync(() => events.controller.abort())
+      )
+      const iterator = events[Symbol.asyncIterator]()
+      let finished = false
+      const pull: Effect.Effect<ReadonlyArray<TextDelta>, Option.Option<LLMError>> = Effect.tryPromise({
+        try: () => iterator.next(),
+        catch: (cause) => Option.some(options.mapError(cause))
+      }).pipe(
+        Effect.flatMap((result) => {
+          if (result.done) {
+            return Effect.fail(
+              finished
+                ? Option.none()
+                : Option.some(
+                    new LLMError({
+                      reason: "Network",
+                      provider: options.provider,
+                      detail: `the event stream ended before ${options.finalEvent} (the response was cut)`
+                    })
+                  )
+            )
+          }
+          const { final, text } = options.read(result.value)
+          if (final) finished = true
+          return Effect.succeed(text ? [{ text }] : [])
+        })
+      )
+      return Stream.repeatEffectOption(pull).pipe(Stream.flattenIterables)
+    })
+  )

@@ -2,11 +2,9 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
 import OpenAI from "openai"
-import type { Completion, Request, Service, StopReason, TextDelta } from "../LLM.js"
+import type { Completion, Request, Service, StopReason } from "../LLM.js"
 import { LLMError } from "../LLMError.js"
 import type { Options } from "../OpenAILLM.js"
 import { fromSdkError } from "./errors.js"
@@ -77,46 +75,17 @@ export const fromClient = (client: OpenAI, model: string, maxTokens?: number | u
         })
       ),
     stream: (request) =>
-      Stream.unwrapScoped(
-        Effect.gen(function* () {
-          const chunks = yield* Effect.acquireRelease(
-            Effect.tryPromise({
-              try: (signal) =>
-                client.chat.completions.create({ ...paramsOf(model, maxTokens, request), stream: true }, { signal }),
-              catch: mapError
-            }),
-            // Closing the stream (done, failed or interrupted) aborts the HTTP request if it is still open.
-            (chunks) => Effect.sync(() => chunks.controller.abort())
-          )
-          const iterator = chunks[Symbol.asyncIterator]()
-          let finished = false
-          const pull: Effect.Effect<ReadonlyArray<TextDelta>, Option.Option<LLMError>> = Effect.tryPromise({
-            try: () => iterator.next(),
-            catch: (cause) => Option.some(mapError(cause))
-          }).pipe(
-            Effect.flatMap((result) => {
-              if (result.done) {
-                return finished
-                  ? Effect.fail(Option.none())
-                  : Effect.fail(
-                      Option.some(
-                        new LLMError({
-                          reason: "Network",
-                          provider,
-                          detail: "the event stream ended before a finish_reason (the response was cut)"
-                        })
-                      )
-                    )
-              }
-              const choice = result.value.choices[0]
-              if (choice?.finish_reason) finished = true
-              const text = choice?.delta.content
-              return Effect.succeed(text ? [{ text }] : [])
-            })
-          )
-          return Stream.repeatEffectOption(pull).pipe(Stream.flattenIterables)
-        })
-      )
+      Llm.deltaStream({
+        provider,
+        open: (signal) =>
+          client.chat.completions.create({ ...paramsOf(model, maxTokens, request), stream: true }, { signal }),
+        mapError,
+        read: (chunk) => {
+          const choice = chunk.choices[0]
+          return { text: choice?.delta.content ?? undefined, final: Boolean(choice?.finish_reason) }
+        },
+        finalEvent: "a finish_reason"
+      })
   })
 
 export const make = (options: Options): Effect.Effect<Service, ConfigError.ConfigError> =>
