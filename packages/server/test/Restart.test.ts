@@ -1,7 +1,7 @@
 import type { HttpServer as HttpServerService } from "@effect/platform"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, HumanResponse, InputRequired, RunStore, StartEvent, StopEvent } from "@eventflow/core"
+import { defineWorkflow, RunStore, StartEvent, StopEvent } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
 import { Context, Data, Effect, Exit, Layer, Logger, Option, Schema, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -9,36 +9,13 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { approval, greet } from "./workflows.js"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly reason: string }> {
   override get message() {
     return `boom: ${this.reason}`
   }
 }
-
-const greet = defineWorkflow({
-  name: "greet",
-  input: Schema.Struct({ name: Schema.String }),
-  output: Schema.String
-}).step(StartEvent, (start) => Effect.succeed(StopEvent.make({ result: `hello ${start.input.name}` })), {
-  emits: [StopEvent]
-})
-
-const approval = defineWorkflow({
-  name: "approval",
-  input: Schema.Struct({ item: Schema.String }),
-  output: Schema.String
-}).step(
-  StartEvent,
-  (start, ctx) =>
-    Effect.gen(function* () {
-      const answer = yield* ctx.waitFor(HumanResponse, {
-        prompt: InputRequired.make({ prompt: `approve ${start.input.item}?` })
-      })
-      return StopEvent.make({ result: `${start.input.item}: ${answer.response}` })
-    }),
-  { emits: [StopEvent] }
-)
 
 const failing = defineWorkflow({ name: "failing", output: Schema.String }).step(
   StartEvent,

@@ -4,33 +4,10 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, HumanResponse, InputRequired, RunStore, StartEvent, StopEvent } from "@eventflow/core"
+import { type InputRequired, RunStore } from "@eventflow/core"
 import { WorkflowClient, WorkflowServer } from "@eventflow/server"
-import { Chunk, Context, Effect, Layer, Ref, Schedule, Schema, Stream } from "effect"
-
-const greet = defineWorkflow({
-  name: "greet",
-  input: Schema.Struct({ name: Schema.String }),
-  output: Schema.String
-}).step(StartEvent, (start) => Effect.succeed(StopEvent.make({ result: `hello ${start.input.name}` })), {
-  emits: [StopEvent]
-})
-
-const approval = defineWorkflow({
-  name: "approval",
-  input: Schema.Struct({ item: Schema.String }),
-  output: Schema.String
-}).step(
-  StartEvent,
-  (start, ctx) =>
-    Effect.gen(function* () {
-      const answer = yield* ctx.waitFor(HumanResponse, {
-        prompt: InputRequired.make({ prompt: `approve ${start.input.item}?` })
-      })
-      return StopEvent.make({ result: `${start.input.item}: ${answer.response}` })
-    }),
-  { emits: [StopEvent] }
-)
+import { Chunk, Context, Effect, Layer, Ref, Schedule, Stream } from "effect"
+import { approval, greet } from "./workflows.js"
 
 const workflows = [greet, approval] as const
 

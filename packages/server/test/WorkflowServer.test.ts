@@ -1,9 +1,10 @@
 import type { HttpServer as HttpServerService } from "@effect/platform"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, Event, HumanResponse, InputRequired, RunStore, StartEvent, StopEvent } from "@eventflow/core"
+import { defineWorkflow, Event, RunStore, StartEvent, StopEvent } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
 import { Cause, Context, Data, Effect, Exit, Layer, Schema, Scope, TestClock } from "effect"
+import { approval, greet } from "./workflows.js"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly reason: string }> {
   override get message() {
@@ -12,31 +13,6 @@ class Boom extends Data.TaggedError("Boom")<{ readonly reason: string }> {
 }
 
 const Approve = Event.define("Approve", { by: Schema.String })
-
-const greet = defineWorkflow({
-  name: "greet",
-  description: "Greets someone",
-  input: Schema.Struct({ name: Schema.String }),
-  output: Schema.String
-}).step(StartEvent, (start) => Effect.succeed(StopEvent.make({ result: `hello ${start.input.name}` })), {
-  emits: [StopEvent]
-})
-
-const approval = defineWorkflow({
-  name: "approval",
-  input: Schema.Struct({ item: Schema.String }),
-  output: Schema.String
-}).step(
-  StartEvent,
-  (start, ctx) =>
-    Effect.gen(function* () {
-      const answer = yield* ctx.waitFor(HumanResponse, {
-        prompt: InputRequired.make({ prompt: `approve ${start.input.item}?` })
-      })
-      return StopEvent.make({ result: `${start.input.item}: ${answer.response}` })
-    }),
-  { emits: [StopEvent] }
-)
 
 const gated = defineWorkflow({ name: "gated", output: Schema.String, external: [Approve] }).step(
   StartEvent,
