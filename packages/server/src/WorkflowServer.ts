@@ -10,10 +10,12 @@ import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import type * as HttpPlatform from "@effect/platform/HttpPlatform"
 import type * as HttpServer from "@effect/platform/HttpServer"
-import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as UrlParams from "@effect/platform/UrlParams"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type { RunHandle, Snapshot, WorkflowError } from "@eventflow/core"
 import { Event, RunStore, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
@@ -30,7 +32,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createHash, timingSafeEqual } from "node:crypto"
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage } from "node:http"
 import {
   InvalidEvent,
   InvalidInput,
@@ -61,7 +63,10 @@ export interface Options<Ws extends ReadonlyArray<Workflow.Any>> {
    * empty token counts as not set).
    */
   readonly token?: Redacted.Redacted | string | undefined
-  /** The largest request body accepted, in bytes (413 beyond it). Default 1 MiB. */
+  /**
+   * The largest request body accepted, in bytes (413 `PayloadTooLarge` beyond it, with or without a `content-length`;
+   * the rest of an oversized chunked body is discarded, the connection stays usable). Default 1 MiB.
+   */
   readonly maxBodyBytes?: number | undefined
   /** CORS headers: off by default; `true` allows every origin, or give the options of `HttpMiddleware.cors`. */
   readonly cors?: boolean | Parameters<typeof HttpMiddleware.cors>[0] | undefined
@@ -402,16 +407,102 @@ const guard =
           )
         }
       }
-      const length = Number(request.headers["content-length"] ?? "0")
-      if (Number.isFinite(length) && length > maxBodyBytes) {
-        return Effect.succeed(
-          errorResponse(413, "PayloadTooLarge", `the request body exceeds the limit of ${maxBodyBytes} bytes`)
-        )
+      const declared = request.headers["content-length"]
+      if (declared === undefined && request.headers["transfer-encoding"] !== undefined) {
+        return readChunked(request, maxBodyBytes, app)
       }
-      // A body without a content-length (chunked) is cut off at the limit while it is read (the platform then drops
-      // the connection).
+      const length = Number(declared ?? "0")
+      if (Number.isFinite(length) && length > maxBodyBytes) {
+        return Effect.succeed(tooLarge(maxBodyBytes))
+      }
       return HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodyBytes))
     })
+
+const tooLarge = (maxBodyBytes: number) =>
+  errorResponse(413, "PayloadTooLarge", `the request body exceeds the limit of ${maxBodyBytes} bytes`)
+
+/**
+ * A body sent without a `content-length` (chunked) is read here, up to the limit, and handed to the app as a request
+ * with that body. The platform's own limit destroys the request stream when the limit is passed, which drops the
+ * connection before any response; here the rest of an oversized body is discarded as it arrives (as Node does for a
+ * body nobody reads) and the client gets a 413 on a connection that stays usable.
+ */
+const readChunked = (
+  request: HttpServerRequest.HttpServerRequest,
+  maxBodyBytes: number,
+  app: HttpApp.Default
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(readUpTo(NodeHttpServerRequest.toIncomingMessage(request), maxBodyBytes), (body) => {
+    if (body === "too-large") return Effect.succeed(tooLarge(maxBodyBytes))
+    if (body === "aborted") {
+      return Effect.succeed(errorResponse(400, "BadRequest", "the request body ended before it was complete"))
+    }
+    return Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, body))
+  })
+
+/**
+ * The same request (its response, headers, url and remote address are the platform's), with the body already read:
+ * every way of reading it gives `body`. The API takes JSON only, so multipart bodies are not offered again.
+ */
+const withBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  body: Uint8Array
+): HttpServerRequest.HttpServerRequest => {
+  const buffered: HttpServerRequest.HttpServerRequest = Object.create(request)
+  const decodeError = (cause: unknown) =>
+    new HttpServerError.RequestError({ request: buffered, reason: "Decode", cause })
+  const text = Effect.sync(() => new TextDecoder().decode(body))
+  Object.defineProperties(buffered, {
+    text: { value: text },
+    json: {
+      value: Effect.tryMap(text, { try: (text) => (text === "" ? null : JSON.parse(text)), catch: decodeError })
+    },
+    urlParamsBody: {
+      value: Effect.tryMap(text, { try: (text) => UrlParams.fromInput(new URLSearchParams(text)), catch: decodeError })
+    },
+    arrayBuffer: { value: Effect.sync(() => body.slice().buffer) },
+    stream: { value: Stream.succeed(body) }
+  })
+  return buffered
+}
+
+const readUpTo = (incoming: IncomingMessage, limit: number) =>
+  Effect.async<Uint8Array | "too-large" | "aborted">((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const stop = () => {
+      incoming.off("data", onData)
+      incoming.off("end", onEnd)
+      incoming.off("error", onAborted)
+      incoming.off("close", onAborted)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        stop()
+        chunks.length = 0
+        // Flowing with no listener: the rest of the body is read and dropped, so the response can still be written.
+        incoming.on("error", () => {})
+        incoming.resume()
+        resume(Effect.succeed("too-large"))
+      } else {
+        chunks.push(chunk)
+      }
+    }
+    const onEnd = () => {
+      stop()
+      resume(Effect.succeed(Buffer.concat(chunks, size)))
+    }
+    const onAborted = () => {
+      stop()
+      resume(Effect.succeed("aborted"))
+    }
+    incoming.on("data", onData)
+    incoming.once("end", onEnd)
+    incoming.once("error", onAborted)
+    incoming.once("close", onAborted)
+    return Effect.sync(stop)
+  })
 
 const resolveToken = (token: Redacted.Redacted | string | undefined) =>
   (token === undefined

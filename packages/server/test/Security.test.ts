@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, RunStore, StartEvent, StopEvent } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
 import { ConfigProvider, Context, Effect, Layer, Redacted, Schema } from "effect"
+import { Agent, request as httpRequest } from "node:http"
 
 const greet = defineWorkflow({
   name: "greet",
@@ -180,6 +181,123 @@ describe("request body size limit", () => {
       })
       assert.strictEqual(under.status, 200)
       assert.strictEqual(under.body.status, "completed")
+    })
+  )
+})
+
+/** A POST whose body is a stream of `chunks`: sent with `transfer-encoding: chunked`, no `content-length`. */
+const postChunked = (url: string, chunks: ReadonlyArray<string>) =>
+  Effect.promise(async (): Promise<Reply> => {
+    const encoder = new TextEncoder()
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(encoder.encode(chunk))
+        controller.close()
+      }
+    })
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      duplex: "half"
+    } as RequestInit)
+    const text = await response.text()
+    return { status: response.status, headers: response.headers, body: text === "" ? undefined : JSON.parse(text) }
+  })
+
+interface RawReply {
+  readonly status: number
+  readonly body: any
+  readonly reusedSocket: boolean
+}
+
+/**
+ * A request with node:http on `agent` (keep-alive), its body written in `chunks` without a content-length. Succeeds
+ * once the response is read *and* the whole body was written (an error on the connection fails it).
+ */
+const rawChunked = (agent: Agent, url: string, chunks: ReadonlyArray<string>) =>
+  Effect.async<RawReply, Error>((resume) => {
+    const req = httpRequest(url, { method: "POST", agent, headers: { "content-type": "application/json" } })
+    let reply: RawReply | undefined
+    let written = false
+    const done = () => {
+      if (reply !== undefined && written) resume(Effect.succeed(reply))
+    }
+    req.on("error", (error) => resume(Effect.fail(error)))
+    req.on("finish", () => {
+      written = true
+      done()
+    })
+    req.on("response", (response) => {
+      let text = ""
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => {
+        text += chunk
+      })
+      response.on("end", () => {
+        try {
+          reply = { status: response.statusCode ?? 0, body: JSON.parse(text), reusedSocket: req.reusedSocket }
+          done()
+        } catch (error) {
+          resume(Effect.fail(new Error(`not JSON: ${text}`, { cause: error })))
+        }
+      })
+    })
+    for (const chunk of chunks) req.write(chunk)
+    req.end()
+  })
+
+describe("request body size limit, chunked bodies (no content-length)", () => {
+  it.scoped("a chunked body over maxBodyBytes gets 413 PayloadTooLarge and starts nothing", () =>
+    Effect.gen(function* () {
+      const base = yield* serve({ maxBodyBytes: 64 })
+      const big = yield* postChunked(`${base}/workflows/greet/runs`, [
+        '{"name":"',
+        "x".repeat(50),
+        "x".repeat(50),
+        '"}'
+      ])
+      assert.strictEqual(big.status, 413)
+      assert.strictEqual(big.body._tag, "PayloadTooLarge")
+      assert.include(big.body.message, "64")
+      const runs = yield* request(`${base}/runs`)
+      assert.deepStrictEqual(runs.body, [])
+    })
+  )
+
+  it.scoped("a chunked body under the limit reaches the handler whole (decoded, validated, run)", () =>
+    Effect.gen(function* () {
+      const base = yield* serve({ maxBodyBytes: 64 })
+      const ok = yield* postChunked(`${base}/workflows/greet/runs?wait=true`, ['{"na', 'me":"', "ada", '"}'])
+      assert.strictEqual(ok.status, 200)
+      assert.strictEqual(ok.body.result, "hello ada")
+      const bad = yield* postChunked(`${base}/workflows/greet/runs`, ['{"name":', "42}"])
+      assert.strictEqual(bad.status, 400)
+      assert.strictEqual(bad.body._tag, "InvalidInput")
+      const malformed = yield* postChunked(`${base}/workflows/greet/runs`, ["{not", " json"])
+      assert.strictEqual(malformed.status, 400)
+    })
+  )
+
+  it.scoped("8 MiB sent chunked past a 1 KiB limit: 413, and the kept-alive connection serves the next request", () =>
+    Effect.gen(function* () {
+      const base = yield* serve({ maxBodyBytes: 1024 })
+      const agent = yield* Effect.acquireRelease(
+        Effect.sync(() => new Agent({ keepAlive: true, maxSockets: 1 })),
+        (agent) => Effect.sync(() => agent.destroy())
+      )
+      const chunk = "x".repeat(64 * 1024)
+      const big = yield* rawChunked(agent, `${base}/workflows/greet/runs`, [
+        '{"name":"',
+        ...Array.from({ length: 128 }, () => chunk),
+        '"}'
+      ])
+      assert.strictEqual(big.status, 413)
+      assert.strictEqual(big.body._tag, "PayloadTooLarge")
+      const next = yield* rawChunked(agent, `${base}/workflows/greet/runs?wait=true`, ['{"name":"bob"}'])
+      assert.strictEqual(next.status, 200)
+      assert.strictEqual(next.body.result, "hello bob")
+      assert.isTrue(next.reusedSocket)
     })
   )
 })
