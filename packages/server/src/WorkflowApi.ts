@@ -8,6 +8,7 @@ import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 
 /**
@@ -237,4 +238,13 @@ export class WorkflowApi extends HttpApi.make("eventflow")
       .add(HttpApiEndpoint.del("cancelRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
   )
   .addError(Unauthorized)
-  .addError(PayloadTooLarge) {}
+  .addError(PayloadTooLarge)
+  .annotateContext(
+    OpenApi.annotations({
+      title: "Eventflow workflow server",
+      version: "0.1.0",
+      description:
+        "Start workflow runs, follow their events (Server-Sent Events), answer their prompts, cancel them. " +
+        "When the server has a token, every route but /health requires `Authorization: Bearer <token>`."
+    })
+  ) {}

@@ -56,6 +56,7 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 /** Every route but `/health`, with a body where the route takes one. */
 const protectedRoutes = [
+  { method: "GET", path: "/openapi.json" },
   { method: "GET", path: "/workflows" },
   { method: "GET", path: "/workflows/greet" },
   { method: "POST", path: "/workflows/greet/runs", body: JSON.stringify({ name: "ada" }) },

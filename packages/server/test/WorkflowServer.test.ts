@@ -107,6 +107,8 @@ describe("WorkflowServer", () => {
       const response = yield* request(`${base}/openapi.json`)
       assert.strictEqual(response.status, 200)
       assert.match(response.body.openapi, /^3\./)
+      assert.strictEqual(response.body.info.title, "Eventflow workflow server")
+      assert.strictEqual(response.body.info.version, "0.1.0")
       const paths = Object.keys(response.body.paths)
       for (const path of [
         "/health",
