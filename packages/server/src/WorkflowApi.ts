@@ -86,6 +86,19 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
 ) {}
 
 /**
+ * The request body is declared as JSON (or has no content type) but does not parse (400); the message gives the
+ * parser's reason and position.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidJson extends Schema.TaggedError<InvalidJson>()(
+  "InvalidJson",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/**
  * The request body is larger than the server accepts (413).
  *
  * @since 0.1.0
@@ -239,6 +252,7 @@ export class WorkflowApi extends HttpApi.make("eventflow")
   )
   .addError(Unauthorized)
   .addError(PayloadTooLarge)
+  .addError(InvalidJson)
   .annotateContext(
     OpenApi.annotations({
       title: "Eventflow workflow server",

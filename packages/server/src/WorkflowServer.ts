@@ -5,7 +5,7 @@
  */
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import type * as HttpPlatform from "@effect/platform/HttpPlatform"
@@ -393,7 +393,10 @@ const sameToken = (given: string, expected: Redacted.Redacted): boolean =>
 const errorResponse = (status: number, _tag: string, message: string, headers?: Record<string, string>) =>
   HttpServerResponse.unsafeJson({ _tag, message }, { status, ...(headers === undefined ? {} : { headers }) })
 
-/** Bearer-token authentication (all routes but `/health`) and the request body size limit. */
+/**
+ * Bearer-token authentication (all routes but `/health`), the request body size limit, a JSON body that does not
+ * parse (400 `InvalidJson`), and JSON bodies for the errors the platform answers with an empty body.
+ */
 const guard =
   (token: Option.Option<Redacted.Redacted>, maxBodyBytes: number) =>
   (app: HttpApp.Default): HttpApp.Default =>
@@ -408,26 +411,32 @@ const guard =
         }
       }
       const declared = request.headers["content-length"]
-      if (declared === undefined && request.headers["transfer-encoding"] !== undefined) {
-        return readChunked(request, maxBodyBytes, app)
+      const chunked = declared === undefined && request.headers["transfer-encoding"] !== undefined
+      if (!chunked) {
+        const length = Number(declared ?? "0")
+        if (Number.isFinite(length) && length > maxBodyBytes) return Effect.succeed(tooLarge(maxBodyBytes))
+        if (!(length > 0)) return jsonErrors(HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodyBytes)))
       }
-      const length = Number(declared ?? "0")
-      if (Number.isFinite(length) && length > maxBodyBytes) {
-        return Effect.succeed(tooLarge(maxBodyBytes))
-      }
-      return HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodyBytes))
+      return readBody(request, maxBodyBytes, app)
     })
 
 const tooLarge = (maxBodyBytes: number) =>
   errorResponse(413, "PayloadTooLarge", `the request body exceeds the limit of ${maxBodyBytes} bytes`)
 
+/** Whether the body is to be read as JSON: a JSON content type, or none. */
+const isJson = (request: HttpServerRequest.HttpServerRequest): boolean => {
+  const type = request.headers["content-type"]
+  return type === undefined || /[/+]json\s*(;|$)/i.test(type)
+}
+
 /**
- * A body sent without a `content-length` (chunked) is read here, up to the limit, and handed to the app as a request
- * with that body. The platform's own limit destroys the request stream when the limit is passed, which drops the
- * connection before any response; here the rest of an oversized body is discarded as it arrives (as Node does for a
- * body nobody reads) and the client gets a 413 on a connection that stays usable.
+ * Reads the body here, up to the limit, and hands the app a request with that body. The platform's own limit
+ * destroys the request stream when the limit is passed, which drops the connection before any response; here the
+ * rest of an oversized body is discarded as it arrives (as Node does for a body nobody reads) and the client gets a
+ * 413 on a connection that stays usable. A JSON body that does not parse gets a 400 saying why and where (the
+ * platform answers it with an empty 400).
  */
-const readChunked = (
+const readBody = (
   request: HttpServerRequest.HttpServerRequest,
   maxBodyBytes: number,
   app: HttpApp.Default
@@ -437,8 +446,53 @@ const readChunked = (
     if (body === "aborted") {
       return Effect.succeed(errorResponse(400, "BadRequest", "the request body ended before it was complete"))
     }
-    return Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, body))
+    const text = new TextDecoder().decode(body)
+    let json: unknown = null
+    if (isJson(request) && text !== "") {
+      try {
+        json = JSON.parse(text)
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error)
+        return Effect.succeed(errorResponse(400, "InvalidJson", `the request body is not valid JSON: ${reason}`))
+      }
+    }
+    const buffered = withBody(request, body, text, json)
+    return jsonErrors(Effect.provideService(app, HttpServerRequest.HttpServerRequest, buffered))
   })
+
+/**
+ * Gives the errors the platform answers without a body (an unknown route, a defect) a JSON body with a `_tag` and a
+ * message, like every other error of the API (a pre-response handler: the platform writes the response of a failure
+ * before the middleware sees it). A defect is logged; its details never reach the client.
+ */
+const jsonErrors = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> =>
+  Effect.zipRight(
+    HttpApp.appendPreResponseHandler((request, response) => Effect.succeed(withJsonError(request, response))),
+    Effect.tapErrorCause(app, (cause) =>
+      HttpServerError.causeResponseStripped(cause)[0].status >= 500 && !Cause.isInterruptedOnly(cause)
+        ? Effect.logError("eventflow server: a request failed", cause)
+        : Effect.void
+    )
+  )
+
+const withJsonError = (
+  request: HttpServerRequest.HttpServerRequest,
+  response: HttpServerResponse.HttpServerResponse
+): HttpServerResponse.HttpServerResponse => {
+  if (response.status < 400 || response.body._tag !== "Empty") return response
+  const path = request.url.split("?")[0]
+  const [tag, message] =
+    response.status === 404
+      ? ["RouteNotFound", `no route for ${request.method} ${path}`]
+      : response.status === 400
+        ? ["BadRequest", `the request to ${request.method} ${path} could not be read`]
+        : response.status >= 500
+          ? ["InternalServerError", `the server failed to answer ${request.method} ${path}`]
+          : ["HttpError", `${request.method} ${path} failed with status ${response.status}`]
+  return errorResponse(response.status, tag, message)
+}
 
 /**
  * The same request (its response, headers, url and remote address are the platform's), with the body already read:
@@ -446,19 +500,24 @@ const readChunked = (
  */
 const withBody = (
   request: HttpServerRequest.HttpServerRequest,
-  body: Uint8Array
+  body: Uint8Array,
+  text: string,
+  /** The body parsed as JSON, if it was (`null` for an empty body). */
+  json: unknown
 ): HttpServerRequest.HttpServerRequest => {
   const buffered: HttpServerRequest.HttpServerRequest = Object.create(request)
   const decodeError = (cause: unknown) =>
     new HttpServerError.RequestError({ request: buffered, reason: "Decode", cause })
-  const text = Effect.sync(() => new TextDecoder().decode(body))
   Object.defineProperties(buffered, {
-    text: { value: text },
+    text: { value: Effect.succeed(text) },
     json: {
-      value: Effect.tryMap(text, { try: (text) => (text === "" ? null : JSON.parse(text)), catch: decodeError })
+      value:
+        json !== null || text === ""
+          ? Effect.succeed(json)
+          : Effect.try({ try: () => JSON.parse(text) as unknown, catch: decodeError })
     },
     urlParamsBody: {
-      value: Effect.tryMap(text, { try: (text) => UrlParams.fromInput(new URLSearchParams(text)), catch: decodeError })
+      value: Effect.try({ try: () => UrlParams.fromInput(new URLSearchParams(text)), catch: decodeError })
     },
     arrayBuffer: { value: Effect.sync(() => body.slice().buffer) },
     stream: { value: Stream.succeed(body) }

@@ -144,6 +144,56 @@ describe("WorkflowServer", () => {
     })
   )
 
+  it.scoped("an unknown route or method is 404 RouteNotFound with a JSON body naming it", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const unknown = yield* request(`${base}/nope?x=1`)
+      assert.deepStrictEqual(unknown, {
+        status: 404,
+        body: { _tag: "RouteNotFound", message: "no route for GET /nope" }
+      })
+      const method = yield* request(`${base}/health`, { method: "PUT" })
+      assert.deepStrictEqual(method, {
+        status: 404,
+        body: { _tag: "RouteNotFound", message: "no route for PUT /health" }
+      })
+    })
+  )
+
+  it.scoped("a defect answers 500 InternalServerError in JSON; the defect's message and stack stay on the server", () =>
+    Effect.gen(function* () {
+      const memory = yield* RunStore.makeMemory
+      let booted = false
+      const base = yield* serve({
+        ...memory,
+        // The boot lists the unfinished runs: the store breaks only after it.
+        list: (filter) => (booted ? Effect.die(new Error("secret detail at /srv/internal.ts:12")) : memory.list(filter))
+      })
+      booted = true
+      const response = yield* request(`${base}/runs`)
+      assert.deepStrictEqual(response, {
+        status: 500,
+        body: { _tag: "InternalServerError", message: "the server failed to answer GET /runs" }
+      })
+      const health = yield* request(`${base}/health`)
+      assert.strictEqual(health.status, 200)
+    })
+  )
+
+  it.scoped("POST /runs/{id}/events with a body that is not JSON is 400 InvalidJson; nothing is sent", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const started = yield* request(`${base}/workflows/gated/runs`, { method: "POST", body: {} })
+      const runId = started.body.runId
+      yield* awaitStatus(base, runId, "waiting")
+      const bad = yield* request(`${base}/runs/${runId}/events`, { method: "POST", raw: '{"type":"Approve",' })
+      assert.strictEqual(bad.status, 400)
+      assert.strictEqual(bad.body._tag, "InvalidJson")
+      const still = yield* request(`${base}/runs/${runId}`)
+      assert.strictEqual(still.body.status, "waiting")
+    })
+  )
+
   it.scoped("GET /workflows/{name} describes one workflow; 404 for an unknown name", () =>
     Effect.gen(function* () {
       const base = yield* setup
@@ -204,6 +254,9 @@ describe("WorkflowServer", () => {
       assert.include(bad.body.message, "Expected string")
       const malformed = yield* request(`${base}/workflows/greet/runs`, { method: "POST", raw: "{not json" })
       assert.strictEqual(malformed.status, 400)
+      assert.strictEqual(malformed.body._tag, "InvalidJson")
+      assert.include(malformed.body.message, "not valid JSON")
+      assert.include(malformed.body.message, "position 1")
       const unknown = yield* request(`${base}/workflows/nope/runs`, { method: "POST", body: {} })
       assert.strictEqual(unknown.status, 404)
       assert.strictEqual(unknown.body._tag, "WorkflowNotFound")
