@@ -9,7 +9,7 @@
 import { pathToFileURL } from "node:url"
 import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { InputRequired } from "@eventflow/core"
-import { WorkflowClient } from "@eventflow/server"
+import { WorkflowClient } from "@eventflow/server/client"
 import { Config, Console, Effect, Schema, Stream } from "effect"
 
 /** Runs one approval over HTTP: the answers are taken from `answers` in order (the last one repeats). */
