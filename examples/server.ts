@@ -16,9 +16,7 @@ import { llmLayer, rag } from "./rag.js"
 
 export const serve = (options: { readonly port: number; readonly filename: string }) =>
   Effect.gen(function* () {
-    yield* Layer.build(
-      WorkflowServer.layerSqlite({ workflows: [approval, rag], ...options }).pipe(Layer.provide(llmLayer))
-    )
+    yield* Layer.build(WorkflowServer.layer({ workflows: [approval, rag], ...options }).pipe(Layer.provide(llmLayer)))
     yield* Console.log(`Eventflow server listening on http://127.0.0.1:${options.port}`)
     return yield* Effect.never
   }).pipe(Effect.scoped)

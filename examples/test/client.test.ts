@@ -15,7 +15,7 @@ const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
 const serve = (token?: string) =>
   Effect.gen(function* () {
     const context = yield* Layer.build(
-      WorkflowServer.layerSqlite({ workflows: [approval], port: 0, filename: ":memory:", token: token ?? "" })
+      WorkflowServer.layer({ workflows: [approval], port: 0, filename: ":memory:", token: token ?? "" })
     )
     const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
     return `http://127.0.0.1:${address.port}`

@@ -115,7 +115,9 @@ export const serverLoad = (options: ServerLoadOptions): Effect.Effect<ServerLoad
   Effect.scoped(
     Effect.gen(function* () {
       const context = yield* Layer.build(
-        WorkflowServer.layer({ workflows: [double], port: 0, token: "" }).pipe(Layer.provide(RunStore.layerMemory))
+        WorkflowServer.layerWithStore({ workflows: [double], port: 0, token: "" }).pipe(
+          Layer.provide(RunStore.layerMemory)
+        )
       )
       const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
       const base = `http://127.0.0.1:${address.port}`

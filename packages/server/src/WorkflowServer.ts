@@ -45,7 +45,7 @@ import {
 } from "./WorkflowApi.js"
 
 /**
- * Options of {@link layer}.
+ * Options of {@link layer} and {@link layerWithStore}.
  *
  * @since 0.1.0
  * @category Models
@@ -571,13 +571,13 @@ const resolveToken = (token: Redacted.Redacted | string | undefined) =>
 
 /**
  * Serves the workflows over HTTP with Node's `http` server (on `127.0.0.1:3000` by default), and the OpenAPI document
- * of the `WorkflowApi` at `GET /openapi.json` (behind the bearer token when one is set). Requires a `RunStore`
- * (see {@link layerSqlite}) and the services of the workflows' steps.
+ * of the `WorkflowApi` at `GET /openapi.json` (behind the bearer token when one is set), with the runs in the
+ * `RunStore` of the context (see {@link layer} for the SQLite default). Requires the services of the workflows' steps.
  *
  * @since 0.1.0
  * @category Layers
  */
-export const layer = <const Ws extends ReadonlyArray<Workflow.Any>>(
+export const layerWithStore = <const Ws extends ReadonlyArray<Workflow.Any>>(
   options: Options<Ws>
 ): Layer.Layer<
   HttpServer.HttpServer | HttpPlatform.HttpPlatform,
@@ -604,15 +604,26 @@ export const layer = <const Ws extends ReadonlyArray<Workflow.Any>>(
   )
 
 /**
- * {@link layer} with its runs kept in a SQLite file (`:memory:` for a store that lives as long as the server).
+ * The SQLite file of {@link layer} when no `filename` is given, relative to the working directory.
+ *
+ * @since 0.1.0
+ * @category Constants
+ */
+export const defaultFilename = "eventflow.db"
+
+/**
+ * Serves the workflows over HTTP (see {@link layerWithStore}) with their runs durable in a SQLite file:
+ * `filename`, default {@link defaultFilename} (`":memory:"` for a store that lives as long as the server, e.g. in
+ * tests). On start, every unfinished run in the file is resumed.
  *
  * @since 0.1.0
  * @category Layers
  */
-export const layerSqlite = <const Ws extends ReadonlyArray<Workflow.Any>>(
-  options: Options<Ws> & { readonly filename: string }
+export const layer = <const Ws extends ReadonlyArray<Workflow.Any>>(
+  options: Options<Ws> & { readonly filename?: string | undefined }
 ): Layer.Layer<
   HttpServer.HttpServer | HttpPlatform.HttpPlatform,
   WorkflowError.RunStoreError | WorkflowError.InvalidSnapshotError | HttpServerError.ServeError,
   Workflow.Requirements<Ws[number]>
-> => layer(options).pipe(Layer.provide(SqliteRunStore.layer({ filename: options.filename })))
+> =>
+  layerWithStore(options).pipe(Layer.provide(SqliteRunStore.layer({ filename: options.filename ?? defaultFilename })))

@@ -5,7 +5,7 @@ import { defineWorkflow, RunStore, StartEvent, StopEvent } from "@eventflow/core
 import { WorkflowServer } from "@eventflow/server"
 import { Context, Data, Effect, Exit, Layer, Logger, Option, Schema, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -33,7 +33,7 @@ interface Reply {
 const serve = (store: RunStore.Service) =>
   Effect.gen(function* () {
     const context = yield* Layer.build(
-      WorkflowServer.layer({ workflows, port: 0 }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, store)))
+      WorkflowServer.layerWithStore({ workflows, port: 0 }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, store)))
     )
     const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
     return `http://127.0.0.1:${address.port}`
@@ -196,11 +196,14 @@ describe("runs that are not live in this process", () => {
 const fixture = fileURLToPath(new URL("./fixtures/approval-server.ts", import.meta.url))
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
 
-/** Starts the fixture server as a separate Node process on the SQLite file; resolves its base URL once it listens. */
-const startProcess = (filename: string) =>
+/**
+ * Starts the fixture server as a separate Node process on the SQLite file (or, with `--default-in <dir>`, on the
+ * default file in `dir`); resolves its base URL once it listens.
+ */
+const startProcess = (...args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.async<{ readonly child: ChildProcess; readonly base: string }, Error>((resume) => {
-      const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", fixture, filename], {
+      const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", fixture, ...args], {
         cwd: packageDir,
         stdio: ["ignore", "pipe", "pipe"]
       })
@@ -262,6 +265,38 @@ describe("restart of a real server process", () => {
         const done = yield* awaitStatus(second.base, runId, "completed")
         assert.strictEqual(done.body.result, "deploy: approved")
         assert.deepStrictEqual(done.body.pending, [])
+      }),
+    60_000
+  )
+
+  it.scoped(
+    "without a filename the runs are durable in eventflow.db in the working directory, and resume from it",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* Effect.acquireRelease(
+          Effect.sync(() => mkdtempSync(join(tmpdir(), "eventflow-default-"))),
+          (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
+        )
+        const first = yield* startProcess("--default-in", dir)
+        const started = yield* request(`${first.base}/workflows/approval/runs`, {
+          method: "POST",
+          body: { item: "defaults" }
+        })
+        const runId: string = started.body.runId
+        yield* awaitStatus(first.base, runId, "waiting")
+        yield* kill(first.child)
+        assert.isTrue(existsSync(join(dir, WorkflowServer.defaultFilename)))
+        assert.strictEqual(WorkflowServer.defaultFilename, "eventflow.db")
+
+        const second = yield* startProcess("--default-in", dir)
+        const resumed = yield* request(`${second.base}/runs/${runId}`)
+        assert.strictEqual(resumed.body.status, "waiting")
+        yield* request(`${second.base}/runs/${runId}/events`, {
+          method: "POST",
+          body: { type: "HumanResponse", data: { response: "ok" } }
+        })
+        const done = yield* awaitStatus(second.base, runId, "completed")
+        assert.strictEqual(done.body.result, "defaults: ok")
       }),
     60_000
   )

@@ -20,7 +20,9 @@ type ServeOptions = Omit<WorkflowServer.Options<readonly [typeof greet]>, "workf
 const serve = (options: ServeOptions, env: ReadonlyArray<readonly [string, string]> = []) =>
   Effect.gen(function* () {
     const context = yield* Layer.build(
-      WorkflowServer.layer({ workflows: [greet], port: 0, ...options }).pipe(Layer.provide(RunStore.layerMemory))
+      WorkflowServer.layerWithStore({ workflows: [greet], port: 0, ...options }).pipe(
+        Layer.provide(RunStore.layerMemory)
+      )
     ).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(env))))
     const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
     return `http://127.0.0.1:${address.port}`

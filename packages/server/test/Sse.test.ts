@@ -24,7 +24,9 @@ const approval = defineWorkflow({
 const serve = (options: { readonly heartbeat?: Duration.DurationInput }) =>
   Effect.gen(function* () {
     const context = yield* Layer.build(
-      WorkflowServer.layer({ workflows: [approval], port: 0, ...options }).pipe(Layer.provide(RunStore.layerMemory))
+      WorkflowServer.layerWithStore({ workflows: [approval], port: 0, ...options }).pipe(
+        Layer.provide(RunStore.layerMemory)
+      )
     )
     const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
     return `http://127.0.0.1:${address.port}`

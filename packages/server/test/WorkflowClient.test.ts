@@ -15,7 +15,7 @@ const workflows = [greet, approval] as const
 const serve = Effect.gen(function* () {
   const store = yield* RunStore.makeMemory
   const context = yield* Layer.build(
-    WorkflowServer.layer({ workflows, port: 0 }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, store)))
+    WorkflowServer.layerWithStore({ workflows, port: 0 }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, store)))
   )
   const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
   return `http://127.0.0.1:${address.port}`

@@ -41,7 +41,7 @@ interface Response {
 const serve = (store: RunStore.Service) =>
   Effect.gen(function* () {
     const context = yield* Layer.build(
-      WorkflowServer.layer({ workflows, port: 0 }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, store)))
+      WorkflowServer.layerWithStore({ workflows, port: 0 }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, store)))
     )
     const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
     assert.strictEqual(address.hostname, "127.0.0.1")
@@ -433,11 +433,11 @@ describe("WorkflowServer", () => {
   )
 })
 
-describe("WorkflowServer.layer at boot", () => {
+describe("WorkflowServer.layerWithStore at boot", () => {
   it.scoped("refuses two workflows with the same name", () =>
     Effect.gen(function* () {
       const exit = yield* Layer.build(
-        WorkflowServer.layer({ workflows: [greet, greet], port: 0 }).pipe(Layer.provide(RunStore.layerMemory))
+        WorkflowServer.layerWithStore({ workflows: [greet, greet], port: 0 }).pipe(Layer.provide(RunStore.layerMemory))
       ).pipe(Effect.exit)
       assert.isTrue(Exit.isFailure(exit))
       if (Exit.isFailure(exit)) assert.include(Cause.pretty(exit.cause), "duplicate workflow name: greet")
@@ -527,10 +527,10 @@ describe("GET /runs/{id}/events (Server-Sent Events)", () => {
   )
 })
 
-describe("WorkflowServer.layerSqlite", () => {
+describe("WorkflowServer.layer (SQLite)", () => {
   it.scoped("serves runs kept in a SQLite store", () =>
     Effect.gen(function* () {
-      const context = yield* Layer.build(WorkflowServer.layerSqlite({ workflows, port: 0, filename: ":memory:" }))
+      const context = yield* Layer.build(WorkflowServer.layer({ workflows, port: 0, filename: ":memory:" }))
       const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
       const base = `http://127.0.0.1:${address.port}`
       const response = yield* request(`${base}/workflows/greet/runs?wait=true`, {
