@@ -213,7 +213,17 @@ export class WorkflowApi extends HttpApi.make("eventflow")
       .add(
         HttpApiEndpoint.post("startRun", "/workflows/:name/runs")
           .setPath(nameParam)
-          .setUrlParams(Schema.Struct({ wait: Schema.optional(Schema.BooleanFromString) }))
+          .setUrlParams(
+            Schema.Struct({
+              wait: Schema.optional(
+                Schema.BooleanFromString.annotations({
+                  description:
+                    "`true`: answer when the run has ended, or waits for input (status `waiting`, prompts in " +
+                    "`pending`); otherwise answer at once with status `running`"
+                })
+              )
+            })
+          )
           .setPayload(Schema.Unknown)
           .addSuccess(RunInfo)
           .addError(WorkflowNotFound)

@@ -144,6 +144,28 @@ describe("WorkflowServer", () => {
     })
   )
 
+  it.scoped("?wait=true on a run that asks a person answers once it waits, with the prompt in pending", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const waiting = yield* request(`${base}/workflows/approval/runs?wait=true`, {
+        method: "POST",
+        body: { item: "budget" }
+      })
+      assert.strictEqual(waiting.status, 200)
+      assert.strictEqual(waiting.body.status, "waiting")
+      assert.strictEqual(waiting.body.pending.length, 1)
+      assert.strictEqual(waiting.body.pending[0].prompt.prompt, "approve budget?")
+      const gated = yield* request(`${base}/workflows/gated/runs?wait=true`, { method: "POST", body: {} })
+      assert.strictEqual(gated.body.status, "waiting")
+      yield* request(`${base}/runs/${waiting.body.runId}/events`, {
+        method: "POST",
+        body: { type: "HumanResponse", data: { response: "yes" } }
+      })
+      const done = yield* awaitStatus(base, waiting.body.runId, "completed")
+      assert.strictEqual(done.body.result, "budget: yes")
+    })
+  )
+
   it.scoped("an unknown route or method is 404 RouteNotFound with a JSON body naming it", () =>
     Effect.gen(function* () {
       const base = yield* setup
