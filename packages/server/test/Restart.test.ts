@@ -231,15 +231,19 @@ const kill = (child: ChildProcess) =>
     child.kill("SIGKILL")
   })
 
+/** A fresh temporary directory, removed with the scope. */
+const tempDir = (prefix: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), prefix))),
+    (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
+  )
+
 describe("restart of a real server process", () => {
   it.scoped(
     "a run waiting for a person survives SIGKILL: the next process resumes it and completes it on the response",
     () =>
       Effect.gen(function* () {
-        const dir = yield* Effect.acquireRelease(
-          Effect.sync(() => mkdtempSync(join(tmpdir(), "eventflow-restart-"))),
-          (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
-        )
+        const dir = yield* tempDir("eventflow-restart-")
         const filename = join(dir, "runs.db")
 
         const first = yield* startProcess(filename)
@@ -273,10 +277,7 @@ describe("restart of a real server process", () => {
     "without a filename the runs are durable in eventflow.db in the working directory, and resume from it",
     () =>
       Effect.gen(function* () {
-        const dir = yield* Effect.acquireRelease(
-          Effect.sync(() => mkdtempSync(join(tmpdir(), "eventflow-default-"))),
-          (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
-        )
+        const dir = yield* tempDir("eventflow-default-")
         const first = yield* startProcess("--default-in", dir)
         const started = yield* request(`${first.base}/workflows/approval/runs`, {
           method: "POST",
