@@ -83,6 +83,12 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any> {
   readonly cancel: Effect.Effect<void>
   readonly status: Effect.Effect<Status>
   /**
+   * Waits until the run has ended (`result` is ready) or is `waiting` for input, and succeeds with its status then:
+   * e.g. an HTTP handler that starts a run answers with its result, or with the prompt it waits on. A run detached
+   * from this process (its scope closed) settles with the status it was left in.
+   */
+  readonly settled: Effect.Effect<Status>
+  /**
    * The prompts (`InputRequired`, or a `waitFor` prompt) that no external event has answered yet, oldest first.
    * `eventId` is the prompt's id (a `waitFor` prompt's is its waiter's key).
    */

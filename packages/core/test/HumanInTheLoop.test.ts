@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Option, Ref, Schema, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Effect, Exit, Fiber, Option, Ref, Schema, Stream, TestClock } from "effect"
 import {
   defineWorkflow,
   Event,
@@ -508,4 +508,69 @@ describe("HumanInTheLoop", () => {
       assert.deepStrictEqual(yield* pendingIds(handle), ["a"])
     })
   )
+
+  describe("handle.settled", () => {
+    it.scoped("waits while steps run, then succeeds with waiting when the run waits for input, then completed", () =>
+      Effect.gen(function* () {
+        const wf = defineWorkflow({ name: "settled", output: Schema.String })
+          .step(StartEvent, () => Effect.as(Effect.sleep("1 second"), Job.make({ n: 1 })), { emits: [Job] })
+          .step(
+            Job,
+            (job, ctx) =>
+              Effect.gen(function* () {
+                const answer = yield* ctx.waitFor(HumanResponse, { prompt: InputRequired.make({ prompt: "ok?" }) })
+                yield* Effect.sleep("1 second")
+                return StopEvent.make({ result: `${job.n}: ${answer.response}` })
+              }),
+            { emits: [StopEvent] }
+          )
+        const handle = yield* Workflow.start(wf)
+        const first = yield* Effect.fork(handle.settled)
+        yield* TestClock.adjust("999 millis")
+        assert.isTrue(Option.isNone(yield* first.poll))
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(yield* first.await.pipe(Effect.flatten), "waiting")
+        assert.strictEqual((yield* handle.pending).length, 1)
+        // Already waiting: it answers at once.
+        assert.strictEqual(yield* handle.settled, "waiting")
+
+        yield* handle.send(HumanResponse.make({ response: "yes" }))
+        const second = yield* Effect.fork(handle.settled)
+        yield* TestClock.adjust("999 millis")
+        assert.isTrue(Option.isNone(yield* second.poll))
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(yield* second.await.pipe(Effect.flatten), "completed")
+        assert.strictEqual(yield* handle.result, "1: yes")
+        assert.strictEqual(yield* handle.settled, "completed")
+      })
+    )
+
+    it.scoped("a failed or cancelled run settles with its status; an interrupted settled leaves the run alone", () =>
+      Effect.gen(function* () {
+        const failing = defineWorkflow({ name: "settled-fail", output: Schema.String }).step(
+          StartEvent,
+          () => Effect.zipRight(Effect.sleep("1 second"), Effect.fail("nope")),
+          { emits: [StopEvent] }
+        )
+        const failed = yield* Workflow.start(failing)
+        const settling = yield* Effect.fork(failed.settled)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* settling.await.pipe(Effect.flatten), "failed")
+
+        const slow = defineWorkflow({ name: "settled-cancel", output: Schema.String }).step(
+          StartEvent,
+          () => Effect.as(Effect.sleep("1 hour"), StopEvent.make({ result: "late" })),
+          { emits: [StopEvent] }
+        )
+        const cancelled = yield* Workflow.start(slow)
+        const interrupted = yield* Effect.fork(cancelled.settled)
+        yield* Effect.yieldNow()
+        assert.isTrue(Exit.isInterrupted(yield* Fiber.interrupt(interrupted)))
+        assert.strictEqual(yield* cancelled.status, "running")
+        const settling2 = yield* Effect.fork(cancelled.settled)
+        yield* cancelled.cancel
+        assert.strictEqual(yield* settling2.await.pipe(Effect.flatten), "cancelled")
+      })
+    )
+  })
 })

@@ -310,7 +310,8 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
             )
             const entry: Entry = { workflow, handle }
             yield* track(entry)
-            if (urlParams.wait === true) yield* untilSettled(handle)
+            // Answers with the result, or with the prompt the run waits on (no request held until a person answers).
+            if (urlParams.wait === true) yield* handle.settled
             return yield* runInfo(entry)
           })
         )
@@ -383,19 +384,6 @@ export const layerApi = <const Ws extends ReadonlyArray<Workflow.Any>>(
   WorkflowError.RunStoreError | WorkflowError.InvalidSnapshotError,
   RunStore.RunStore | Workflow.Requirements<Ws[number]>
 > => HttpApiBuilder.api(WorkflowApi).pipe(Layer.provide(handlersLayer(workflows, options)))
-
-/**
- * Waits until the run ends or waits for input (`RunIdle`, published when it becomes `waiting`): a `?wait=true` on a
- * run that asks a person answers with the prompt in `pending` instead of holding the request until someone answers.
- */
-const untilSettled = (handle: RunHandle): Effect.Effect<void> =>
-  Effect.raceFirst(
-    Effect.exit(handle.result),
-    handle.events({ internal: true }).pipe(
-      Stream.filter((event) => event._tag === "RunIdle"),
-      Stream.runHead
-    )
-  ).pipe(Effect.asVoid)
 
 const digest = (text: string) => createHash("sha256").update(text).digest()
 

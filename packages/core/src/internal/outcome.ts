@@ -18,6 +18,19 @@ export class Outcome<A, E> {
     for (const listener of listeners) listener(exit)
   }
 
+  /** Calls `listener` once it is done (at once if it already is); returns a function that unsubscribes. */
+  listen(listener: (exit: Exit.Exit<A, E>) => void): () => void {
+    if (this.exit !== undefined) {
+      listener(this.exit)
+      return () => {}
+    }
+    this.listeners.push(listener)
+    return () => {
+      const index = this.listeners.indexOf(listener)
+      if (index >= 0) this.listeners.splice(index, 1)
+    }
+  }
+
   get await(): Effect.Effect<A, E> {
     return Effect.suspend(() => {
       if (this.exit !== undefined) return this.exit

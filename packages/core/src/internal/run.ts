@@ -277,7 +277,42 @@ export class RunImpl<S = unknown> {
         }
       }
     }
+    if (this.settleListeners !== undefined && this.settleListeners.length > 0 && I.isWaiting(this.state)) {
+      const listeners = this.settleListeners
+      this.settleListeners = []
+      for (const listener of listeners) listener()
+    }
     return next
+  }
+
+  /** Who waits in `settled` for the run to wait for input (created on first use). */
+  private settleListeners: Array<() => void> | undefined = undefined
+
+  /** Waits until the run has ended (its `result` is ready) or waits for input; succeeds with the status then. */
+  get settled(): Effect.Effect<Status> {
+    return Effect.suspend(() => {
+      if (this.ended.exit !== undefined || this.status() === "waiting") return Effect.succeed(this.status())
+      return Effect.async<Status>((resume) => {
+        const listeners = this.settleListeners ?? []
+        this.settleListeners = listeners
+        let unsubscribe = () => {}
+        const stop = () => {
+          unsubscribe()
+          const index = listeners.indexOf(listener)
+          if (index >= 0) listeners.splice(index, 1)
+        }
+        let resumed = false
+        const listener = () => {
+          if (resumed) return
+          resumed = true
+          stop()
+          resume(Effect.sync(() => this.status()))
+        }
+        listeners.push(listener)
+        unsubscribe = this.ended.listen(listener)
+        return Effect.sync(stop)
+      })
+    })
   }
 
   runFork<A, E>(effect: Effect.Effect<A, E, any>): Fiber.RuntimeFiber<A, E> {
@@ -495,6 +530,7 @@ export class RunImpl<S = unknown> {
       send: (event, options) => this.send(event, options),
       cancel: this.cancel,
       status: Effect.sync(() => this.status()),
+      settled: this.settled,
       snapshot: Effect.sync(() => this.snapshot()),
       pending: Effect.sync(() => this.state.pending.map((p) => ({ eventId: p.eventId, prompt: p.prompt }))),
       state: SynchronizedRef.get(this.stateRef)
