@@ -99,6 +99,18 @@ export class InvalidJson extends Schema.TaggedError<InvalidJson>()(
 ) {}
 
 /**
+ * The request body has a content type other than JSON (415): every endpoint takes JSON.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()(
+  "UnsupportedMediaType",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 415 })
+) {}
+
+/**
  * The request body is larger than the server accepts (413).
  *
  * @since 0.1.0
@@ -263,6 +275,7 @@ export class WorkflowApi extends HttpApi.make("eventflow")
   .addError(Unauthorized)
   .addError(PayloadTooLarge)
   .addError(InvalidJson)
+  .addError(UnsupportedMediaType)
   .annotateContext(
     OpenApi.annotations({
       title: "Eventflow workflow server",

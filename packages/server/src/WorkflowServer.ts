@@ -435,7 +435,7 @@ const isJson = (request: HttpServerRequest.HttpServerRequest): boolean => {
  * destroys the request stream when the limit is passed, which drops the connection before any response; here the
  * rest of an oversized body is discarded as it arrives (as Node does for a body nobody reads) and the client gets a
  * 413 on a connection that stays usable. A JSON body that does not parse gets a 400 saying why and where (the
- * platform answers it with an empty 400).
+ * platform answers it with an empty 400); a body of another content type gets a 415 (every endpoint takes JSON).
  */
 const readBody = (
   request: HttpServerRequest.HttpServerRequest,
@@ -447,9 +447,18 @@ const readBody = (
     if (body === "aborted") {
       return Effect.succeed(errorResponse(400, "BadRequest", "the request body ended before it was complete"))
     }
+    if (!isJson(request) && body.length > 0) {
+      return Effect.succeed(
+        errorResponse(
+          415,
+          "UnsupportedMediaType",
+          `the request body must be JSON (content-type: application/json), got ${request.headers["content-type"]}`
+        )
+      )
+    }
     const text = new TextDecoder().decode(body)
     let json: unknown = null
-    if (isJson(request) && text !== "") {
+    if (text !== "") {
       try {
         json = JSON.parse(text)
       } catch (error) {

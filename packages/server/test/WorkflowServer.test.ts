@@ -202,6 +202,30 @@ describe("WorkflowServer", () => {
     })
   )
 
+  it.scoped("a body of another content type (a form) is 415 UnsupportedMediaType naming it; no run starts", () =>
+    Effect.gen(function* () {
+      const base = yield* setup
+      const response = yield* Effect.promise(async () => {
+        const reply = await fetch(`${base}/workflows/greet/runs`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: "name=Ada"
+        })
+        return { status: reply.status, body: await reply.json() }
+      })
+      assert.deepStrictEqual(response, {
+        status: 415,
+        body: {
+          _tag: "UnsupportedMediaType",
+          message:
+            "the request body must be JSON (content-type: application/json), got application/x-www-form-urlencoded"
+        }
+      })
+      const runs = yield* request(`${base}/runs`)
+      assert.deepStrictEqual(runs.body, [])
+    })
+  )
+
   it.scoped("POST /runs/{id}/events with a body that is not JSON is 400 InvalidJson; nothing is sent", () =>
     Effect.gen(function* () {
       const base = yield* setup
