@@ -1,14 +1,13 @@
-import type { HttpServer as HttpServerService } from "@effect/platform"
-import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, RunStore, StartEvent, StopEvent } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
-import { Context, Data, Effect, Exit, Layer, Logger, Option, Schema, Scope } from "effect"
+import { Data, Effect, Exit, Logger, Option, Schema, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { awaitStatus, request, serveWithStore } from "./http.js"
 import { approval, greet } from "./workflows.js"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly reason: string }> {
@@ -25,41 +24,7 @@ const failing = defineWorkflow({ name: "failing", output: Schema.String }).step(
 
 const workflows = [greet, approval, failing] as const
 
-interface Reply {
-  readonly status: number
-  readonly body: any
-}
-
-const serve = (store: RunStore.Service) =>
-  Effect.gen(function* () {
-    const context = yield* Layer.build(
-      WorkflowServer.layerWithStore({ workflows, port: 0 }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, store)))
-    )
-    const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
-    return `http://127.0.0.1:${address.port}`
-  })
-
-const request = (url: string, init?: { readonly method?: string; readonly body?: unknown }) =>
-  Effect.promise(async (): Promise<Reply> => {
-    const response = await fetch(url, {
-      method: init?.method ?? "GET",
-      ...(init?.body === undefined
-        ? {}
-        : { body: JSON.stringify(init.body), headers: { "content-type": "application/json" } })
-    })
-    const text = await response.text()
-    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
-  })
-
-const awaitStatus = (base: string, runId: string, status: string) =>
-  Effect.gen(function* () {
-    for (let attempt = 0; attempt < 500; attempt++) {
-      const response = yield* request(`${base}/runs/${runId}`)
-      if (response.body?.status === status) return response
-      yield* Effect.yieldNow()
-    }
-    return assert.fail(`run ${runId} never reached status ${status}`)
-  })
+const serve = (store: RunStore.Service) => serveWithStore(workflows, store)
 
 /** A store that counts the `load` calls per run id (the server loads a run only when it is not live). */
 const countingStore = Effect.map(RunStore.makeMemory, (inner) => {

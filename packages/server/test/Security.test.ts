@@ -1,10 +1,9 @@
-import type { HttpServer as HttpServerService } from "@effect/platform"
-import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, RunStore, StartEvent, StopEvent } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
-import { ConfigProvider, Context, Effect, Layer, Redacted, Schema } from "effect"
+import { ConfigProvider, Effect, Layer, Redacted, Schema } from "effect"
 import { Agent, request as httpRequest } from "node:http"
+import { listen, type Reply, request } from "./http.js"
 
 const greet = defineWorkflow({
   name: "greet",
@@ -18,41 +17,9 @@ type ServeOptions = Omit<WorkflowServer.Options<readonly [typeof greet]>, "workf
 
 /** Starts the real server on a free port of 127.0.0.1, with `env` as the only configuration (no process env). */
 const serve = (options: ServeOptions, env: ReadonlyArray<readonly [string, string]> = []) =>
-  Effect.gen(function* () {
-    const context = yield* Layer.build(
-      WorkflowServer.layerWithStore({ workflows: [greet], port: 0, ...options }).pipe(
-        Layer.provide(RunStore.layerMemory)
-      )
-    ).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(env))))
-    const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
-    return `http://127.0.0.1:${address.port}`
-  })
-
-interface Reply {
-  readonly status: number
-  readonly headers: Headers
-  readonly body: any
-}
-
-const request = (
-  url: string,
-  init: { readonly method?: string; readonly body?: string; readonly headers?: Record<string, string> } = {}
-) =>
-  Effect.promise(async (): Promise<Reply> => {
-    const response = await fetch(url, {
-      method: init.method ?? "GET",
-      headers: { ...(init.body === undefined ? {} : { "content-type": "application/json" }), ...init.headers },
-      ...(init.body === undefined ? {} : { body: init.body })
-    })
-    const text = await response.text()
-    let body: unknown = text
-    try {
-      body = text === "" ? undefined : JSON.parse(text)
-    } catch {
-      // not JSON (e.g. an event stream): keep the text
-    }
-    return { status: response.status, headers: response.headers, body }
-  })
+  listen(
+    WorkflowServer.layerWithStore({ workflows: [greet], port: 0, ...options }).pipe(Layer.provide(RunStore.layerMemory))
+  ).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(env))))
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
@@ -74,7 +41,7 @@ describe("bearer-token authentication", () => {
     Effect.gen(function* () {
       const base = yield* serve({ token: "s3cret" })
       for (const route of protectedRoutes) {
-        const init = { method: route.method, ...("body" in route ? { body: route.body } : {}) }
+        const init = { method: route.method, ...("body" in route ? { raw: route.body } : {}) }
         const missing = yield* request(`${base}${route.path}`, init)
         assert.strictEqual(missing.status, 401, `${route.method} ${route.path} without a token`)
         assert.strictEqual(missing.body._tag, "Unauthorized")
@@ -104,7 +71,7 @@ describe("bearer-token authentication", () => {
       )
       const started = yield* request(`${base}/workflows/greet/runs?wait=true`, {
         method: "POST",
-        body: JSON.stringify({ name: "ada" }),
+        body: { name: "ada" },
         headers: bearer("s3cret")
       })
       assert.strictEqual(started.status, 200)
@@ -136,7 +103,7 @@ describe("bearer-token authentication", () => {
       assert.strictEqual(workflows.status, 200)
       const started = yield* request(`${base}/workflows/greet/runs?wait=true`, {
         method: "POST",
-        body: JSON.stringify({ name: "bob" })
+        body: { name: "bob" }
       })
       assert.strictEqual(started.status, 200)
       assert.strictEqual(started.body.result, "hello bob")
@@ -153,7 +120,7 @@ describe("request body size limit", () => {
       const base = yield* serve({ maxBodyBytes: 64 })
       const big = yield* request(`${base}/workflows/greet/runs`, {
         method: "POST",
-        body: JSON.stringify({ name: "x".repeat(100) })
+        body: { name: "x".repeat(100) }
       })
       assert.strictEqual(big.status, 413)
       assert.strictEqual(big.body._tag, "PayloadTooLarge")
@@ -162,7 +129,7 @@ describe("request body size limit", () => {
       assert.deepStrictEqual(runs.body, [])
       const small = yield* request(`${base}/workflows/greet/runs?wait=true`, {
         method: "POST",
-        body: JSON.stringify({ name: "x".repeat(10) })
+        body: { name: "x".repeat(10) }
       })
       assert.strictEqual(small.status, 200)
       assert.strictEqual(small.body.result, `hello ${"x".repeat(10)}`)
@@ -174,13 +141,13 @@ describe("request body size limit", () => {
       const base = yield* serve({})
       const over = yield* request(`${base}/workflows/greet/runs`, {
         method: "POST",
-        body: JSON.stringify({ name: "x".repeat(1024 * 1024) })
+        body: { name: "x".repeat(1024 * 1024) }
       })
       assert.strictEqual(over.status, 413)
       assert.strictEqual(over.body._tag, "PayloadTooLarge")
       const under = yield* request(`${base}/workflows/greet/runs?wait=true`, {
         method: "POST",
-        body: JSON.stringify({ name: "x".repeat(1000 * 1000) })
+        body: { name: "x".repeat(1000 * 1000) }
       })
       assert.strictEqual(under.status, 200)
       assert.strictEqual(under.body.status, "completed")

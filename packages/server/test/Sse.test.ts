@@ -1,46 +1,18 @@
-import type { HttpServer as HttpServerService } from "@effect/platform"
-import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, HumanResponse, InputRequired, RunStore, StartEvent, StopEvent } from "@eventflow/core"
+import { RunStore } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
-import { Context, type Duration, Effect, Layer, Schema, TestClock } from "effect"
-
-const approval = defineWorkflow({
-  name: "approval",
-  input: Schema.Struct({ item: Schema.String }),
-  output: Schema.String
-}).step(
-  StartEvent,
-  (start, ctx) =>
-    Effect.gen(function* () {
-      const answer = yield* ctx.waitFor(HumanResponse, {
-        prompt: InputRequired.make({ prompt: `approve ${start.input.item}?` })
-      })
-      return StopEvent.make({ result: `${start.input.item}: ${answer.response}` })
-    }),
-  { emits: [StopEvent] }
-)
+import { listen, request } from "./http.js"
+import { approval } from "./workflows.js"
+import { type Duration, Effect, Layer, TestClock } from "effect"
 
 const serve = (options: { readonly heartbeat?: Duration.DurationInput }) =>
-  Effect.gen(function* () {
-    const context = yield* Layer.build(
-      WorkflowServer.layerWithStore({ workflows: [approval], port: 0, ...options }).pipe(
-        Layer.provide(RunStore.layerMemory)
-      )
+  listen(
+    WorkflowServer.layerWithStore({ workflows: [approval], port: 0, ...options }).pipe(
+      Layer.provide(RunStore.layerMemory)
     )
-    const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
-    return `http://127.0.0.1:${address.port}`
-  })
+  )
 
-const post = (url: string, body: unknown) =>
-  Effect.promise(async (): Promise<{ readonly status: number; readonly body: any }> => {
-    const response = await fetch(url, {
-      method: "POST",
-      body: JSON.stringify(body),
-      headers: { "content-type": "application/json" }
-    })
-    return { status: response.status, body: await response.json() }
-  })
+const post = (url: string, body: unknown) => request(url, { method: "POST", body })
 
 /** An open Server-Sent Events response, read chunk by chunk. */
 const open = (url: string) =>

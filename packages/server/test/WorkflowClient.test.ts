@@ -1,25 +1,17 @@
-import type { HttpServer as HttpServerService } from "@effect/platform"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import { type InputRequired, RunStore } from "@eventflow/core"
-import { WorkflowClient, WorkflowServer } from "@eventflow/server"
-import { Chunk, Context, Effect, Layer, Ref, Schedule, Stream } from "effect"
+import { WorkflowClient } from "@eventflow/server"
+import { Chunk, Effect, Layer, Ref, Schedule, Stream } from "effect"
+import { serveWithStore } from "./http.js"
 import { approval, greet } from "./workflows.js"
 
 const workflows = [greet, approval] as const
 
 /** Starts the real server on 127.0.0.1, on a free port, in the test's scope; returns its base URL. */
-const serve = Effect.gen(function* () {
-  const store = yield* RunStore.makeMemory
-  const context = yield* Layer.build(
-    WorkflowServer.layerWithStore({ workflows, port: 0 }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, store)))
-  )
-  const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
-  return `http://127.0.0.1:${address.port}`
-})
+const serve = Effect.flatMap(RunStore.makeMemory, (store) => serveWithStore(workflows, store))
 
 const setup = Effect.flatMap(serve, (baseUrl) => WorkflowClient.make({ baseUrl })).pipe(
   Effect.provide(NodeHttpClient.layer)

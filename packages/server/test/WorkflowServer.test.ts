@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, Event, RunStore, StartEvent, StopEvent } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
 import { Cause, Context, Data, Effect, Exit, Layer, Schema, Scope, TestClock } from "effect"
+import { awaitStatus, request, serveWithStore } from "./http.js"
 import { approval, greet } from "./workflows.js"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly reason: string }> {
@@ -32,44 +33,6 @@ const failing = defineWorkflow({ name: "failing", output: Schema.String }).step(
 
 const workflows = [greet, approval, gated, failing] as const
 
-interface Response {
-  readonly status: number
-  readonly body: any
-}
-
-/** Starts the real server on 127.0.0.1, on a free port, in the test's scope; returns its base URL. */
-const serve = (store: RunStore.Service) =>
-  Effect.gen(function* () {
-    const context = yield* Layer.build(
-      WorkflowServer.layerWithStore({ workflows, port: 0 }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, store)))
-    )
-    const address = Context.get(context, HttpServer.HttpServer).address as HttpServerService.TcpAddress
-    assert.strictEqual(address.hostname, "127.0.0.1")
-    return `http://127.0.0.1:${address.port}`
-  })
-
-const request = (url: string, init?: { readonly method?: string; readonly body?: unknown; readonly raw?: string }) =>
-  Effect.promise(async (): Promise<Response> => {
-    const body = init?.raw ?? (init?.body === undefined ? undefined : JSON.stringify(init.body))
-    const response = await fetch(url, {
-      method: init?.method ?? "GET",
-      ...(body === undefined ? {} : { body, headers: { "content-type": "application/json" } })
-    })
-    const text = await response.text()
-    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
-  })
-
-/** Polls `GET /runs/{id}` until the run has the status (the run progresses on real I/O, not on the clock). */
-const awaitStatus = (base: string, runId: string, status: string) =>
-  Effect.gen(function* () {
-    for (let attempt = 0; attempt < 500; attempt++) {
-      const response = yield* request(`${base}/runs/${runId}`)
-      if (response.body?.status === status) return response
-      yield* Effect.yieldNow()
-    }
-    return assert.fail(`run ${runId} never reached status ${status}`)
-  })
-
 /** Reads a whole Server-Sent Events response (it ends after the run's terminal event). */
 const readEvents = (url: string, lastEventId?: string) =>
   Effect.promise(async () => {
@@ -88,6 +51,8 @@ const parseEvents = (text: string) =>
       )
       return { id: fields.get("id"), event: fields.get("event"), data: JSON.parse(fields.get("data") ?? "null") }
     })
+
+const serve = (store: RunStore.Service) => serveWithStore(workflows, store)
 
 const setup = Effect.flatMap(RunStore.makeMemory, serve)
 
@@ -170,15 +135,21 @@ describe("WorkflowServer", () => {
     Effect.gen(function* () {
       const base = yield* setup
       const unknown = yield* request(`${base}/nope?x=1`)
-      assert.deepStrictEqual(unknown, {
-        status: 404,
-        body: { _tag: "RouteNotFound", message: "no route for GET /nope" }
-      })
+      assert.deepStrictEqual(
+        { status: unknown.status, body: unknown.body },
+        {
+          status: 404,
+          body: { _tag: "RouteNotFound", message: "no route for GET /nope" }
+        }
+      )
       const method = yield* request(`${base}/health`, { method: "PUT" })
-      assert.deepStrictEqual(method, {
-        status: 404,
-        body: { _tag: "RouteNotFound", message: "no route for PUT /health" }
-      })
+      assert.deepStrictEqual(
+        { status: method.status, body: method.body },
+        {
+          status: 404,
+          body: { _tag: "RouteNotFound", message: "no route for PUT /health" }
+        }
+      )
     })
   )
 
@@ -193,10 +164,13 @@ describe("WorkflowServer", () => {
       })
       booted = true
       const response = yield* request(`${base}/runs`)
-      assert.deepStrictEqual(response, {
-        status: 500,
-        body: { _tag: "InternalServerError", message: "the server failed to answer GET /runs" }
-      })
+      assert.deepStrictEqual(
+        { status: response.status, body: response.body },
+        {
+          status: 500,
+          body: { _tag: "InternalServerError", message: "the server failed to answer GET /runs" }
+        }
+      )
       const health = yield* request(`${base}/health`)
       assert.strictEqual(health.status, 200)
     })
@@ -205,22 +179,22 @@ describe("WorkflowServer", () => {
   it.scoped("a body of another content type (a form) is 415 UnsupportedMediaType naming it; no run starts", () =>
     Effect.gen(function* () {
       const base = yield* setup
-      const response = yield* Effect.promise(async () => {
-        const reply = await fetch(`${base}/workflows/greet/runs`, {
-          method: "POST",
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          body: "name=Ada"
-        })
-        return { status: reply.status, body: await reply.json() }
+      const response = yield* request(`${base}/workflows/greet/runs`, {
+        method: "POST",
+        raw: "name=Ada",
+        headers: { "content-type": "application/x-www-form-urlencoded" }
       })
-      assert.deepStrictEqual(response, {
-        status: 415,
-        body: {
-          _tag: "UnsupportedMediaType",
-          message:
-            "the request body must be JSON (content-type: application/json), got application/x-www-form-urlencoded"
+      assert.deepStrictEqual(
+        { status: response.status, body: response.body },
+        {
+          status: 415,
+          body: {
+            _tag: "UnsupportedMediaType",
+            message:
+              "the request body must be JSON (content-type: application/json), got application/x-www-form-urlencoded"
+          }
         }
-      })
+      )
       const runs = yield* request(`${base}/runs`)
       assert.deepStrictEqual(runs.body, [])
     })
