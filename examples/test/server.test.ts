@@ -84,16 +84,33 @@ const awaitPrompt = async (base: string, runId: string) => {
   return run
 }
 
+/**
+ * Waits for the run's prompt, answers it with "yes" over HTTP, reads the run's event stream to its end (it ends after
+ * the terminal event) and returns the run, checked to be completed.
+ */
+const approve = async (base: string, runId: string) => {
+  const run = await awaitPrompt(base, runId)
+  assert.strictEqual(run.body.status, "waiting")
+  const { requestId } = run.body.pending[0].prompt
+  const sent = await json(`${base}/runs/${runId}/events`, {
+    method: "POST",
+    body: { type: "HumanResponse", data: { response: "yes", requestId } }
+  })
+  assert.strictEqual(sent.status, 202)
+  const events = await (await fetch(`${base}/runs/${runId}/events`)).text()
+  assert.include(events, "event: StopEvent")
+  const done = await json(`${base}/runs/${runId}`)
+  assert.strictEqual(done.body.status, "completed")
+  return done
+}
+
 describe("examples/server (child process)", () => {
   it.live(
     "serves /health and both example workflows; an approval run is answered over HTTP and completes",
     () =>
       Effect.promise(async () => {
         const port = await freePort()
-        const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "examples/server.ts"], {
-          cwd: repoRoot,
-          env: { ...process.env, PORT: String(port), SERVER_DB: path.join(dir, "server.db"), LLM_PROVIDER: "local" }
-        })
+        const child = launch(port, path.join(dir, "server.db"))
         try {
           const base = await startServer(child)
           assert.strictEqual(base, `http://127.0.0.1:${port}`)
@@ -110,24 +127,7 @@ describe("examples/server (child process)", () => {
           })
           assert.strictEqual(started.status, 200)
           const runId: string = started.body.runId
-          let run = await json(`${base}/runs/${runId}`)
-          for (let attempt = 0; run.body.pending.length === 0 && attempt < 200; attempt++) {
-            await new Promise((resolve) => setTimeout(resolve, 25))
-            run = await json(`${base}/runs/${runId}`)
-          }
-          assert.strictEqual(run.body.status, "waiting")
-          const { requestId } = run.body.pending[0].prompt
-          const sent = await json(`${base}/runs/${runId}/events`, {
-            method: "POST",
-            body: { type: "HumanResponse", data: { response: "yes", requestId } }
-          })
-          assert.strictEqual(sent.status, 202)
-
-          // The events stream ends after the terminal event.
-          const events = await (await fetch(`${base}/runs/${runId}/events`)).text()
-          assert.include(events, "event: StopEvent")
-          const done = await json(`${base}/runs/${runId}`)
-          assert.strictEqual(done.body.status, "completed")
+          const done = await approve(base, runId)
           assert.deepStrictEqual(done.body.result, { text: "Eventflow makes servers simple.", revisions: 0 })
         } finally {
           child.kill("SIGKILL")
@@ -161,18 +161,7 @@ describe("examples/server (child process)", () => {
         const second = launch(await freePort(), db)
         try {
           const base = await startServer(second)
-          const run = await awaitPrompt(base, runId)
-          assert.strictEqual(run.body.status, "waiting")
-          const { requestId } = run.body.pending[0].prompt
-          const sent = await json(`${base}/runs/${runId}/events`, {
-            method: "POST",
-            body: { type: "HumanResponse", data: { response: "yes", requestId } }
-          })
-          assert.strictEqual(sent.status, 202)
-          const events = await (await fetch(`${base}/runs/${runId}/events`)).text()
-          assert.include(events, "event: StopEvent")
-          const done = await json(`${base}/runs/${runId}`)
-          assert.strictEqual(done.body.status, "completed")
+          const done = await approve(base, runId)
           assert.deepStrictEqual(done.body.result, { text: "Eventflow makes shutdowns simple.", revisions: 0 })
         } finally {
           second.kill("SIGKILL")
