@@ -395,8 +395,8 @@ const errorResponse = (status: number, _tag: string, message: string, headers?: 
   HttpServerResponse.unsafeJson({ _tag, message }, { status, ...(headers === undefined ? {} : { headers }) })
 
 /**
- * Bearer-token authentication (all routes but `/health`), the request body size limit, a JSON body that does not
- * parse (400 `InvalidJson`), and JSON bodies for the errors the platform answers with an empty body.
+ * Bearer-token authentication (all routes but `/health`), the request body size limit (413), a body that is not JSON
+ * (415) or does not parse (400 `InvalidJson`), and JSON bodies for the errors the platform answers with an empty body.
  */
 const guard =
   (token: Option.Option<Redacted.Redacted>, maxBodyBytes: number) =>
@@ -512,22 +512,18 @@ const withBody = (
   request: HttpServerRequest.HttpServerRequest,
   body: Uint8Array,
   text: string,
-  /** The body parsed as JSON, if it was (`null` for an empty body). */
+  /** The body parsed as JSON (`null` for an empty body). */
   json: unknown
 ): HttpServerRequest.HttpServerRequest => {
   const buffered: HttpServerRequest.HttpServerRequest = Object.create(request)
-  const decodeError = (cause: unknown) =>
-    new HttpServerError.RequestError({ request: buffered, reason: "Decode", cause })
   Object.defineProperties(buffered, {
     text: { value: Effect.succeed(text) },
-    json: {
-      value:
-        json !== null || text === ""
-          ? Effect.succeed(json)
-          : Effect.try({ try: () => JSON.parse(text) as unknown, catch: decodeError })
-    },
+    json: { value: Effect.succeed(json) },
     urlParamsBody: {
-      value: Effect.try({ try: () => UrlParams.fromInput(new URLSearchParams(text)), catch: decodeError })
+      value: Effect.try({
+        try: () => UrlParams.fromInput(new URLSearchParams(text)),
+        catch: (cause) => new HttpServerError.RequestError({ request: buffered, reason: "Decode", cause })
+      })
     },
     arrayBuffer: { value: Effect.sync(() => body.slice().buffer) },
     stream: { value: Stream.succeed(body) }
