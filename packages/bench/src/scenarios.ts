@@ -192,6 +192,11 @@ const durableMetrics: ReadonlyArray<MetricSpec> = [
   { key: "usPerHop", label: "µs per checkpointed step-hop", kind: "cost" }
 ]
 
+const loopMetrics: ReadonlyArray<MetricSpec> = [
+  { key: "hopsPerSec", label: "hops/s", kind: "rate" },
+  { key: "usPerHop", label: "µs per hop", kind: "cost" }
+]
+
 export const scenarios: ReadonlyArray<ScenarioSpec> = [
   {
     id: "S1",
@@ -212,18 +217,12 @@ export const scenarios: ReadonlyArray<ScenarioSpec> = [
   {
     id: "S3",
     title: "S3 loop",
-    metrics: [
-      { key: "hopsPerSec", label: "hops/s", kind: "rate" },
-      { key: "usPerHop", label: "µs per hop", kind: "cost" }
-    ]
+    metrics: loopMetrics
   },
   {
     id: "S3s",
     title: "S3s loop (short)",
-    metrics: [
-      { key: "hopsPerSec", label: "hops/s", kind: "rate" },
-      { key: "usPerHop", label: "µs per hop", kind: "cost" }
-    ]
+    metrics: loopMetrics
   },
   {
     id: "S4",
