@@ -1,42 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
 import { AnthropicLLM, LLM, type LLMError } from "@eventflow/llm"
 import { Chunk, ConfigProvider, Deferred, Duration, Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
-import type * as http from "node:http"
-import { anthropicEvent, closedPort, json, type Recorded, serve, sseHead } from "./server.js"
-
-const message = (text: string) => ({
-  id: "msg_1",
-  type: "message",
-  role: "assistant",
-  model: "claude-test-1",
-  content: [{ type: "text", text }],
-  stop_reason: "end_turn",
-  stop_sequence: null,
-  usage: { input_tokens: 12, output_tokens: 3 }
-})
+import {
+  anthropicDelta as textDelta,
+  anthropicHead as streamHead,
+  anthropicMessage as message,
+  anthropicTail as streamTail,
+  closedPort,
+  json,
+  type Recorded,
+  serve
+} from "./server.js"
 
 const errorBody = (type: string, msg: string) => ({ type: "error", error: { type, message: msg } })
-
-const streamHead = (res: http.ServerResponse) => {
-  sseHead(res)
-  anthropicEvent(res, {
-    type: "message_start",
-    message: { ...message(""), content: [], stop_reason: null, usage: { input_tokens: 12, output_tokens: 1 } }
-  } as any)
-  anthropicEvent(res, { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } } as any)
-}
-const textDelta = (res: http.ServerResponse, text: string) =>
-  anthropicEvent(res, { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } } as any)
-const streamTail = (res: http.ServerResponse) => {
-  anthropicEvent(res, { type: "content_block_stop", index: 0 } as any)
-  anthropicEvent(res, {
-    type: "message_delta",
-    delta: { stop_reason: "end_turn", stop_sequence: null },
-    usage: { output_tokens: 3 }
-  } as any)
-  anthropicEvent(res, { type: "message_stop" })
-  res.end()
-}
 
 const llmAt = (url: string, options: Partial<AnthropicLLM.Options> = {}) =>
   AnthropicLLM.make({ model: "claude-test-1", apiKey: "sk-ant-test", baseURL: url, maxTokens: 256, ...options })

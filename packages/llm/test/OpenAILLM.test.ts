@@ -1,8 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { LLM, type LLMError, OpenAILLM } from "@eventflow/llm"
 import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Schema, Stream } from "effect"
-import type * as http from "node:http"
-import { closedPort, json, openAIChunk, type Recorded, serve, sseHead } from "./server.js"
+import {
+  closedPort,
+  json,
+  openAIChunk,
+  openAIChunkOf as chunk,
+  openAIHead as streamHead,
+  type Recorded,
+  serve
+} from "./server.js"
 
 const completion = (text: string) => ({
   id: "chatcmpl-1",
@@ -13,23 +20,7 @@ const completion = (text: string) => ({
   usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 }
 })
 
-const chunk = (content: string | undefined, finish: string | null = null) => ({
-  id: "chatcmpl-1",
-  object: "chat.completion.chunk",
-  created: 1,
-  model: "gpt-test-1",
-  choices: [{ index: 0, delta: content === undefined ? {} : { content }, finish_reason: finish }]
-})
-
 const errorBody = (type: string, message: string) => ({ error: { message, type, param: null, code: null } })
-
-const streamHead = (res: http.ServerResponse) => {
-  sseHead(res)
-  openAIChunk(res, {
-    ...chunk(""),
-    choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]
-  })
-}
 
 const llmAt = (url: string, options: Partial<OpenAILLM.Options> = {}) =>
   OpenAILLM.make({ model: "gpt-test-1", apiKey: "sk-openai-test", baseURL: `${url}/v1`, maxTokens: 128, ...options })

@@ -12,58 +12,23 @@ import {
 import { AnthropicLLM, LLM, LLMError, OpenAILLM } from "@eventflow/llm"
 import { Chunk, type Duration, Effect, Exit, Queue, Schema, Scope, Stream, TestClock } from "effect"
 import type * as http from "node:http"
-import { anthropicEvent, json, openAIChunk, serve, sseHead, type TestServer } from "./server.js"
+import {
+  anthropicDelta,
+  anthropicHead,
+  anthropicMessage,
+  anthropicTail,
+  json,
+  openAIChunk,
+  openAIChunkOf,
+  openAIHead,
+  serve,
+  type TestServer
+} from "./server.js"
 
 // -----------------------------------------------------------------------------
 // Wire protocol helpers
 // -----------------------------------------------------------------------------
 
-const anthropicMessage = (text: string) => ({
-  id: "msg_1",
-  type: "message",
-  role: "assistant",
-  model: "claude-test-1",
-  content: [{ type: "text", text }],
-  stop_reason: "end_turn",
-  stop_sequence: null,
-  usage: { input_tokens: 12, output_tokens: 3 }
-})
-
-const anthropicHead = (res: http.ServerResponse) => {
-  sseHead(res)
-  anthropicEvent(res, {
-    type: "message_start",
-    message: { ...anthropicMessage(""), content: [], stop_reason: null, usage: { input_tokens: 12, output_tokens: 1 } }
-  } as any)
-  anthropicEvent(res, { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } } as any)
-}
-const anthropicDelta = (res: http.ServerResponse, text: string) =>
-  anthropicEvent(res, { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } } as any)
-const anthropicTail = (res: http.ServerResponse) => {
-  anthropicEvent(res, { type: "content_block_stop", index: 0 } as any)
-  anthropicEvent(res, {
-    type: "message_delta",
-    delta: { stop_reason: "end_turn", stop_sequence: null },
-    usage: { output_tokens: 3 }
-  } as any)
-  anthropicEvent(res, { type: "message_stop" })
-  res.end()
-}
-
-const openAIChunkOf = (content: string | undefined, finish: string | null = null) => ({
-  id: "chatcmpl-1",
-  object: "chat.completion.chunk",
-  created: 1,
-  model: "gpt-test-1",
-  choices: [{ index: 0, delta: content === undefined ? {} : { content }, finish_reason: finish }]
-})
-const openAIHead = (res: http.ServerResponse) => {
-  sseHead(res)
-  openAIChunk(res, {
-    ...openAIChunkOf(""),
-    choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]
-  })
-}
 const openAIDelta = (res: http.ServerResponse, text: string) => openAIChunk(res, openAIChunkOf(text))
 const openAITail = (res: http.ServerResponse) => {
   openAIChunk(res, openAIChunkOf(undefined, "stop"))

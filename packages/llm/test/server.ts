@@ -92,3 +92,59 @@ export const anthropicEvent = (res: http.ServerResponse, data: { readonly type: 
 
 /** OpenAI's SSE framing: `data: <json>` and a final `data: [DONE]`. */
 export const openAIChunk = (res: http.ServerResponse, data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`)
+
+/** A complete Anthropic Messages API reply with `text`. */
+export const anthropicMessage = (text: string) => ({
+  id: "msg_1",
+  type: "message",
+  role: "assistant",
+  model: "claude-test-1",
+  content: [{ type: "text", text }],
+  stop_reason: "end_turn",
+  stop_sequence: null,
+  usage: { input_tokens: 12, output_tokens: 3 }
+})
+
+/** The start of an Anthropic stream: headers, `message_start`, `content_block_start`. */
+export const anthropicHead = (res: http.ServerResponse) => {
+  sseHead(res)
+  anthropicEvent(res, {
+    type: "message_start",
+    message: { ...anthropicMessage(""), content: [], stop_reason: null, usage: { input_tokens: 12, output_tokens: 1 } }
+  } as any)
+  anthropicEvent(res, { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } } as any)
+}
+
+/** One text delta of an Anthropic stream. */
+export const anthropicDelta = (res: http.ServerResponse, text: string) =>
+  anthropicEvent(res, { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } } as any)
+
+/** The end of an Anthropic stream: `content_block_stop`, `message_delta`, `message_stop`. */
+export const anthropicTail = (res: http.ServerResponse) => {
+  anthropicEvent(res, { type: "content_block_stop", index: 0 } as any)
+  anthropicEvent(res, {
+    type: "message_delta",
+    delta: { stop_reason: "end_turn", stop_sequence: null },
+    usage: { output_tokens: 3 }
+  } as any)
+  anthropicEvent(res, { type: "message_stop" })
+  res.end()
+}
+
+/** One OpenAI Chat Completions stream chunk. */
+export const openAIChunkOf = (content: string | undefined, finish: string | null = null) => ({
+  id: "chatcmpl-1",
+  object: "chat.completion.chunk",
+  created: 1,
+  model: "gpt-test-1",
+  choices: [{ index: 0, delta: content === undefined ? {} : { content }, finish_reason: finish }]
+})
+
+/** The start of an OpenAI stream: headers and the assistant-role chunk. */
+export const openAIHead = (res: http.ServerResponse) => {
+  sseHead(res)
+  openAIChunk(res, {
+    ...openAIChunkOf(""),
+    choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]
+  })
+}
