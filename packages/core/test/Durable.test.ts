@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Data, Deferred, Effect, Layer, Option, Ref, Schema, Stream } from "effect"
+import { Chunk, Data, Effect, Layer, Option, Schema, Stream } from "effect"
 import {
   defineWorkflow,
   Event,
@@ -15,7 +15,7 @@ import {
   Workflow,
   WorkflowCancelledError
 } from "@eventflow/core"
-import { resultOf, statusIs, waitUntil } from "./utils.js"
+import { makeCounter, makeGate, resultOf, statusIs, waitUntil } from "./utils.js"
 
 const A = Event.define("A", { n: Schema.Number })
 const B = Event.define("B", { n: Schema.Number })
@@ -63,27 +63,6 @@ const makeStore = (options?: { readonly failOnSave?: number }) =>
       store: Effect.provide(RunStore.RunStore, context)
     }
   })
-
-/**
- * A gate a step passes through: while closed, the step signals `reached` and blocks forever (until its fiber is
- * interrupted); once opened it passes.
- */
-const makeGate = Effect.gen(function* () {
-  const closed = yield* Ref.make(true)
-  const reached = yield* Deferred.make<void>()
-  return {
-    pass: Effect.flatMap(Ref.get(closed), (isClosed) =>
-      isClosed ? Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never) : Effect.void
-    ),
-    reached: Deferred.await(reached),
-    open: Ref.set(closed, false)
-  }
-})
-
-const makeCounter = Effect.map(Ref.make<Record<string, number>>({}), (ref) => ({
-  hit: (label: string) => Ref.update(ref, (m) => ({ ...m, [label]: (m[label] ?? 0) + 1 })),
-  get: Ref.get(ref)
-}))
 
 const chain = (name: string, hit: (label: string) => Effect.Effect<void>, gate?: Effect.Effect<void>) =>
   defineWorkflow({ name, input: Schema.Number, output: Schema.Number })

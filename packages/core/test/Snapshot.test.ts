@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Option, Ref, Schema } from "effect"
+import { Effect, Option, Ref, Schema } from "effect"
 import {
   defineWorkflow,
   Event,
@@ -12,7 +12,7 @@ import {
   StopEvent,
   Workflow
 } from "@eventflow/core"
-import { allEvents, resultOf, statusIs, waitUntil } from "./utils.js"
+import { allEvents, makeCounter, makeGate, resultOf, statusIs, waitUntil } from "./utils.js"
 
 const A = Event.define("A", { n: Schema.Number })
 const B = Event.define("B", { n: Schema.Number })
@@ -24,28 +24,6 @@ const Stamp = Event.define("Stamp", { n: Schema.NumberFromString, at: Schema.Dat
 const json = (snapshot: Snapshot.Snapshot): unknown => JSON.parse(JSON.stringify(snapshot))
 
 const assertPlainJson = (snapshot: Snapshot.Snapshot) => assert.deepStrictEqual(json(snapshot), snapshot)
-
-/**
- * A gate a step passes through: while closed, the step signals `reached` and blocks forever (until the run is
- * cancelled); once opened (for the resumed run) it passes.
- */
-const makeGate = Effect.gen(function* () {
-  const closed = yield* Ref.make(true)
-  const reached = yield* Deferred.make<void>()
-  return {
-    pass: Effect.flatMap(Ref.get(closed), (isClosed) =>
-      isClosed ? Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never) : Effect.void
-    ),
-    reached: Deferred.await(reached),
-    open: Ref.set(closed, false)
-  }
-})
-
-/** Counts executions per label. */
-const makeCounter = Effect.map(Ref.make<Record<string, number>>({}), (ref) => ({
-  hit: (label: string) => Ref.update(ref, (m) => ({ ...m, [label]: (m[label] ?? 0) + 1 })),
-  get: Ref.get(ref)
-}))
 
 describe("Snapshot", () => {
   describe("handle.snapshot", () => {

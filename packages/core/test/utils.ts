@@ -1,7 +1,8 @@
 /**
- * Helpers shared by the tests: wait for a condition without hanging, read a run's whole stream.
+ * Helpers shared by the tests: wait for a condition without hanging, read a run's whole stream, gates and counters
+ * for steps.
  */
-import { Chunk, Effect, Stream } from "effect"
+import { Chunk, Deferred, Effect, Ref, Stream } from "effect"
 import type { RunHandle, Workflow } from "@eventflow/core"
 
 /** Yields until `check` holds; dies (instead of hanging) when it never does. */
@@ -28,3 +29,25 @@ export const resultOf = <W extends Workflow.Any>(handle: RunHandle<W>) =>
 /** Everything the run publishes (replayed and live) until its terminal event. */
 export const allEvents = (handle: RunHandle, internal = false) =>
   Effect.map(Stream.runCollect(handle.events({ internal })), Chunk.toReadonlyArray)
+
+/**
+ * A gate a step passes through: while closed, the step signals `reached` and blocks forever (until its fiber is
+ * interrupted, e.g. the run is cancelled); once opened (e.g. for the resumed run) it passes.
+ */
+export const makeGate = Effect.gen(function* () {
+  const closed = yield* Ref.make(true)
+  const reached = yield* Deferred.make<void>()
+  return {
+    pass: Effect.flatMap(Ref.get(closed), (isClosed) =>
+      isClosed ? Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never) : Effect.void
+    ),
+    reached: Deferred.await(reached),
+    open: Ref.set(closed, false)
+  }
+})
+
+/** Counts executions per label. */
+export const makeCounter = Effect.map(Ref.make<Record<string, number>>({}), (ref) => ({
+  hit: (label: string) => Ref.update(ref, (m) => ({ ...m, [label]: (m[label] ?? 0) + 1 })),
+  get: Ref.get(ref)
+}))
