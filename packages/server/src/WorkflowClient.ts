@@ -10,13 +10,46 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Event } from "@eventflow/core"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { WorkflowApi } from "./WorkflowApi.js"
+
+/**
+ * How long a followed event stream may stay without data (an event or the server's `: heartbeat` comment) before
+ * the connection counts as dead and is reopened: 30 seconds, twice the server's default `heartbeat` (15 s).
+ *
+ * @since 0.1.0
+ * @category Constants
+ */
+export const defaultHeartbeatTimeout: Duration.Duration = Duration.seconds(30)
+
+/**
+ * The reconnection policy of `events` with a total budget: exponential backoff from 100 ms, doubling, at most
+ * 5 seconds apart (jittered), attempted for `total` after the connection was lost; then `events` fails with
+ * {@link ReconnectFailed}. The budget starts again once a new connection has delivered data.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const reconnectFor = (total: Duration.DurationInput): Schedule.Schedule<unknown, unknown> =>
+  Schedule.exponential("100 millis").pipe(
+    Schedule.union(Schedule.spaced("5 seconds")),
+    Schedule.jittered,
+    Schedule.upTo(total)
+  )
+
+/**
+ * The default reconnection policy of `events`: {@link reconnectFor} 60 seconds.
+ *
+ * @since 0.1.0
+ * @category Constants
+ */
+export const defaultReconnect: Schedule.Schedule<unknown, unknown> = reconnectFor("60 seconds")
 
 /**
  * Options of {@link make}.
@@ -29,6 +62,12 @@ export interface Options {
   readonly baseUrl: string | URL
   /** Sent as `Authorization: Bearer <token>` with every request. */
   readonly token?: string | undefined
+  /** The default `reconnect` of `events` (see {@link EventsOptions}). Default {@link defaultReconnect}. */
+  readonly reconnect?: Schedule.Schedule<unknown, RetryableError> | undefined
+  /**
+   * The default `heartbeatTimeout` of `events` (see {@link EventsOptions}). Default {@link defaultHeartbeatTimeout}.
+   */
+  readonly heartbeatTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -41,10 +80,19 @@ export interface EventsOptions {
   /** Start after this offset (the `id` of the last event already seen), as `Last-Event-ID`. */
   readonly lastEventId?: number | undefined
   /**
-   * When to reconnect after the connection failed or ended before the terminal event. Default: up to 10
-   * reconnections, 200ms apart.
+   * When to reconnect after the connection failed, timed out or ended before the terminal event; its input is
+   * the error of the lost connection. When it is done, `events` fails with {@link ReconnectFailed}. The
+   * schedule starts again once a new connection has delivered data. Default: the client's `reconnect`, else
+   * {@link defaultReconnect} (backoff for 60 seconds).
    */
-  readonly reconnect?: Schedule.Schedule<unknown, EventsError> | undefined
+  readonly reconnect?: Schedule.Schedule<unknown, RetryableError> | undefined
+  /**
+   * How long the connection may stay without data (no event and no `: heartbeat` comment; including the wait for
+   * the response's headers) before it counts as dead ({@link HeartbeatTimeout}) and is reopened. Must be longer
+   * than the server's `heartbeat` interval. Default: the client's `heartbeatTimeout`, else
+   * {@link defaultHeartbeatTimeout} (30 s).
+   */
+  readonly heartbeatTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -63,7 +111,7 @@ export interface RunEvent {
 }
 
 /**
- * The event stream ended before the run's terminal event (the connection dropped).
+ * The event stream ended before the run's terminal event (the connection dropped). `events` reconnects on it.
  *
  * @since 0.1.0
  * @category Errors
@@ -75,12 +123,70 @@ export class Disconnected extends Data.TaggedError("Disconnected")<{ readonly la
 }
 
 /**
- * The errors of `events`.
+ * The event stream stayed without data (no event, no heartbeat comment, or no response at all) for longer than
+ * the heartbeat timeout: the connection counts as dead. `events` reconnects on it.
  *
  * @since 0.1.0
  * @category Errors
  */
-export type EventsError = Disconnected | HttpClientError.HttpClientError
+export class HeartbeatTimeout extends Data.TaggedError("HeartbeatTimeout")<{
+  readonly lastEventId: number | undefined
+  readonly timeout: Duration.Duration
+}> {
+  override get message() {
+    return (
+      `no data on the event stream for ${Duration.format(this.timeout)} (last event id: ` +
+      `${this.lastEventId ?? "none"}): the connection is considered dead. If the server's heartbeat interval is ` +
+      `longer than that, raise heartbeatTimeout`
+    )
+  }
+}
+
+/**
+ * An error of one connection of `events` after which it reconnects: a dropped connection, a heartbeat timeout,
+ * a transport error, or a 5xx / 408 / 429 answer (a server that restarts or is not ready yet).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export type RetryableError = Disconnected | HeartbeatTimeout | HttpClientError.HttpClientError
+
+/**
+ * `events` gave up: the connection was lost and could not be reopened within the `reconnect` schedule. `cause` is
+ * the error of the last attempt.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class ReconnectFailed extends Data.TaggedError("ReconnectFailed")<{
+  readonly runId: string
+  readonly url: string
+  /** The id of the last event delivered: pass it as `lastEventId` to go on later without loss or repetition. */
+  readonly lastEventId: number | undefined
+  /** The reconnection attempts made (0 when the schedule allowed none). */
+  readonly attempts: number
+  /** The time from the first lost connection to giving up. */
+  readonly elapsed: Duration.Duration
+  readonly cause: RetryableError
+}> {
+  override get message() {
+    return (
+      `gave up following the events of run "${this.runId}" at ${this.url} after ${this.attempts} reconnection ` +
+      `attempt(s) in ${Duration.format(this.elapsed)} (last event id: ${this.lastEventId ?? "none"}): ` +
+      `${this.cause.message}. Check that the server is up; to go on, call events again with this lastEventId, or ` +
+      `give a longer reconnect schedule`
+    )
+  }
+}
+
+/**
+ * The errors of `events`: {@link ReconnectFailed} when it gives up, or the `ResponseError` of a request the server
+ * refused (e.g. 404 for an unknown run, 401 without a valid token), which is not retried.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export type EventsError = ReconnectFailed | HttpClientError.HttpClientError
 
 /**
  * The client: the endpoints of `WorkflowApi` under `eventflow` (e.g. `client.eventflow.startRun(...)`) and
@@ -92,7 +198,9 @@ export type EventsError = Disconnected | HttpClientError.HttpClientError
 export type WorkflowClient = Effect.Effect.Success<ReturnType<typeof makeApiClient>> & {
   /**
    * The run's published events, from the start (or after `lastEventId`), ending after the terminal event. A
-   * dropped connection is reopened with `Last-Event-ID` = the last offset seen: no event is lost or repeated.
+   * connection that drops, errs or stays silent past the heartbeat timeout is reopened with backoff, with
+   * `Last-Event-ID` = the last offset seen: every event is delivered once, in order. When the `reconnect` schedule
+   * is spent, the stream fails with {@link ReconnectFailed}.
    */
   readonly events: (runId: string, options?: EventsOptions) => Stream.Stream<RunEvent, EventsError>
 }
@@ -132,6 +240,14 @@ const toEvents = <E>(lines: Stream.Stream<string, E>): Stream.Stream<RunEvent, E
 
 const isTerminal = (event: RunEvent): boolean => Event.isTerminal({ _tag: event.type } as Event.AnyEvent)
 
+/** A request the server refused (4xx but 408 and 429): an answer, not a lost connection, so not retried. */
+const isRefused = (error: RetryableError): error is HttpClientError.ResponseError =>
+  error._tag === "ResponseError" &&
+  error.reason === "StatusCode" &&
+  error.response.status < 500 &&
+  error.response.status !== 408 &&
+  error.response.status !== 429
+
 /**
  * A client of the server at `baseUrl`. Requires an `HttpClient` (e.g. `NodeHttpClient.layer` from
  * `@effect/platform-node`, or `FetchHttpClient.layer`).
@@ -148,44 +264,76 @@ export const make = (options: Options): Effect.Effect<WorkflowClient, never, Htt
     const events = (runId: string, eventsOptions?: EventsOptions): Stream.Stream<RunEvent, EventsError> =>
       Stream.unwrap(
         Effect.gen(function* () {
-          const last = yield* Ref.make(eventsOptions?.lastEventId)
-          const done = yield* Ref.make(false)
-          const connection = Stream.unwrapScoped(
+          const url = `${base}/runs/${encodeURIComponent(runId)}/events`
+          const timeout = Duration.decode(
+            eventsOptions?.heartbeatTimeout ?? options.heartbeatTimeout ?? defaultHeartbeatTimeout
+          )
+          const driver = yield* Schedule.driver(eventsOptions?.reconnect ?? options.reconnect ?? defaultReconnect)
+          // The offset of the last event delivered: the `Last-Event-ID` of the next connection.
+          let last = eventsOptions?.lastEventId
+          let done = false
+          // Since the connection was lost (reset once a new connection delivers data).
+          let attempts = 0
+          let lostAt: number | undefined
+          const silent = () => new HeartbeatTimeout({ lastEventId: last, timeout })
+          const recovered = Effect.suspend(() => {
+            if (lostAt === undefined) return Effect.void
+            attempts = 0
+            lostAt = undefined
+            return driver.reset
+          })
+
+          const connection: Stream.Stream<RunEvent, RetryableError> = Stream.unwrapScoped(
             Effect.gen(function* () {
-              const lastEventId = yield* Ref.get(last)
-              const request = HttpClientRequest.get(`${base}/runs/${encodeURIComponent(runId)}/events`).pipe(
+              const request = HttpClientRequest.get(url).pipe(
                 HttpClientRequest.setHeader("accept", "text/event-stream"),
-                lastEventId === undefined ? (r) => r : HttpClientRequest.setHeader("last-event-id", String(lastEventId))
+                last === undefined ? (r) => r : HttpClientRequest.setHeader("last-event-id", String(last))
               )
-              const response = yield* http.execute(request)
+              // No answer (e.g. a server that accepts connections while it boots) counts as silence too.
+              const response = yield* http
+                .execute(request)
+                .pipe(Effect.timeoutFail({ duration: timeout, onTimeout: silent }))
               return response.stream.pipe(
+                Stream.timeoutFail(silent, timeout),
+                Stream.tap(() => recovered),
                 Stream.decodeText(),
                 Stream.splitLines,
                 toEvents,
+                // An event already delivered (a server that ignores Last-Event-ID) is not delivered again.
+                Stream.filter((event) => last === undefined || event.id > last),
                 Stream.takeUntil(isTerminal),
                 Stream.tap((event) =>
-                  Effect.zipRight(Ref.set(last, event.id), isTerminal(event) ? Ref.set(done, true) : Effect.void)
+                  Effect.sync(() => {
+                    last = event.id
+                    if (isTerminal(event)) done = true
+                  })
                 )
               )
             })
           )
-          const checked: Stream.Stream<RunEvent, EventsError> = Stream.concat(
+          const checked: Stream.Stream<RunEvent, RetryableError> = Stream.concat(
             connection,
-            Stream.fromEffect(
-              Effect.flatMap(Effect.all([Ref.get(done), Ref.get(last)]), ([finished, lastEventId]) =>
-                finished ? Effect.void : Effect.fail(new Disconnected({ lastEventId }))
-              )
-            ).pipe(Stream.drain)
+            Stream.suspend(() => (done ? Stream.empty : Stream.fail(new Disconnected({ lastEventId: last }))))
           )
-          // A refused request (4xx/5xx) is an answer, not a dropped connection: it is not retried.
-          const schedule = (
-            eventsOptions?.reconnect ?? Schedule.intersect(Schedule.spaced("200 millis"), Schedule.recurs(10))
-          ).pipe(
-            Schedule.whileInput(
-              (error: EventsError) => !(error._tag === "ResponseError" && error.reason === "StatusCode")
+          const follow: Stream.Stream<RunEvent, EventsError> = Stream.catchAll(checked, (error) => {
+            if (isRefused(error)) return Stream.fail(error)
+            return Stream.unwrap(
+              Effect.gen(function* () {
+                const now = yield* Clock.currentTimeMillis
+                lostAt ??= now
+                const next = yield* Effect.option(driver.next(error))
+                if (Option.isNone(next)) {
+                  const elapsed = Duration.millis((yield* Clock.currentTimeMillis) - lostAt)
+                  return Stream.fail(
+                    new ReconnectFailed({ runId, url, lastEventId: last, attempts, elapsed, cause: error })
+                  )
+                }
+                attempts++
+                return Stream.suspend(() => follow)
+              })
             )
-          )
-          return Stream.retry(checked, schedule)
+          })
+          return follow
         })
       )
 

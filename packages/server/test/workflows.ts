@@ -1,8 +1,8 @@
 /**
  * Workflows shared by the server tests.
  */
-import { defineWorkflow, HumanResponse, InputRequired, StartEvent, StopEvent } from "@eventflow/core"
-import { Effect, Schema } from "effect"
+import { defineWorkflow, Event, HumanResponse, InputRequired, StartEvent, StopEvent } from "@eventflow/core"
+import { Effect, Ref, Schema } from "effect"
 
 /** Completes at once with a greeting. */
 export const greet = defineWorkflow({
@@ -30,3 +30,40 @@ export const approval = defineWorkflow({
     }),
   { emits: [StopEvent] }
 )
+
+/** A round of `rounds`: published before the round's prompt. */
+export const Round = Event.define("Round", { round: Schema.Number })
+
+/** The next round of `rounds` (routed, not published). */
+export const NextRound = Event.define("NextRound", { round: Schema.Number, of: Schema.Number })
+
+/**
+ * `input.rounds` rounds, each publishes `Round` and waits for a person's `HumanResponse`; completes with the
+ * answers joined by commas.
+ */
+export const rounds = defineWorkflow({
+  name: "rounds",
+  input: Schema.Struct({ rounds: Schema.Number }),
+  output: Schema.String,
+  state: Schema.Struct({ answers: Schema.Array(Schema.String) }),
+  initialState: { answers: [] }
+})
+  .step(StartEvent, (start) => Effect.succeed(NextRound.make({ round: 1, of: start.input.rounds })), {
+    name: "begin",
+    emits: [NextRound]
+  })
+  .step(
+    NextRound,
+    (next, ctx) =>
+      Effect.gen(function* () {
+        yield* ctx.write(Round.make({ round: next.round }))
+        const answer = yield* ctx.waitFor(HumanResponse, {
+          prompt: InputRequired.make({ prompt: `round ${next.round}?`, requestId: ctx.eventId })
+        })
+        const { answers } = yield* Ref.updateAndGet(ctx.state, (s) => ({ answers: [...s.answers, answer.response] }))
+        return next.round >= next.of
+          ? StopEvent.make({ result: answers.join(",") })
+          : NextRound.make({ round: next.round + 1, of: next.of })
+      }),
+    { name: "round", emits: [NextRound, StopEvent] }
+  )
