@@ -393,8 +393,32 @@ export const isWorkflow: (u: unknown) => u is Any = internal.isWorkflow
  */
 export type RunArgs<W extends Any> =
   undefined extends InputEncoded<W>
-    ? [input?: InputEncoded<W>, options?: RunOptions<State<W>>]
-    : [input: InputEncoded<W>, options?: RunOptions<State<W>>]
+    ? [input?: InputEncoded<W>, options?: NotDurable<RunOptions<State<W>>>]
+    : [input: InputEncoded<W>, options?: NotDurable<RunOptions<State<W>>>]
+
+/**
+ * Run options without `durable: true`: a durable run needs a `RunStore`, so it has its own overloads.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type NotDurable<O> = O & { readonly durable?: false | undefined }
+
+/**
+ * Run options with `durable` given: `RunStore` is required (and `RunStoreError` possible) unless it is `false`.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type DurableOptions<S, D extends boolean> = RunOptions<S> & { readonly durable: D }
+
+/**
+ * What a durable run (`durable: true`, or a `boolean` that may be `true`) adds: `A` unless `durable` is `false`.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type IfDurable<D extends boolean, A> = [D] extends [false] ? never : A
 
 /**
  * Runs a workflow to completion and returns its result. The input is decoded with the input schema
@@ -419,11 +443,15 @@ export const run: {
     self: W & ValidateHandled<W>,
     ...args: RunArgs<W>
   ): Effect.Effect<Output<W>, RunError<Error<W>> | InvalidInputError, Requirements<W>>
-  <W extends Any>(
+  <W extends Any, const D extends boolean>(
     self: W & ValidateHandled<W>,
     input: InputEncoded<W>,
-    options: RunOptions<State<W>> & { readonly durable: true }
-  ): Effect.Effect<Output<W>, RunError<Error<W>> | InvalidInputError, Requirements<W> | RunStore>
+    options: DurableOptions<State<W>, D>
+  ): Effect.Effect<
+    Output<W>,
+    RunError<Error<W>> | InvalidInputError | IfDurable<D, RunStoreError>,
+    Requirements<W> | IfDurable<D, RunStore>
+  >
 } = internalRun.run as any
 
 /**
@@ -437,11 +465,15 @@ export const start: {
     self: W & ValidateHandled<W>,
     ...args: RunArgs<W>
   ): Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Requirements<W> | Scope.Scope>
-  <W extends Any>(
+  <W extends Any, const D extends boolean>(
     self: W & ValidateHandled<W>,
     input: InputEncoded<W>,
-    options: RunOptions<State<W>> & { readonly durable: true }
-  ): Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Requirements<W> | Scope.Scope | RunStore>
+    options: DurableOptions<State<W>, D>
+  ): Effect.Effect<
+    RunHandle<W, IfDurable<D, RunStoreError>>,
+    InvalidInputError | WorkflowValidationError,
+    Requirements<W> | Scope.Scope | IfDurable<D, RunStore>
+  >
 } = internalRun.start as any
 
 /**
@@ -464,7 +496,7 @@ export const resume: {
     runId: string,
     options?: RunOptions<State<W>>
   ): Effect.Effect<
-    RunHandle<W>,
+    RunHandle<W, RunStoreError>,
     InvalidSnapshotError | RunNotFoundError | RunStoreError,
     Requirements<W> | Scope.Scope | RunStore
   >
@@ -472,7 +504,7 @@ export const resume: {
     self: W,
     snapshot: unknown,
     options: RunOptions<State<W>> & { readonly durable: true }
-  ): Effect.Effect<RunHandle<W>, InvalidSnapshotError, Requirements<W> | Scope.Scope | RunStore>
+  ): Effect.Effect<RunHandle<W, RunStoreError>, InvalidSnapshotError, Requirements<W> | Scope.Scope | RunStore>
   <W extends Any>(
     self: W,
     snapshot: unknown,
@@ -491,7 +523,7 @@ export const resumeAll: <W extends Any>(
   self: W,
   options?: RunOptions<State<W>>
 ) => Effect.Effect<
-  ReadonlyArray<RunHandle<W>>,
+  ReadonlyArray<RunHandle<W, RunStoreError>>,
   InvalidSnapshotError | RunNotFoundError | RunStoreError,
   Requirements<W> | Scope.Scope | RunStore
 > = internalRun.resumeAll as any
