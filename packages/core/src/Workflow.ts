@@ -17,7 +17,7 @@ import * as internalGraph from "./internal/graph.js"
 import * as internalRun from "./internal/run.js"
 import * as internal from "./internal/workflow.js"
 import type { PublishedEvent, RunHandle, RunOptions } from "./Run.js"
-import type { StepContext } from "./StepContext.js"
+import type { StepContext, StepTarget } from "./StepContext.js"
 import type { RunStore } from "./RunStore.js"
 import type {
   InvalidInputError,
@@ -65,16 +65,22 @@ export type StepOutput<A extends AnyEvent = AnyEvent> = A | ReadonlyArray<A> | v
  */
 export interface StepOptions<
   Emits extends ReadonlyArray<EventType> = ReadonlyArray<EventType>,
-  T extends Duration.DurationInput | undefined = Duration.DurationInput | undefined
+  T extends Duration.DurationInput | undefined = Duration.DurationInput | undefined,
+  Name extends string | undefined = string | undefined,
+  E = any,
+  RS = never
 > {
   /** Default: the matched tags joined with `|`, with a `#2` suffix for a second step on the same tags. */
-  readonly name?: string | undefined
+  readonly name?: Name
   /** The event types this step may return or `ctx.send`: used for validation, drawing and type checks. */
   readonly emits?: Emits | undefined
   /** Max concurrent invocations of this step within one run (default 4; `Infinity` for no cap). */
   readonly workers?: number | undefined
-  /** A `Schedule` applied to the step's failures: `Schedule.recurs(2)` means at most 3 executions. */
-  readonly retry?: Schedule.Schedule<any, any, never> | undefined
+  /**
+   * A `Schedule` applied to the step's failures (its own errors, and `StepTimeoutError` with `timeout`):
+   * `Schedule.recurs(2)` means at most 3 executions. The services it needs add up in the workflow's requirements.
+   */
+  readonly retry?: Schedule.Schedule<unknown, NoInfer<E>, RS> | undefined
   /** Per-execution timeout; expiry fails that execution with `StepTimeoutError`. */
   readonly timeout?: T
 }
@@ -123,18 +129,32 @@ export interface DefineOptions<Name extends string, In, Out> {
  * A workflow: the builder value is the workflow, it can be run, drawn and validated.
  *
  * Type parameters: `I`/`IE` the input (decoded/encoded), `O` the result, `S` the state, `Handled` the tags
- * some step accepts, `Emitted` the tags some step emits, `E`/`R` the errors and services of all steps.
+ * some step accepts, `Emitted` the tags some step emits, `E`/`R` the errors and services of all steps,
+ * `Steps` the names of the steps, `Targets` the step names given to `ctx.send(event, { step })`.
  *
  * @since 0.1.0
  * @category Models
  */
-export interface Workflow<Name extends string, I, IE, O, S, Handled extends string, Emitted extends string, E, R>
-  extends Pipeable {
+export interface Workflow<
+  Name extends string,
+  I,
+  IE,
+  O,
+  S,
+  Handled extends string,
+  Emitted extends string,
+  E,
+  R,
+  Steps extends string = string,
+  Targets extends string = never
+> extends Pipeable {
   readonly [TypeId]: {
     readonly _I: (_: never) => I
     readonly _O: (_: never) => O
     readonly _E: (_: never) => E
     readonly _R: (_: never) => R
+    readonly _Steps: (_: never) => Steps
+    readonly _Targets: (_: never) => Targets
   }
   readonly name: Name
   readonly description: string | undefined
@@ -156,14 +176,16 @@ export interface Workflow<Name extends string, I, IE, O, S, Handled extends stri
     const Emits extends ReadonlyArray<EventType>,
     E2 = never,
     R2 = never,
-    T extends Duration.DurationInput | undefined = undefined
+    T extends Duration.DurationInput | undefined = undefined,
+    const StepName extends string | undefined = undefined,
+    RS = never
   >(
     match: M,
     handler: (
       event: HandlerEvent<M, I, O>,
-      ctx: StepContext<S>
+      ctx: StepContext<S, Bind<Schema.Schema.Type<Emits[number]>, I, O>>
     ) => Effect.Effect<StepOutput<Bind<Schema.Schema.Type<Emits[number]>, I, O>>, E2, R2>,
-    options: StepOptions<Emits, T> & { readonly emits: Emits }
+    options: StepOptions<Emits, T, StepName, E2 | TimeoutError<T>, RS> & { readonly emits: Emits }
   ): Workflow<
     Name,
     I,
@@ -173,7 +195,9 @@ export interface Workflow<Name extends string, I, IE, O, S, Handled extends stri
     Handled | MatchTags<M>,
     Emitted | Schema.Schema.Type<Emits[number]>["_tag"],
     E | E2 | TimeoutError<T>,
-    R | R2
+    R | Exclude<R2, AnyStepTarget> | RS,
+    Steps | NameOfStep<StepName, M, Steps>,
+    Targets | TargetsOf<R2>
   >
   /**
    * Adds a step. The tags it returns are inferred from the handler's return type.
@@ -183,12 +207,26 @@ export interface Workflow<Name extends string, I, IE, O, S, Handled extends stri
     Out extends StepOutput,
     E2 = never,
     R2 = never,
-    T extends Duration.DurationInput | undefined = undefined
+    T extends Duration.DurationInput | undefined = undefined,
+    const StepName extends string | undefined = undefined,
+    RS = never
   >(
     match: M,
     handler: (event: HandlerEvent<M, I, O>, ctx: StepContext<S>) => Effect.Effect<Out, E2, R2>,
-    options?: StepOptions<never, T> & { readonly emits?: undefined }
-  ): Workflow<Name, I, IE, O, S, Handled | MatchTags<M>, Emitted | OutputTags<Out>, E | E2 | TimeoutError<T>, R | R2>
+    options?: StepOptions<never, T, StepName, E2 | TimeoutError<T>, RS> & { readonly emits?: undefined }
+  ): Workflow<
+    Name,
+    I,
+    IE,
+    O,
+    S,
+    Handled | MatchTags<M>,
+    Emitted | OutputTags<Out>,
+    E | E2 | TimeoutError<T>,
+    R | Exclude<R2, AnyStepTarget> | RS,
+    Steps | NameOfStep<StepName, M, Steps>,
+    Targets | TargetsOf<R2>
+  >
 }
 
 /**
@@ -197,13 +235,13 @@ export interface Workflow<Name extends string, I, IE, O, S, Handled extends stri
  * @since 0.1.0
  * @category Models
  */
-export type Any = Workflow<string, any, any, any, any, any, any, any, any>
+export type Any = Workflow<string, any, any, any, any, any, any, any, any, any, any>
 
 /**
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type Input<W> = W extends Workflow<any, infer I, any, any, any, any, any, any, any> ? I : never
+export type Input<W> = W extends Workflow<any, infer I, any, any, any, any, any, any, any, any, any> ? I : never
 
 /**
  * The encoded input `Workflow.run` accepts (decoded with the input schema).
@@ -211,19 +249,20 @@ export type Input<W> = W extends Workflow<any, infer I, any, any, any, any, any,
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type InputEncoded<W> = W extends Workflow<any, any, infer IE, any, any, any, any, any, any> ? IE : never
+export type InputEncoded<W> =
+  W extends Workflow<any, any, infer IE, any, any, any, any, any, any, any, any> ? IE : never
 
 /**
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type Output<W> = W extends Workflow<any, any, any, infer O, any, any, any, any, any> ? O : never
+export type Output<W> = W extends Workflow<any, any, any, infer O, any, any, any, any, any, any, any> ? O : never
 
 /**
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type State<W> = W extends Workflow<any, any, any, any, infer S, any, any, any, any> ? S : never
+export type State<W> = W extends Workflow<any, any, any, any, infer S, any, any, any, any, any, any> ? S : never
 
 /**
  * The union of the errors of every step of the workflow.
@@ -231,7 +270,7 @@ export type State<W> = W extends Workflow<any, any, any, any, infer S, any, any,
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type Error<W> = W extends Workflow<any, any, any, any, any, any, any, infer E, any> ? E : never
+export type Error<W> = W extends Workflow<any, any, any, any, any, any, any, infer E, any, any, any> ? E : never
 
 /**
  * The union of the services every step of the workflow requires.
@@ -239,7 +278,7 @@ export type Error<W> = W extends Workflow<any, any, any, any, any, any, any, inf
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type Requirements<W> = W extends Workflow<any, any, any, any, any, any, any, any, infer R> ? R : never
+export type Requirements<W> = W extends Workflow<any, any, any, any, any, any, any, any, infer R, any, any> ? R : never
 
 /**
  * Tags that some step emits and no step handles.
@@ -248,22 +287,99 @@ export type Requirements<W> = W extends Workflow<any, any, any, any, any, any, a
  * @category Type-level Utils
  */
 export type Unhandled<W> =
-  W extends Workflow<any, any, any, any, any, infer H, infer Em, any, any>
+  W extends Workflow<any, any, any, any, any, infer H, infer Em, any, any, any, any>
     ? Exclude<Em, H | "StopEvent" | "InputRequired">
     : never
 
 /**
- * `unknown` when every emitted event is handled; otherwise the readable type error `"Event not handled: Tag"`.
+ * The names of the steps of the workflow (`string` when they are not known literally).
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type StepNames<W> = W extends Workflow<any, any, any, any, any, any, any, any, any, infer N, any> ? N : never
+
+/**
+ * Step names given to `ctx.send(event, { step })` that name no step of the workflow.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type UnknownTargets<W> =
+  W extends Workflow<any, any, any, any, any, any, any, any, any, infer N, infer T>
+    ? string extends N
+      ? never
+      : string extends T
+        ? never
+        : Exclude<T, N>
+    : never
+
+/**
+ * `unknown` when every emitted event is handled and every `ctx.send(event, { step })` names a step; otherwise the
+ * readable type error `"Event not handled: Tag"` or `"ctx.send to an unknown step: name"`.
  *
  * @since 0.1.0
  * @category Type-level Utils
  */
 export type ValidateHandled<W> =
   string extends Unhandled<W>
-    ? unknown
+    ? ValidateTargets<W>
     : [Unhandled<W>] extends [never]
-      ? unknown
+      ? ValidateTargets<W>
       : `Event not handled: ${Unhandled<W>}`
+
+/**
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type ValidateTargets<W> = [UnknownTargets<W>] extends [never]
+  ? unknown
+  : `ctx.send to an unknown step: ${UnknownTargets<W>}`
+
+/**
+ * Any `StepTarget`: removed from a handler's requirements by `.step`, collected as the workflow's `Targets`.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type AnyStepTarget = StepTarget<string>
+
+/**
+ * The step names a handler's `ctx.send(event, { step })` calls target.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type TargetsOf<R> = R extends StepTarget<infer N> ? N : never
+
+/**
+ * The name of a step added with `.step(match, handler, options)`: `options.name`, or the matched tags joined with
+ * `|`, with a `#2`, `#3`, ... suffix when a step of that name exists.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type NameOfStep<Given extends string | undefined, M, Steps extends string> = [Given] extends [string]
+  ? Given
+  : Numbered<JoinTags<M extends ReadonlyArray<any> ? M : readonly [M]>, Steps>
+
+type TagOfType<T> = Schema.Schema.Type<T> extends { readonly _tag: infer Tag extends string } ? Tag : string
+
+type JoinTags<M extends ReadonlyArray<any>, Acc extends string = never> = M extends readonly [infer Head, ...infer Rest]
+  ? JoinTags<Rest, [Acc] extends [never] ? TagOfType<Head> : `${Acc}|${TagOfType<Head>}`>
+  : [Acc] extends [never]
+    ? string
+    : Acc
+
+type Numbered<Base extends string, Steps extends string, N extends ReadonlyArray<0> = []> = string extends Base | Steps
+  ? string
+  : N["length"] extends 10
+    ? string
+    : (N extends [] ? Base : `${Base}#${N["length"]}`) extends infer Candidate extends string
+      ? [Candidate] extends [Steps]
+        ? Numbered<Base, Steps, N extends [] ? [0, 0] : [...N, 0]>
+        : Candidate
+      : never
 
 /**
  * @since 0.1.0
@@ -356,6 +472,8 @@ export const defineWorkflow: {
     never,
     never,
     never,
+    never,
+    never,
     never
   >
   <
@@ -370,6 +488,8 @@ export const defineWorkflow: {
     Schema.Schema.Encoded<In>,
     Schema.Schema.Type<Out>,
     undefined,
+    never,
+    never,
     never,
     never,
     never,

@@ -3,15 +3,19 @@
  * (`pnpm check`), each `expectTypeOf` by both tsc and vitest.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Context, Data, Effect, Schedule, Schema } from "effect"
 import { expectTypeOf } from "vitest"
 import {
   defineWorkflow,
+  Event,
   type InvalidInputError,
   type RunStore,
   type RunStoreError,
+  type UnknownStepError,
   StartEvent,
+  type StepTimeoutError,
   StopEvent,
+  Testing,
   Workflow,
   type WorkflowCancelledError,
   type WorkflowStalledError,
@@ -73,4 +77,151 @@ describe("TypesStrict", () => {
       })
     )
   })
+})
+
+const Draft = Event.define("Draft", { text: Schema.String })
+const Review = Event.define("Review", { score: Schema.Number })
+const Stray = Event.define("Stray", {})
+
+class Policy extends Context.Tag("TypesStrict/Policy")<Policy, { readonly retryable: (e: unknown) => boolean }>() {}
+class Llm extends Context.Tag("TypesStrict/Llm")<Llm, { readonly complete: Effect.Effect<string> }>() {}
+class LlmError extends Data.TaggedError("LlmError")<{}> {}
+class OtherError extends Data.TaggedError("OtherError")<{ readonly code: number }> {}
+
+describe("TypesStrict: sends and step names", () => {
+  it("ctx.send of an event type outside the step's emits does not compile; inside it does", () => {
+    const base = defineWorkflow({ name: "strict-send" })
+    base.step(
+      StartEvent,
+      // @ts-expect-error Stray is not in emits
+      (_, ctx) => Effect.as(ctx.send(Stray.make()), Draft.make({ text: "x" })),
+      { emits: [Draft] }
+    )
+    const ok = base.step(StartEvent, (_, ctx) => Effect.as(ctx.send(Draft.make({ text: "a" })), undefined), {
+      emits: [Draft]
+    })
+    expectTypeOf(ok).not.toBeNever()
+    // Without `emits` every event may be sent.
+    const free = base.step(StartEvent, (_, ctx) => ctx.send(Stray.make()))
+    expectTypeOf(free).not.toBeNever()
+  })
+
+  it("step names are literal types: from `name`, from the matched tags, with #2 for a second step", () => {
+    const wf = defineWorkflow({ name: "strict-names", output: Schema.Number })
+      .step(StartEvent, () => Effect.succeed(Draft.make({ text: "x" })), { emits: [Draft] })
+      .step(Draft, () => Effect.succeed(Review.make({ score: 1 })), { name: "review", emits: [Review] })
+      .step([Review, Draft], () => Effect.void, { emits: [] })
+      .step(Review, () => Effect.succeed(StopEvent.make({ result: 1 })), { emits: [StopEvent] })
+      .step(Review, () => Effect.void)
+    expectTypeOf<Workflow.StepNames<typeof wf>>().toEqualTypeOf<
+      "StartEvent" | "review" | "Review|Draft" | "Review" | "Review#2"
+    >()
+    assert.deepStrictEqual(
+      wf.steps.map((s) => s.name),
+      ["StartEvent", "review", "Review|Draft", "Review", "Review#2"]
+    )
+  })
+
+  it("Testing.runStep with a misspelled step name does not compile", () => {
+    const wf = defineWorkflow({ name: "strict-runstep" })
+      .step(StartEvent, () => Effect.succeed(Draft.make({ text: "x" })), { emits: [Draft] })
+      .step(Draft, () => Effect.succeed(StopEvent.make({ result: 1 })), { name: "review", emits: [StopEvent] })
+    Testing.runStep(wf, "review", Draft.make({ text: "x" }))
+    // @ts-expect-error "reveiw" is not a step of wf
+    Testing.runStep(wf, "reveiw", Draft.make({ text: "x" }))
+  })
+
+  it("a misspelled step in ctx.send(ev, { step }) makes run/start/stream not compile, also for a step added later", () => {
+    const sendTo = <const Step extends string>(step: Step) =>
+      defineWorkflow({ name: "strict-target", output: Schema.String })
+        .step(StartEvent, (_, ctx) => Effect.as(ctx.send(Draft.make({ text: "x" }), { step }), undefined), {
+          emits: [Draft]
+        })
+        // the target is added after the step that sends to it
+        .step(Draft, (d) => Effect.succeed(StopEvent.make({ result: d.text })), { name: "review", emits: [StopEvent] })
+    const good = sendTo("review")
+    // the marker of the targeted send is not a requirement of the workflow
+    expectTypeOf<Workflow.Requirements<typeof good>>().toEqualTypeOf<never>()
+    expectTypeOf(Workflow.run(good)).toEqualTypeOf<
+      Effect.Effect<string, EngineErrors | InvalidInputError | UnknownStepError>
+    >()
+    const bad = sendTo("reveiw")
+    expectTypeOf<Workflow.UnknownTargets<typeof bad>>().toEqualTypeOf<"reveiw">()
+    // @ts-expect-error ctx.send to an unknown step: reveiw
+    Workflow.run(bad)
+    // @ts-expect-error ctx.send to an unknown step: reveiw
+    Workflow.start(bad)
+    // @ts-expect-error ctx.send to an unknown step: reveiw
+    Workflow.stream(bad)
+    // A step name only known at run time (`string`) is checked at run time.
+    const dynamic = sendTo("review" as string)
+    expectTypeOf(Workflow.run(dynamic)).toEqualTypeOf<
+      Effect.Effect<string, EngineErrors | InvalidInputError | UnknownStepError>
+    >()
+  })
+})
+
+describe("TypesStrict: retry", () => {
+  it("retry is a Schedule over the step's own errors: a schedule of another error type does not compile", () => {
+    const base = defineWorkflow({ name: "strict-retry" })
+    const failing = () => Effect.fail(new LlmError())
+    const onlyLlm = Schedule.recurWhile((e: LlmError) => e._tag === "LlmError")
+    const onlyOther = Schedule.recurWhile((e: OtherError) => e.code > 0)
+    const ok = base.step(StartEvent, failing, { retry: onlyLlm })
+    expectTypeOf<Workflow.Error<typeof ok>>().toEqualTypeOf<LlmError>()
+    // @ts-expect-error the schedule reads OtherError, the step fails with LlmError
+    base.step(StartEvent, failing, { retry: onlyOther })
+    // the schedule does not widen the step's error type (NoInfer)
+    const withEmits = base.step(StartEvent, () => Effect.as(failing(), StopEvent.make({ result: 1 })), {
+      emits: [StopEvent],
+      retry: Schedule.recurs(2)
+    })
+    expectTypeOf<Workflow.Error<typeof withEmits>>().toEqualTypeOf<LlmError>()
+    // with a timeout, the schedule also sees StepTimeoutError
+    base.step(StartEvent, failing, {
+      timeout: "1 second",
+      retry: Schedule.recurWhile((e: LlmError | StepTimeoutError) => e._tag !== "StepTimeoutError")
+    })
+  })
+
+  it("the services a retry schedule needs add up in the workflow's requirements", () => {
+    const policy = Schedule.whileInputEffect(Schedule.recurs(3), (e: LlmError) =>
+      Effect.map(Policy, (p) => p.retryable(e))
+    )
+    const wf = defineWorkflow({ name: "strict-retry-r", output: Schema.String }).step(
+      StartEvent,
+      () =>
+        Effect.gen(function* () {
+          const llm = yield* Llm
+          const text = yield* llm.complete
+          if (text === "") return yield* Effect.fail(new LlmError())
+          return StopEvent.make({ result: text })
+        }),
+      { emits: [StopEvent], retry: policy }
+    )
+    expectTypeOf<Workflow.Requirements<typeof wf>>().toEqualTypeOf<Llm | Policy>()
+    expectTypeOf<Effect.Effect.Context<ReturnType<typeof Workflow.run<typeof wf>>>>().toEqualTypeOf<Llm | Policy>()
+  })
+
+  it.effect("a schedule with services retries with the service of the caller's context", () =>
+    Effect.gen(function* () {
+      let calls = 0
+      const wf = defineWorkflow({ name: "strict-retry-run", output: Schema.Number }).step(
+        StartEvent,
+        () =>
+          Effect.suspend(() => {
+            calls++
+            return calls < 3 ? Effect.fail(new LlmError()) : Effect.succeed(StopEvent.make({ result: calls }))
+          }),
+        {
+          emits: [StopEvent],
+          retry: Schedule.whileInputEffect(Schedule.recurs(5), (e: LlmError) =>
+            Effect.map(Policy, (p) => p.retryable(e))
+          )
+        }
+      )
+      const result = yield* Workflow.run(wf).pipe(Effect.provideService(Policy, { retryable: () => true }))
+      assert.strictEqual(result, 3)
+    })
+  )
 })
