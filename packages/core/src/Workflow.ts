@@ -230,12 +230,23 @@ export interface Workflow<
 }
 
 /**
- * Any workflow, e.g. one whose steps were added in a loop.
+ * Some workflow: every workflow is one. Its errors and requirements are `unknown`, never `any`, so they do not leak
+ * into a caller's types (running a `Workflow.Any` gives an effect that needs `unknown`); generic code keeps the
+ * workflow's type as a type parameter (`<W extends Workflow.Any>`) or uses {@link AnyWith}.
  *
  * @since 0.1.0
  * @category Models
  */
-export type Any = Workflow<string, any, any, any, any, any, any, any, any, any, any>
+export type Any = Workflow<string, any, any, any, any, any, any, unknown, unknown, any, any>
+
+/**
+ * A workflow whose steps need at most the services `R` and fail with at most `E`: for generic code that runs
+ * workflows it holds with services it has, e.g. a server given its workflows' requirements.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type AnyWith<R, E = unknown> = Workflow<string, any, any, any, any, any, any, E, R, any, any>
 
 /**
  * @since 0.1.0

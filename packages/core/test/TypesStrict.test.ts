@@ -225,3 +225,46 @@ describe("TypesStrict: retry", () => {
     })
   )
 })
+
+describe("TypesStrict: Workflow.Any", () => {
+  const needsLlm = defineWorkflow({ name: "strict-any-llm", output: Schema.String }).step(
+    StartEvent,
+    () =>
+      Effect.gen(function* () {
+        const llm = yield* Llm
+        return StopEvent.make({ result: yield* llm.complete })
+      }),
+    { emits: [StopEvent] }
+  )
+  const needsNothing = defineWorkflow({ name: "strict-any-none" }).step(StartEvent, () => Effect.fail(new LlmError()), {
+    emits: [StopEvent]
+  })
+
+  it("Workflow.Any is the top type: errors and requirements are unknown, never any", () => {
+    expectTypeOf<Workflow.Requirements<Workflow.Any>>().toEqualTypeOf<unknown>()
+    expectTypeOf<Workflow.Error<Workflow.Any>>().toEqualTypeOf<unknown>()
+    expectTypeOf(needsLlm).toMatchTypeOf<Workflow.Any>()
+    expectTypeOf(needsNothing).toMatchTypeOf<Workflow.Any>()
+    // "some workflow" in a list: what running it needs is unknown, so it cannot be run unprovided by mistake
+    const some: ReadonlyArray<Workflow.Any> = [needsLlm, needsNothing]
+    expectTypeOf<Workflow.Requirements<(typeof some)[number]>>().toEqualTypeOf<unknown>()
+    const program = Workflow.run(some[0])
+    expectTypeOf<Effect.Effect.Context<typeof program>>().toEqualTypeOf<unknown>()
+    const runUnprovided = () =>
+      // @ts-expect-error a Workflow.Any may need any service
+      Effect.runPromise(program)
+    expectTypeOf(runUnprovided).toBeFunction()
+  })
+
+  it("Workflow.AnyWith<R> holds workflows that need at most R; running one needs exactly R", () => {
+    const none: ReadonlyArray<Workflow.AnyWith<never>> = [needsNothing]
+    // @ts-expect-error needsLlm needs Llm
+    const wrong: ReadonlyArray<Workflow.AnyWith<never>> = [needsLlm]
+    const withLlm: ReadonlyArray<Workflow.AnyWith<Llm>> = [needsLlm, needsNothing]
+    expectTypeOf(wrong).not.toBeNever()
+    const free = Workflow.run(none[0])
+    expectTypeOf<Effect.Effect.Context<typeof free>>().toEqualTypeOf<never>()
+    const program = Workflow.run(withLlm[0])
+    expectTypeOf<Effect.Effect.Context<typeof program>>().toEqualTypeOf<Llm>()
+  })
+})
