@@ -6,6 +6,7 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
@@ -552,6 +553,27 @@ export type DurableOptions<S, D extends boolean> = RunOptions<S> & { readonly du
 export type IfDurable<D extends boolean, A> = [D] extends [false] ? never : A
 
 /**
+ * The arguments of the pipe forms (`wf.pipe(Workflow.run(input, options))`), checked once the workflow is known:
+ * `unknown` when the input (and the `state` option) fit it, otherwise a readable type error.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type ValidateArgs<W, In, St> = [In] extends [InputEncoded<W>]
+  ? [St] extends [State<W>]
+    ? unknown
+    : `The "state" option does not fit the workflow's state`
+  : `The input does not fit the workflow's input schema`
+
+/**
+ * The pipe forms take an input, never a workflow (so that `Workflow.run(wf)` is not read as a pipe form).
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type NotAWorkflow<In> = [In] extends [{ readonly [TypeId]: unknown }] ? never : In
+
+/**
  * Runs a workflow to completion and returns its result. The input is decoded with the input schema
  * (`InvalidInputError` when it does not fit); a step's failure fails the run with the step's own error.
  *
@@ -583,7 +605,23 @@ export const run: {
     RunError<Error<W>> | InvalidInputError | IfDurable<D, RunStoreError>,
     Requirements<W> | IfDurable<D, RunStore>
   >
-} = internalRun.run as any
+  <In = undefined, St = never>(
+    input?: NotAWorkflow<In>,
+    options?: NotDurable<RunOptions<St>>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Effect.Effect<Output<W>, RunError<Error<W>> | InvalidInputError, Requirements<W>>
+  <In, const D extends boolean, St = never>(
+    input: NotAWorkflow<In>,
+    options: DurableOptions<St, D>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Effect.Effect<
+    Output<W>,
+    RunError<Error<W>> | InvalidInputError | IfDurable<D, RunStoreError>,
+    Requirements<W> | IfDurable<D, RunStore>
+  >
+} = dual((args) => internal.isWorkflow(args[0]), internalRun.run) as any
 
 /**
  * Starts a run in the caller's `Scope` and returns its handle. Closing the scope cancels the run.
@@ -605,7 +643,23 @@ export const start: {
     InvalidInputError | WorkflowValidationError,
     Requirements<W> | Scope.Scope | IfDurable<D, RunStore>
   >
-} = internalRun.start as any
+  <In = undefined, St = never>(
+    input?: NotAWorkflow<In>,
+    options?: NotDurable<RunOptions<St>>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Requirements<W> | Scope.Scope>
+  <In, const D extends boolean, St = never>(
+    input: NotAWorkflow<In>,
+    options: DurableOptions<St, D>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Effect.Effect<
+    RunHandle<W, IfDurable<D, RunStoreError>>,
+    InvalidInputError | WorkflowValidationError,
+    Requirements<W> | Scope.Scope | IfDurable<D, RunStore>
+  >
+} = dual((args) => internal.isWorkflow(args[0]), internalRun.start) as any
 
 /**
  * Continues a run from a snapshot (`handle.snapshot`), or from the last checkpoint of a durable run in the
@@ -666,10 +720,37 @@ export const resumeAll: <W extends Any>(
  * @since 0.1.0
  * @category Combinators
  */
-export const stream: <W extends Any>(
-  self: W & ValidateHandled<W>,
-  ...args: RunArgs<W>
-) => Stream.Stream<PublishedEvent, RunError<Error<W>> | InvalidInputError, Requirements<W>> = internalRun.stream as any
+export const stream: {
+  <W extends Any>(
+    self: W & ValidateHandled<W>,
+    ...args: RunArgs<W>
+  ): Stream.Stream<PublishedEvent, RunError<Error<W>> | InvalidInputError, Requirements<W>>
+  <W extends Any, const D extends boolean>(
+    self: W & ValidateHandled<W>,
+    input: InputEncoded<W>,
+    options: DurableOptions<State<W>, D>
+  ): Stream.Stream<
+    PublishedEvent,
+    RunError<Error<W>> | InvalidInputError | IfDurable<D, RunStoreError>,
+    Requirements<W> | IfDurable<D, RunStore>
+  >
+  <In = undefined, St = never>(
+    input?: NotAWorkflow<In>,
+    options?: NotDurable<RunOptions<St>>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Stream.Stream<PublishedEvent, RunError<Error<W>> | InvalidInputError, Requirements<W>>
+  <In, const D extends boolean, St = never>(
+    input: NotAWorkflow<In>,
+    options: DurableOptions<St, D>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Stream.Stream<
+    PublishedEvent,
+    RunError<Error<W>> | InvalidInputError | IfDurable<D, RunStoreError>,
+    Requirements<W> | IfDurable<D, RunStore>
+  >
+} = dual((args) => internal.isWorkflow(args[0]), internalRun.stream) as any
 
 /**
  * Checks the workflow's definition and graph; every problem is listed in one `WorkflowValidationError`.
@@ -678,7 +759,10 @@ export const stream: <W extends Any>(
  * @since 0.1.0
  * @category Combinators
  */
-export const validate: (self: Any) => Effect.Effect<void, WorkflowValidationError> = internalGraph.validate
+export const validate: {
+  (): (self: Any) => Effect.Effect<void, WorkflowValidationError>
+  (self: Any): Effect.Effect<void, WorkflowValidationError>
+} = dual((args) => internal.isWorkflow(args[0]), internalGraph.validate) as any
 
 /**
  * The graph of all possible flows as a Mermaid `flowchart`.
@@ -686,7 +770,10 @@ export const validate: (self: Any) => Effect.Effect<void, WorkflowValidationErro
  * @since 0.1.0
  * @category Accessors
  */
-export const toMermaid: (self: Any) => string = internalGraph.toMermaid
+export const toMermaid: {
+  (): (self: Any) => string
+  (self: Any): string
+} = dual((args) => internal.isWorkflow(args[0]), internalGraph.toMermaid) as any
 
 /**
  * The graph of all possible flows as plain JSON.

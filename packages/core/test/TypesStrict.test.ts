@@ -3,7 +3,7 @@
  * (`pnpm check`), each `expectTypeOf` by both tsc and vitest.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Data, Effect, Schedule, Schema } from "effect"
+import { Chunk, Context, Data, Effect, Ref, Schedule, Schema, Stream } from "effect"
 import { expectTypeOf } from "vitest"
 import {
   defineWorkflow,
@@ -200,7 +200,8 @@ describe("TypesStrict: retry", () => {
       { emits: [StopEvent], retry: policy }
     )
     expectTypeOf<Workflow.Requirements<typeof wf>>().toEqualTypeOf<Llm | Policy>()
-    expectTypeOf<Effect.Effect.Context<ReturnType<typeof Workflow.run<typeof wf>>>>().toEqualTypeOf<Llm | Policy>()
+    const program = Workflow.run(wf)
+    expectTypeOf<Effect.Effect.Context<typeof program>>().toEqualTypeOf<Llm | Policy>()
   })
 
   it.effect("a schedule with services retries with the service of the caller's context", () =>
@@ -267,4 +268,68 @@ describe("TypesStrict: Workflow.Any", () => {
     const program = Workflow.run(withLlm[0])
     expectTypeOf<Effect.Effect.Context<typeof program>>().toEqualTypeOf<Llm>()
   })
+})
+
+describe("TypesStrict: pipe style", () => {
+  const stateful = defineWorkflow({
+    name: "strict-pipe",
+    input: Schema.NumberFromString,
+    output: Schema.Number,
+    state: Schema.Struct({ n: Schema.Number }),
+    initialState: { n: 1 }
+  }).step(
+    StartEvent,
+    (start, ctx) => Effect.map(Ref.get(ctx.state), (state) => StopEvent.make({ result: start.input * state.n })),
+    { emits: [StopEvent] }
+  )
+  const noInput = defineWorkflow({ name: "strict-pipe-void", output: Schema.String }).step(
+    StartEvent,
+    () => Effect.succeed(StopEvent.make({ result: "done" })),
+    { emits: [StopEvent] }
+  )
+
+  it("run / start / stream have the same types in pipe style as called directly", () => {
+    expectTypeOf(stateful.pipe(Workflow.run("2"))).toEqualTypeOf(Workflow.run(stateful, "2"))
+    expectTypeOf(noInput.pipe(Workflow.run())).toEqualTypeOf(Workflow.run(noInput))
+    expectTypeOf(stateful.pipe(Workflow.start("2", { state: { n: 3 } }))).toEqualTypeOf(
+      Workflow.start(stateful, "2", { state: { n: 3 } })
+    )
+    expectTypeOf(stateful.pipe(Workflow.stream("2"))).toEqualTypeOf(Workflow.stream(stateful, "2"))
+    expectTypeOf(stateful.pipe(Workflow.run("2", { durable: true }))).toEqualTypeOf(
+      Workflow.run(stateful, "2", { durable: true })
+    )
+    expectTypeOf(noInput.pipe(Workflow.validate())).toEqualTypeOf<Effect.Effect<void, WorkflowValidationError>>()
+    expectTypeOf(noInput.pipe(Workflow.toMermaid())).toEqualTypeOf<string>()
+  })
+
+  it("pipe style checks the input, the state and the graph once the workflow is known", () => {
+    // @ts-expect-error the input is the schema's encoded type (string)
+    stateful.pipe(Workflow.run(2))
+    // @ts-expect-error the state does not fit
+    stateful.pipe(Workflow.run("2", { state: { n: "x" } }))
+    // @ts-expect-error the input is required
+    stateful.pipe(Workflow.run())
+    const incomplete = defineWorkflow({ name: "strict-pipe-orphan" }).step(
+      StartEvent,
+      () => Effect.succeed(Stray.make()),
+      {
+        emits: [Stray, StopEvent]
+      }
+    )
+    // @ts-expect-error Event not handled: Stray
+    incomplete.pipe(Workflow.run())
+  })
+
+  it.effect("pipe style runs, streams, validates and draws", () =>
+    Effect.gen(function* () {
+      assert.strictEqual(yield* stateful.pipe(Workflow.run("2", { state: { n: 5 } })), 10)
+      assert.strictEqual(yield* noInput.pipe(Workflow.run()), "done")
+      const events = yield* noInput.pipe(Workflow.stream(), Stream.runCollect)
+      assert.deepStrictEqual(Chunk.toReadonlyArray(events), [StopEvent.make({ result: "done" })])
+      const handle = yield* Effect.scoped(Effect.flatMap(stateful.pipe(Workflow.start("4")), (h) => h.result))
+      assert.strictEqual(handle, 4)
+      yield* noInput.pipe(Workflow.validate())
+      assert.strictEqual(noInput.pipe(Workflow.toMermaid()), Workflow.toMermaid(noInput))
+    })
+  )
 })
