@@ -175,18 +175,14 @@ export interface Workflow<
   step<
     const M extends Match,
     const Emits extends ReadonlyArray<EventType>,
-    E2 = never,
-    R2 = never,
+    H extends Effect.Effect<StepOutput<Bind<Schema.Schema.Type<Emits[number]>, I, O>>, any, any>,
     T extends Duration.DurationInput | undefined = undefined,
     const StepName extends string | undefined = undefined,
     RS = never
   >(
     match: M,
-    handler: (
-      event: HandlerEvent<M, I, O>,
-      ctx: StepContext<S, Bind<Schema.Schema.Type<Emits[number]>, I, O>>
-    ) => Effect.Effect<StepOutput<Bind<Schema.Schema.Type<Emits[number]>, I, O>>, E2, R2>,
-    options: StepOptions<Emits, T, StepName, E2 | TimeoutError<T>, RS> & { readonly emits: Emits }
+    handler: (event: HandlerEvent<M, I, O>, ctx: StepContext<S, Bind<Schema.Schema.Type<Emits[number]>, I, O>>) => H,
+    options: StepOptions<Emits, T, StepName, HandlerError<H> | TimeoutError<T>, RS> & { readonly emits: Emits }
   ): Workflow<
     Name,
     I,
@@ -195,26 +191,26 @@ export interface Workflow<
     S,
     Handled | MatchTags<M>,
     Emitted | Schema.Schema.Type<Emits[number]>["_tag"],
-    E | E2 | TimeoutError<T>,
-    R | Exclude<R2, AnyStepTarget> | RS,
+    E | HandlerError<H> | TimeoutError<T>,
+    R | Exclude<HandlerContext<H>, AnyStepTarget> | RS,
     Steps | NameOfStep<StepName, M, Steps>,
-    Targets | TargetsOf<R2>
+    Targets | TargetsOf<HandlerContext<H>>
   >
   /**
    * Adds a step. The tags it returns are inferred from the handler's return type.
    */
   step<
     const M extends Match,
-    Out extends StepOutput,
-    E2 = never,
-    R2 = never,
+    H extends Effect.Effect<StepOutput, any, any>,
     T extends Duration.DurationInput | undefined = undefined,
     const StepName extends string | undefined = undefined,
     RS = never
   >(
     match: M,
-    handler: (event: HandlerEvent<M, I, O>, ctx: StepContext<S>) => Effect.Effect<Out, E2, R2>,
-    options?: StepOptions<never, T, StepName, E2 | TimeoutError<T>, RS> & { readonly emits?: undefined }
+    handler: (event: HandlerEvent<M, I, O>, ctx: StepContext<S>) => H,
+    options?: StepOptions<never, T, StepName, HandlerError<H> | TimeoutError<T>, RS> & {
+      readonly emits?: undefined
+    }
   ): Workflow<
     Name,
     I,
@@ -222,11 +218,11 @@ export interface Workflow<
     O,
     S,
     Handled | MatchTags<M>,
-    Emitted | OutputTags<Out>,
-    E | E2 | TimeoutError<T>,
-    R | Exclude<R2, AnyStepTarget> | RS,
+    Emitted | OutputTags<HandlerSuccess<H>>,
+    E | HandlerError<H> | TimeoutError<T>,
+    R | Exclude<HandlerContext<H>, AnyStepTarget> | RS,
     Steps | NameOfStep<StepName, M, Steps>,
-    Targets | TargetsOf<R2>
+    Targets | TargetsOf<HandlerContext<H>>
   >
 }
 
@@ -438,6 +434,31 @@ export type OutputTags<Out> =
     : Out extends AnyEvent
       ? Out["_tag"]
       : never
+
+/**
+ * What a handler's effect succeeds with; a union of effects (e.g. `cond ? Effect.succeed(a) : Effect.succeed(b)`)
+ * gives the union of their results.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type HandlerSuccess<H> = H extends Effect.Effect<infer A, any, any> ? A : never
+
+/**
+ * The errors of a handler's effect (of every effect of a union).
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type HandlerError<H> = H extends Effect.Effect<any, infer E, any> ? E : never
+
+/**
+ * The requirements of a handler's effect (of every effect of a union).
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type HandlerContext<H> = H extends Effect.Effect<any, any, infer R> ? R : never
 
 /**
  * @since 0.1.0

@@ -333,3 +333,40 @@ describe("TypesStrict: pipe style", () => {
     })
   )
 })
+
+describe("TypesStrict: handlers returning a union of effects", () => {
+  const A = Event.define("TernaryA", {})
+  const B = Event.define("TernaryB", {})
+  const coin = () => Math.random() > 0.5
+
+  it("a step without emits returning `cond ? Effect.succeed(A) : Effect.succeed(B)` compiles; both tags are emitted", () => {
+    const wf = defineWorkflow({ name: "strict-ternary", output: Schema.Number })
+      .step(StartEvent, () => (coin() ? Effect.succeed(A.make()) : Effect.succeed(B.make())))
+      .step(A, () => Effect.succeed(StopEvent.make({ result: 1 })), { emits: [StopEvent] })
+      .step(B, () => Effect.succeed(StopEvent.make({ result: 2 })), { emits: [StopEvent] })
+    expectTypeOf<Workflow.Unhandled<typeof wf>>().toEqualTypeOf<never>()
+    expectTypeOf(Workflow.run(wf)).toEqualTypeOf<Effect.Effect<number, EngineErrors | InvalidInputError>>()
+  })
+
+  it("the errors and services of every branch add up, with and without emits", () => {
+    const fails = coin()
+      ? Effect.as(Effect.fail(new LlmError()), A.make())
+      : Effect.as(Effect.fail(new OtherError({ code: 1 })), B.make())
+    const wf = defineWorkflow({ name: "strict-ternary-errors" })
+      .step(StartEvent, () => (coin() ? fails : Effect.as(Llm, A.make())))
+      .step([A, B], () => (coin() ? fails : Effect.as(Policy, StopEvent.make({ result: 1 }))), {
+        emits: [A, B, StopEvent]
+      })
+    expectTypeOf<Workflow.Error<typeof wf>>().toEqualTypeOf<LlmError | OtherError>()
+    expectTypeOf<Workflow.Requirements<typeof wf>>().toEqualTypeOf<Llm | Policy>()
+  })
+
+  it("when a branch's event is not handled, the error names it (not `add undefined`)", () => {
+    const wf = defineWorkflow({ name: "strict-ternary-orphan" })
+      .step(StartEvent, () => (coin() ? Effect.succeed(A.make()) : Effect.succeed(B.make())))
+      .step(A, () => Effect.succeed(StopEvent.make({ result: 1 })), { emits: [StopEvent] })
+    expectTypeOf<Workflow.ValidateHandled<typeof wf>>().toEqualTypeOf<"Event not handled: TernaryB">()
+    // @ts-expect-error Event not handled: TernaryB
+    Workflow.run(wf)
+  })
+})
