@@ -57,15 +57,24 @@ export interface RunOptions<S = unknown> {
 }
 
 /**
+ * The default of `RunHandle`'s extra error: none for a known workflow, anything for "some workflow"
+ * (`RunHandle` alone accepts every handle, durable ones included).
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type HandleError<W extends Workflow.Any> = unknown extends Workflow.Error<W> ? Workflow.Error<W> : never
+
+/**
  * The handle of a started run.
  *
  * @since 0.1.0
  * @category Models
  */
-export interface RunHandle<W extends Workflow.Any = Workflow.Any> {
+export interface RunHandle<W extends Workflow.Any = Workflow.Any, E = HandleError<W>> {
   readonly runId: string
-  /** Waits for the end of the run. */
-  readonly result: Effect.Effect<Workflow.Output<W>, RunError<Workflow.Error<W>>>
+  /** Waits for the end of the run (`E`: what else it may fail with, `RunStoreError` for a durable run). */
+  readonly result: Effect.Effect<Workflow.Output<W>, RunError<Workflow.Error<W>> | E>
   /**
    * Replays everything published so far, then follows live; ends right after the terminal event
    * (`StopEvent`, `WorkflowFailed`, `WorkflowTimedOut` or `WorkflowCancelled`). `internal: true` adds trace events.

@@ -33,13 +33,28 @@ export interface WaitForOptions<A> {
   readonly timeout?: Duration.DurationInput | undefined
 }
 
+declare const StepTargetTypeId: unique symbol
+
 /**
- * The step context, `ctx` in `step(match, (event, ctx) => ...)`.
+ * A type-only marker in the requirements of `ctx.send(event, { step: "name" })`: `.step(...)` removes it from the
+ * handler's requirements and records the name, and `Workflow.run` / `start` / `stream` do not compile when it names
+ * no step (`"ctx.send to an unknown step: name"`). Never provided, never looked up at run time.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export interface StepTarget<Name extends string> {
+  readonly [StepTargetTypeId]: Name
+}
+
+/**
+ * The step context, `ctx` in `step(match, (event, ctx) => ...)`. `Out`: the events the step may send (its `emits`
+ * when declared).
  *
  * @since 0.1.0
  * @category Models
  */
-export interface StepContext<S = unknown> {
+export interface StepContext<S = unknown, Out extends AnyEvent = AnyEvent> {
   /** The run's typed state, shared by all steps of the run. Change it with `Ref.update` / `SynchronizedRef`. */
   readonly state: SynchronizedRef.SynchronizedRef<S>
   /** The id of the run. */
@@ -53,9 +68,15 @@ export interface StepContext<S = unknown> {
   /**
    * Dispatches an event now: to every step that accepts it, or to one named step.
    * A targeted send to an unknown step, or to a step that does not accept the event, fails with `UnknownStepError`.
+   * With `emits` declared, only those event types can be sent; a literal `step` name that names no step of the
+   * workflow makes `Workflow.run` / `start` / `stream` not compile.
    */
-  send(event: AnyEvent): Effect.Effect<void>
-  send(event: AnyEvent, options: { readonly step?: string | undefined }): Effect.Effect<void, UnknownStepError>
+  send(event: Out): Effect.Effect<void>
+  send<const Step extends string>(
+    event: Out,
+    options: { readonly step: Step }
+  ): Effect.Effect<void, UnknownStepError, StepTarget<Step>>
+  send(event: Out, options: { readonly step?: string | undefined }): Effect.Effect<void, UnknownStepError>
   /** Publishes an event to the run's stream (progress, tokens). Writes keep their order. */
   write(event: AnyEvent): Effect.Effect<void>
   /**

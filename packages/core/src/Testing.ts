@@ -66,7 +66,7 @@ export interface RunStepOptions<S> {
  */
 export const runStep: <W extends Workflow.Any>(
   self: W,
-  stepName: string,
+  stepName: Workflow.StepNames<W>,
   event: AnyEvent,
   options?: RunStepOptions<Workflow.State<W>>
 ) => Effect.Effect<StepResult<Workflow.State<W>>, Workflow.Error<W> | UnknownStepError, Workflow.Requirements<W>> =

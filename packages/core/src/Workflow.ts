@@ -6,6 +6,7 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
@@ -17,7 +18,7 @@ import * as internalGraph from "./internal/graph.js"
 import * as internalRun from "./internal/run.js"
 import * as internal from "./internal/workflow.js"
 import type { PublishedEvent, RunHandle, RunOptions } from "./Run.js"
-import type { StepContext } from "./StepContext.js"
+import type { StepContext, StepTarget } from "./StepContext.js"
 import type { RunStore } from "./RunStore.js"
 import type {
   InvalidInputError,
@@ -65,16 +66,22 @@ export type StepOutput<A extends AnyEvent = AnyEvent> = A | ReadonlyArray<A> | v
  */
 export interface StepOptions<
   Emits extends ReadonlyArray<EventType> = ReadonlyArray<EventType>,
-  T extends Duration.DurationInput | undefined = Duration.DurationInput | undefined
+  T extends Duration.DurationInput | undefined = Duration.DurationInput | undefined,
+  Name extends string | undefined = string | undefined,
+  E = any,
+  RS = never
 > {
   /** Default: the matched tags joined with `|`, with a `#2` suffix for a second step on the same tags. */
-  readonly name?: string | undefined
+  readonly name?: Name
   /** The event types this step may return or `ctx.send`: used for validation, drawing and type checks. */
   readonly emits?: Emits | undefined
   /** Max concurrent invocations of this step within one run (default 4; `Infinity` for no cap). */
   readonly workers?: number | undefined
-  /** A `Schedule` applied to the step's failures: `Schedule.recurs(2)` means at most 3 executions. */
-  readonly retry?: Schedule.Schedule<any, any, never> | undefined
+  /**
+   * A `Schedule` applied to the step's failures (its own errors, and `StepTimeoutError` with `timeout`):
+   * `Schedule.recurs(2)` means at most 3 executions. The services it needs add up in the workflow's requirements.
+   */
+  readonly retry?: Schedule.Schedule<unknown, NoInfer<E>, RS> | undefined
   /** Per-execution timeout; expiry fails that execution with `StepTimeoutError`. */
   readonly timeout?: T
 }
@@ -123,18 +130,32 @@ export interface DefineOptions<Name extends string, In, Out> {
  * A workflow: the builder value is the workflow, it can be run, drawn and validated.
  *
  * Type parameters: `I`/`IE` the input (decoded/encoded), `O` the result, `S` the state, `Handled` the tags
- * some step accepts, `Emitted` the tags some step emits, `E`/`R` the errors and services of all steps.
+ * some step accepts, `Emitted` the tags some step emits, `E`/`R` the errors and services of all steps,
+ * `Steps` the names of the steps, `Targets` the step names given to `ctx.send(event, { step })`.
  *
  * @since 0.1.0
  * @category Models
  */
-export interface Workflow<Name extends string, I, IE, O, S, Handled extends string, Emitted extends string, E, R>
-  extends Pipeable {
+export interface Workflow<
+  Name extends string,
+  I,
+  IE,
+  O,
+  S,
+  Handled extends string,
+  Emitted extends string,
+  E,
+  R,
+  Steps extends string = string,
+  Targets extends string = never
+> extends Pipeable {
   readonly [TypeId]: {
     readonly _I: (_: never) => I
     readonly _O: (_: never) => O
     readonly _E: (_: never) => E
     readonly _R: (_: never) => R
+    readonly _Steps: (_: never) => Steps
+    readonly _Targets: (_: never) => Targets
   }
   readonly name: Name
   readonly description: string | undefined
@@ -154,16 +175,14 @@ export interface Workflow<Name extends string, I, IE, O, S, Handled extends stri
   step<
     const M extends Match,
     const Emits extends ReadonlyArray<EventType>,
-    E2 = never,
-    R2 = never,
-    T extends Duration.DurationInput | undefined = undefined
+    H extends Effect.Effect<StepOutput<Bind<Schema.Schema.Type<Emits[number]>, I, O>>, any, any>,
+    T extends Duration.DurationInput | undefined = undefined,
+    const StepName extends string | undefined = undefined,
+    RS = never
   >(
     match: M,
-    handler: (
-      event: HandlerEvent<M, I, O>,
-      ctx: StepContext<S>
-    ) => Effect.Effect<StepOutput<Bind<Schema.Schema.Type<Emits[number]>, I, O>>, E2, R2>,
-    options: StepOptions<Emits, T> & { readonly emits: Emits }
+    handler: (event: HandlerEvent<M, I, O>, ctx: StepContext<S, Bind<Schema.Schema.Type<Emits[number]>, I, O>>) => H,
+    options: StepOptions<Emits, T, StepName, HandlerError<H> | TimeoutError<T>, RS> & { readonly emits: Emits }
   ): Workflow<
     Name,
     I,
@@ -172,38 +191,65 @@ export interface Workflow<Name extends string, I, IE, O, S, Handled extends stri
     S,
     Handled | MatchTags<M>,
     Emitted | Schema.Schema.Type<Emits[number]>["_tag"],
-    E | E2 | TimeoutError<T>,
-    R | R2
+    E | HandlerError<H> | TimeoutError<T>,
+    R | Exclude<HandlerContext<H>, AnyStepTarget> | RS,
+    Steps | NameOfStep<StepName, M, Steps>,
+    Targets | TargetsOf<HandlerContext<H>>
   >
   /**
    * Adds a step. The tags it returns are inferred from the handler's return type.
    */
   step<
     const M extends Match,
-    Out extends StepOutput,
-    E2 = never,
-    R2 = never,
-    T extends Duration.DurationInput | undefined = undefined
+    H extends Effect.Effect<StepOutput, any, any>,
+    T extends Duration.DurationInput | undefined = undefined,
+    const StepName extends string | undefined = undefined,
+    RS = never
   >(
     match: M,
-    handler: (event: HandlerEvent<M, I, O>, ctx: StepContext<S>) => Effect.Effect<Out, E2, R2>,
-    options?: StepOptions<never, T> & { readonly emits?: undefined }
-  ): Workflow<Name, I, IE, O, S, Handled | MatchTags<M>, Emitted | OutputTags<Out>, E | E2 | TimeoutError<T>, R | R2>
+    handler: (event: HandlerEvent<M, I, O>, ctx: StepContext<S>) => H,
+    options?: StepOptions<never, T, StepName, HandlerError<H> | TimeoutError<T>, RS> & {
+      readonly emits?: undefined
+    }
+  ): Workflow<
+    Name,
+    I,
+    IE,
+    O,
+    S,
+    Handled | MatchTags<M>,
+    Emitted | OutputTags<HandlerSuccess<H>>,
+    E | HandlerError<H> | TimeoutError<T>,
+    R | Exclude<HandlerContext<H>, AnyStepTarget> | RS,
+    Steps | NameOfStep<StepName, M, Steps>,
+    Targets | TargetsOf<HandlerContext<H>>
+  >
 }
 
 /**
- * Any workflow, e.g. one whose steps were added in a loop.
+ * Some workflow: every workflow is one. Its errors and requirements are `unknown`, never `any`, so they do not leak
+ * into a caller's types (running a `Workflow.Any` gives an effect that needs `unknown`); generic code keeps the
+ * workflow's type as a type parameter (`<W extends Workflow.Any>`) or uses {@link AnyWith}.
  *
  * @since 0.1.0
  * @category Models
  */
-export type Any = Workflow<string, any, any, any, any, any, any, any, any>
+export type Any = Workflow<string, any, any, any, any, any, any, unknown, unknown, any, any>
+
+/**
+ * A workflow whose steps need at most the services `R` and fail with at most `E`: for generic code that runs
+ * workflows it holds with services it has, e.g. a server given its workflows' requirements.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type AnyWith<R, E = unknown> = Workflow<string, any, any, any, any, any, any, E, R, any, any>
 
 /**
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type Input<W> = W extends Workflow<any, infer I, any, any, any, any, any, any, any> ? I : never
+export type Input<W> = W extends Workflow<any, infer I, any, any, any, any, any, any, any, any, any> ? I : never
 
 /**
  * The encoded input `Workflow.run` accepts (decoded with the input schema).
@@ -211,19 +257,20 @@ export type Input<W> = W extends Workflow<any, infer I, any, any, any, any, any,
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type InputEncoded<W> = W extends Workflow<any, any, infer IE, any, any, any, any, any, any> ? IE : never
+export type InputEncoded<W> =
+  W extends Workflow<any, any, infer IE, any, any, any, any, any, any, any, any> ? IE : never
 
 /**
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type Output<W> = W extends Workflow<any, any, any, infer O, any, any, any, any, any> ? O : never
+export type Output<W> = W extends Workflow<any, any, any, infer O, any, any, any, any, any, any, any> ? O : never
 
 /**
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type State<W> = W extends Workflow<any, any, any, any, infer S, any, any, any, any> ? S : never
+export type State<W> = W extends Workflow<any, any, any, any, infer S, any, any, any, any, any, any> ? S : never
 
 /**
  * The union of the errors of every step of the workflow.
@@ -231,7 +278,7 @@ export type State<W> = W extends Workflow<any, any, any, any, infer S, any, any,
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type Error<W> = W extends Workflow<any, any, any, any, any, any, any, infer E, any> ? E : never
+export type Error<W> = W extends Workflow<any, any, any, any, any, any, any, infer E, any, any, any> ? E : never
 
 /**
  * The union of the services every step of the workflow requires.
@@ -239,7 +286,7 @@ export type Error<W> = W extends Workflow<any, any, any, any, any, any, any, inf
  * @since 0.1.0
  * @category Type-level Utils
  */
-export type Requirements<W> = W extends Workflow<any, any, any, any, any, any, any, any, infer R> ? R : never
+export type Requirements<W> = W extends Workflow<any, any, any, any, any, any, any, any, infer R, any, any> ? R : never
 
 /**
  * Tags that some step emits and no step handles.
@@ -248,22 +295,99 @@ export type Requirements<W> = W extends Workflow<any, any, any, any, any, any, a
  * @category Type-level Utils
  */
 export type Unhandled<W> =
-  W extends Workflow<any, any, any, any, any, infer H, infer Em, any, any>
+  W extends Workflow<any, any, any, any, any, infer H, infer Em, any, any, any, any>
     ? Exclude<Em, H | "StopEvent" | "InputRequired">
     : never
 
 /**
- * `unknown` when every emitted event is handled; otherwise the readable type error `"Event not handled: Tag"`.
+ * The names of the steps of the workflow (`string` when they are not known literally).
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type StepNames<W> = W extends Workflow<any, any, any, any, any, any, any, any, any, infer N, any> ? N : never
+
+/**
+ * Step names given to `ctx.send(event, { step })` that name no step of the workflow.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type UnknownTargets<W> =
+  W extends Workflow<any, any, any, any, any, any, any, any, any, infer N, infer T>
+    ? string extends N
+      ? never
+      : string extends T
+        ? never
+        : Exclude<T, N>
+    : never
+
+/**
+ * `unknown` when every emitted event is handled and every `ctx.send(event, { step })` names a step; otherwise the
+ * readable type error `"Event not handled: Tag"` or `"ctx.send to an unknown step: name"`.
  *
  * @since 0.1.0
  * @category Type-level Utils
  */
 export type ValidateHandled<W> =
   string extends Unhandled<W>
-    ? unknown
+    ? ValidateTargets<W>
     : [Unhandled<W>] extends [never]
-      ? unknown
+      ? ValidateTargets<W>
       : `Event not handled: ${Unhandled<W>}`
+
+/**
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type ValidateTargets<W> = [UnknownTargets<W>] extends [never]
+  ? unknown
+  : `ctx.send to an unknown step: ${UnknownTargets<W>}`
+
+/**
+ * Any `StepTarget`: removed from a handler's requirements by `.step`, collected as the workflow's `Targets`.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type AnyStepTarget = StepTarget<string>
+
+/**
+ * The step names a handler's `ctx.send(event, { step })` calls target.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type TargetsOf<R> = R extends StepTarget<infer N> ? N : never
+
+/**
+ * The name of a step added with `.step(match, handler, options)`: `options.name`, or the matched tags joined with
+ * `|`, with a `#2`, `#3`, ... suffix when a step of that name exists.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type NameOfStep<Given extends string | undefined, M, Steps extends string> = [Given] extends [string]
+  ? Given
+  : Numbered<JoinTags<M extends ReadonlyArray<any> ? M : readonly [M]>, Steps>
+
+type TagOfType<T> = Schema.Schema.Type<T> extends { readonly _tag: infer Tag extends string } ? Tag : string
+
+type JoinTags<M extends ReadonlyArray<any>, Acc extends string = never> = M extends readonly [infer Head, ...infer Rest]
+  ? JoinTags<Rest, [Acc] extends [never] ? TagOfType<Head> : `${Acc}|${TagOfType<Head>}`>
+  : [Acc] extends [never]
+    ? string
+    : Acc
+
+type Numbered<Base extends string, Steps extends string, N extends ReadonlyArray<0> = []> = string extends Base | Steps
+  ? string
+  : N["length"] extends 10
+    ? string
+    : (N extends [] ? Base : `${Base}#${N["length"]}`) extends infer Candidate extends string
+      ? [Candidate] extends [Steps]
+        ? Numbered<Base, Steps, N extends [] ? [0, 0] : [...N, 0]>
+        : Candidate
+      : never
 
 /**
  * @since 0.1.0
@@ -312,6 +436,31 @@ export type OutputTags<Out> =
       : never
 
 /**
+ * What a handler's effect succeeds with; a union of effects (e.g. `cond ? Effect.succeed(a) : Effect.succeed(b)`)
+ * gives the union of their results.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type HandlerSuccess<H> = H extends Effect.Effect<infer A, any, any> ? A : never
+
+/**
+ * The errors of a handler's effect (of every effect of a union).
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type HandlerError<H> = H extends Effect.Effect<any, infer E, any> ? E : never
+
+/**
+ * The requirements of a handler's effect (of every effect of a union).
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type HandlerContext<H> = H extends Effect.Effect<any, any, infer R> ? R : never
+
+/**
  * @since 0.1.0
  * @category Type-level Utils
  */
@@ -356,6 +505,8 @@ export const defineWorkflow: {
     never,
     never,
     never,
+    never,
+    never,
     never
   >
   <
@@ -370,6 +521,8 @@ export const defineWorkflow: {
     Schema.Schema.Encoded<In>,
     Schema.Schema.Type<Out>,
     undefined,
+    never,
+    never,
     never,
     never,
     never,
@@ -393,8 +546,53 @@ export const isWorkflow: (u: unknown) => u is Any = internal.isWorkflow
  */
 export type RunArgs<W extends Any> =
   undefined extends InputEncoded<W>
-    ? [input?: InputEncoded<W>, options?: RunOptions<State<W>>]
-    : [input: InputEncoded<W>, options?: RunOptions<State<W>>]
+    ? [input?: InputEncoded<W>, options?: NotDurable<RunOptions<State<W>>>]
+    : [input: InputEncoded<W>, options?: NotDurable<RunOptions<State<W>>>]
+
+/**
+ * Run options without `durable: true`: a durable run needs a `RunStore`, so it has its own overloads.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type NotDurable<O> = O & { readonly durable?: false | undefined }
+
+/**
+ * Run options with `durable` given: `RunStore` is required (and `RunStoreError` possible) unless it is `false`.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type DurableOptions<S, D extends boolean> = RunOptions<S> & { readonly durable: D }
+
+/**
+ * What a durable run (`durable: true`, or a `boolean` that may be `true`) adds: `A` unless `durable` is `false`.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type IfDurable<D extends boolean, A> = [D] extends [false] ? never : A
+
+/**
+ * The arguments of the pipe forms (`wf.pipe(Workflow.run(input, options))`), checked once the workflow is known:
+ * `unknown` when the input (and the `state` option) fit it, otherwise a readable type error.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type ValidateArgs<W, In, St> = [In] extends [InputEncoded<W>]
+  ? [St] extends [State<W>]
+    ? unknown
+    : `The "state" option does not fit the workflow's state`
+  : `The input does not fit the workflow's input schema`
+
+/**
+ * The pipe forms take an input, never a workflow (so that `Workflow.run(wf)` is not read as a pipe form).
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type NotAWorkflow<In> = [In] extends [{ readonly [TypeId]: unknown }] ? never : In
 
 /**
  * Runs a workflow to completion and returns its result. The input is decoded with the input schema
@@ -419,12 +617,32 @@ export const run: {
     self: W & ValidateHandled<W>,
     ...args: RunArgs<W>
   ): Effect.Effect<Output<W>, RunError<Error<W>> | InvalidInputError, Requirements<W>>
-  <W extends Any>(
+  <W extends Any, const D extends boolean>(
     self: W & ValidateHandled<W>,
     input: InputEncoded<W>,
-    options: RunOptions<State<W>> & { readonly durable: true }
-  ): Effect.Effect<Output<W>, RunError<Error<W>> | InvalidInputError, Requirements<W> | RunStore>
-} = internalRun.run as any
+    options: DurableOptions<State<W>, D>
+  ): Effect.Effect<
+    Output<W>,
+    RunError<Error<W>> | InvalidInputError | IfDurable<D, RunStoreError>,
+    Requirements<W> | IfDurable<D, RunStore>
+  >
+  <In = undefined, St = never>(
+    input?: NotAWorkflow<In>,
+    options?: NotDurable<RunOptions<St>>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Effect.Effect<Output<W>, RunError<Error<W>> | InvalidInputError, Requirements<W>>
+  <In, const D extends boolean, St = never>(
+    input: NotAWorkflow<In>,
+    options: DurableOptions<St, D>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Effect.Effect<
+    Output<W>,
+    RunError<Error<W>> | InvalidInputError | IfDurable<D, RunStoreError>,
+    Requirements<W> | IfDurable<D, RunStore>
+  >
+} = dual((args) => internal.isWorkflow(args[0]), internalRun.run) as any
 
 /**
  * Starts a run in the caller's `Scope` and returns its handle. Closing the scope cancels the run.
@@ -437,12 +655,32 @@ export const start: {
     self: W & ValidateHandled<W>,
     ...args: RunArgs<W>
   ): Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Requirements<W> | Scope.Scope>
-  <W extends Any>(
+  <W extends Any, const D extends boolean>(
     self: W & ValidateHandled<W>,
     input: InputEncoded<W>,
-    options: RunOptions<State<W>> & { readonly durable: true }
-  ): Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Requirements<W> | Scope.Scope | RunStore>
-} = internalRun.start as any
+    options: DurableOptions<State<W>, D>
+  ): Effect.Effect<
+    RunHandle<W, IfDurable<D, RunStoreError>>,
+    InvalidInputError | WorkflowValidationError,
+    Requirements<W> | Scope.Scope | IfDurable<D, RunStore>
+  >
+  <In = undefined, St = never>(
+    input?: NotAWorkflow<In>,
+    options?: NotDurable<RunOptions<St>>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Requirements<W> | Scope.Scope>
+  <In, const D extends boolean, St = never>(
+    input: NotAWorkflow<In>,
+    options: DurableOptions<St, D>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Effect.Effect<
+    RunHandle<W, IfDurable<D, RunStoreError>>,
+    InvalidInputError | WorkflowValidationError,
+    Requirements<W> | Scope.Scope | IfDurable<D, RunStore>
+  >
+} = dual((args) => internal.isWorkflow(args[0]), internalRun.start) as any
 
 /**
  * Continues a run from a snapshot (`handle.snapshot`), or from the last checkpoint of a durable run in the
@@ -464,7 +702,7 @@ export const resume: {
     runId: string,
     options?: RunOptions<State<W>>
   ): Effect.Effect<
-    RunHandle<W>,
+    RunHandle<W, RunStoreError>,
     InvalidSnapshotError | RunNotFoundError | RunStoreError,
     Requirements<W> | Scope.Scope | RunStore
   >
@@ -472,7 +710,7 @@ export const resume: {
     self: W,
     snapshot: unknown,
     options: RunOptions<State<W>> & { readonly durable: true }
-  ): Effect.Effect<RunHandle<W>, InvalidSnapshotError, Requirements<W> | Scope.Scope | RunStore>
+  ): Effect.Effect<RunHandle<W, RunStoreError>, InvalidSnapshotError, Requirements<W> | Scope.Scope | RunStore>
   <W extends Any>(
     self: W,
     snapshot: unknown,
@@ -491,7 +729,7 @@ export const resumeAll: <W extends Any>(
   self: W,
   options?: RunOptions<State<W>>
 ) => Effect.Effect<
-  ReadonlyArray<RunHandle<W>>,
+  ReadonlyArray<RunHandle<W, RunStoreError>>,
   InvalidSnapshotError | RunNotFoundError | RunStoreError,
   Requirements<W> | Scope.Scope | RunStore
 > = internalRun.resumeAll as any
@@ -503,10 +741,37 @@ export const resumeAll: <W extends Any>(
  * @since 0.1.0
  * @category Combinators
  */
-export const stream: <W extends Any>(
-  self: W & ValidateHandled<W>,
-  ...args: RunArgs<W>
-) => Stream.Stream<PublishedEvent, RunError<Error<W>> | InvalidInputError, Requirements<W>> = internalRun.stream as any
+export const stream: {
+  <W extends Any>(
+    self: W & ValidateHandled<W>,
+    ...args: RunArgs<W>
+  ): Stream.Stream<PublishedEvent, RunError<Error<W>> | InvalidInputError, Requirements<W>>
+  <W extends Any, const D extends boolean>(
+    self: W & ValidateHandled<W>,
+    input: InputEncoded<W>,
+    options: DurableOptions<State<W>, D>
+  ): Stream.Stream<
+    PublishedEvent,
+    RunError<Error<W>> | InvalidInputError | IfDurable<D, RunStoreError>,
+    Requirements<W> | IfDurable<D, RunStore>
+  >
+  <In = undefined, St = never>(
+    input?: NotAWorkflow<In>,
+    options?: NotDurable<RunOptions<St>>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Stream.Stream<PublishedEvent, RunError<Error<W>> | InvalidInputError, Requirements<W>>
+  <In, const D extends boolean, St = never>(
+    input: NotAWorkflow<In>,
+    options: DurableOptions<St, D>
+  ): <W extends Any>(
+    self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
+  ) => Stream.Stream<
+    PublishedEvent,
+    RunError<Error<W>> | InvalidInputError | IfDurable<D, RunStoreError>,
+    Requirements<W> | IfDurable<D, RunStore>
+  >
+} = dual((args) => internal.isWorkflow(args[0]), internalRun.stream) as any
 
 /**
  * Checks the workflow's definition and graph; every problem is listed in one `WorkflowValidationError`.
@@ -515,7 +780,10 @@ export const stream: <W extends Any>(
  * @since 0.1.0
  * @category Combinators
  */
-export const validate: (self: Any) => Effect.Effect<void, WorkflowValidationError> = internalGraph.validate
+export const validate: {
+  (): (self: Any) => Effect.Effect<void, WorkflowValidationError>
+  (self: Any): Effect.Effect<void, WorkflowValidationError>
+} = dual((args) => internal.isWorkflow(args[0]), internalGraph.validate) as any
 
 /**
  * The graph of all possible flows as a Mermaid `flowchart`.
@@ -523,7 +791,10 @@ export const validate: (self: Any) => Effect.Effect<void, WorkflowValidationErro
  * @since 0.1.0
  * @category Accessors
  */
-export const toMermaid: (self: Any) => string = internalGraph.toMermaid
+export const toMermaid: {
+  (): (self: Any) => string
+  (self: Any): string
+} = dual((args) => internal.isWorkflow(args[0]), internalGraph.toMermaid) as any
 
 /**
  * The graph of all possible flows as plain JSON.

@@ -58,7 +58,7 @@ export class InvalidEventError extends Data.TaggedError("InvalidEventError")<{
 }
 
 /**
- * A targeted send named a step that does not exist, or one that does not accept the event.
+ * A targeted send (or `Testing.runStep`) named a step that does not exist, or one that does not accept the event.
  *
  * @since 0.1.0
  * @category Errors
@@ -69,12 +69,14 @@ export class UnknownStepError extends Data.TaggedError("UnknownStepError")<{
   readonly tag: string
   readonly known: ReadonlyArray<string>
   readonly reason: "NoSuchStep" | "DoesNotAccept"
+  /** What named the step: a targeted send (the default) or `Testing.runStep`. */
+  readonly source?: "send" | "runStep" | undefined
 }> {
   override get message(): string {
     return this.reason === "NoSuchStep"
-      ? `Workflow "${this.workflow}" has no step named "${this.step}" (sending "${this.tag}"). Steps: ${this.known.join(
-          ", "
-        )}.`
+      ? `Workflow "${this.workflow}" has no step named "${this.step}" (${
+          this.source === "runStep" ? `given to Testing.runStep with a "${this.tag}" event` : `sending "${this.tag}"`
+        }). Steps: ${this.known.join(", ")}.`
       : `Step "${this.step}" of workflow "${this.workflow}" does not accept "${this.tag}" events. Steps that do: ${
           this.known.length === 0 ? "none" : this.known.join(", ")
         }.`

@@ -533,7 +533,7 @@ describe("Snapshot", () => {
       return snapshot
     })
 
-    const rejected = (snapshot: unknown, wf: Workflow.Any = gateless) =>
+    const rejected = (snapshot: unknown, wf: Workflow.AnyWith<never> = gateless) =>
       Effect.flatMap(Effect.flip(Workflow.resume(wf, snapshot)), (error) =>
         Effect.sync(() => {
           assert.instanceOf(error, InvalidSnapshotError)

@@ -136,12 +136,15 @@ describe("Testing.runStep", () => {
 
   it.effect("an unknown step name fails with UnknownStepError", () =>
     Effect.gen(function* () {
+      // @ts-expect-error "Nope" is not a step name (the run-time path is what this test is about)
       const error = yield* Effect.flip(Testing.runStep(wf, "Nope", Query.make({ text: "hi" })))
       assert.instanceOf(error, UnknownStepError)
       const unknown = error as UnknownStepError
       assert.strictEqual(unknown.step, "Nope")
       assert.strictEqual(unknown.reason, "NoSuchStep")
       assert.include(unknown.known, "Query")
+      assert.include(unknown.message, `has no step named "Nope" (given to Testing.runStep with a "Query" event)`)
+      assert.notInclude(unknown.message, "sending")
     })
   )
 

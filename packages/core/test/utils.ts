@@ -23,7 +23,7 @@ export const statusIs = (handle: RunHandle, ...statuses: ReadonlyArray<string>) 
   )
 
 /** Waits for the end of a run without hanging when it never ends. */
-export const resultOf = <W extends Workflow.Any>(handle: RunHandle<W>) =>
+export const resultOf = <W extends Workflow.Any, E>(handle: RunHandle<W, E>) =>
   Effect.zipRight(statusIs(handle, "completed", "failed", "cancelled", "timed-out"), handle.result)
 
 /** Everything the run publishes (replayed and live) until its terminal event. */

@@ -90,18 +90,6 @@ interface Entry {
   readonly handle: RunHandle
 }
 
-type AnyStart = (
-  self: Workflow.Any,
-  input: unknown,
-  options: { readonly durable: true }
-) => Effect.Effect<
-  RunHandle,
-  WorkflowError.InvalidInputError | WorkflowError.WorkflowValidationError,
-  Scope.Scope | RunStore.RunStore
->
-
-const start = Workflow.start as unknown as AnyStart
-
 const jsonSchema = (schema: Schema.Schema.Any): unknown => {
   try {
     return JSONSchema.make(schema)
@@ -219,21 +207,10 @@ type Found =
   | { readonly _tag: "Live"; readonly entry: Entry }
   | { readonly _tag: "Stored"; readonly snapshot: Snapshot.Snapshot }
 
-type AnyResume = (
-  self: Workflow.Any,
-  runId: string
-) => Effect.Effect<
-  RunHandle,
-  WorkflowError.InvalidSnapshotError | WorkflowError.RunNotFoundError | WorkflowError.RunStoreError,
-  Scope.Scope | RunStore.RunStore
->
-
-const resume = Workflow.resume as unknown as AnyResume
-
-const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptions) =>
+const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options: ApiOptions) =>
   HttpApiBuilder.group(WorkflowApi, "eventflow", (handlers) =>
     Effect.gen(function* () {
-      const byName = new Map<string, Workflow.Any>()
+      const byName = new Map<string, Workflow.AnyWith<R>>()
       for (const workflow of workflows) {
         if (byName.has(workflow.name)) return yield* Effect.dieMessage(`duplicate workflow name: ${workflow.name}`)
         yield* Workflow.validate(workflow).pipe(Effect.orDie)
@@ -242,7 +219,7 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
       // The runs live in the server's scope: closing the server interrupts them (durable runs keep their checkpoint).
       const scope = yield* Effect.scope
       // Everything the workflows' steps need, captured once and given to every run.
-      const context = yield* Effect.context<RunStore.RunStore>()
+      const context = yield* Effect.context<RunStore.RunStore | R>()
       const store = yield* RunStore.RunStore
       const heartbeat = Duration.decode(options.heartbeat ?? "15 seconds")
       // The runs live in this process; a finished run leaves the map once its final checkpoint is stored (which
@@ -261,7 +238,7 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
         const unfinished = yield* store.list({ workflow: workflow.name, status: RunStore.unfinished })
         for (const { runId } of unfinished) {
           // One run that cannot be resumed (e.g. a snapshot from an incompatible version) must not stop the server.
-          yield* resume(workflow, runId).pipe(
+          yield* Workflow.resume(workflow, runId).pipe(
             Effect.provide(context),
             Scope.extend(scope),
             Effect.flatMap((handle) => track({ workflow, handle })),
@@ -300,7 +277,7 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
         .handle("startRun", ({ path, payload, urlParams }) =>
           Effect.gen(function* () {
             const workflow = yield* findWorkflow(path.name)
-            const handle = yield* start(workflow, payload, { durable: true }).pipe(
+            const handle = yield* Workflow.start(workflow, payload, { durable: true }).pipe(
               Effect.provide(context),
               Scope.extend(scope),
               Effect.catchTags({
@@ -383,7 +360,13 @@ export const layerApi = <const Ws extends ReadonlyArray<Workflow.Any>>(
   HttpApi.Api,
   WorkflowError.RunStoreError | WorkflowError.InvalidSnapshotError,
   RunStore.RunStore | Workflow.Requirements<Ws[number]>
-> => HttpApiBuilder.api(WorkflowApi).pipe(Layer.provide(handlersLayer(workflows, options)))
+> =>
+  HttpApiBuilder.api(WorkflowApi).pipe(
+    // What the layer's type promises: its context has the services of every workflow's steps.
+    Layer.provide(
+      handlersLayer(workflows as ReadonlyArray<Workflow.AnyWith<Workflow.Requirements<Ws[number]>>>, options)
+    )
+  )
 
 const digest = (text: string) => createHash("sha256").update(text).digest()
 

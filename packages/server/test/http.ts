@@ -18,7 +18,7 @@ export const listen = <ROut, E, R>(layer: Layer.Layer<ROut, E, R>) =>
   })
 
 /** The workflows served on a free port, their runs in `store`. */
-export const serveWithStore = (workflows: ReadonlyArray<Workflow.Any>, store: RunStore.Service) =>
+export const serveWithStore = (workflows: ReadonlyArray<Workflow.AnyWith<never>>, store: RunStore.Service) =>
   listen(
     WorkflowServer.layerWithStore({ workflows, port: 0 }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, store)))
   )

@@ -93,7 +93,8 @@ export const runStep = <S>(
           step: stepName,
           tag: event._tag,
           known: self.steps.map((s) => s.name),
-          reason: "NoSuchStep"
+          reason: "NoSuchStep",
+          source: "runStep"
         })
       )
     }
