@@ -643,7 +643,7 @@ describe("interpreter", () => {
         runsOf(commands).map((r) => r.eventId),
         ["0/StartEvent/1"]
       )
-      assert.deepStrictEqual(publishedOf(commands), [prompt])
+      assert.deepStrictEqual(publishedOf(commands), [{ ...prompt, requestId: "A@0/StartEvent/0#0" }])
       assert.strictEqual(state.queued, 0)
       assert.strictEqual(state.suspended, 1)
       assert.strictEqual(state.waiters.length, 1)

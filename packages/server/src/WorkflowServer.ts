@@ -34,7 +34,10 @@ import * as Stream from "effect/Stream"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { createServer, type IncomingMessage } from "node:http"
 import {
+  EventNotAccepted,
   InvalidEvent,
+  PromptNotOpen,
+  RunLimitReached,
   InvalidInput,
   type RunInfo,
   RunNotActive,
@@ -145,7 +148,7 @@ const runInfo = ({ handle, workflow }: Entry): Effect.Effect<RunInfo> =>
       runId: handle.runId,
       workflow: workflow.name,
       status,
-      pending: pending.map(({ eventId, prompt }) => ({ eventId, prompt })),
+      pending: pending.map(({ eventId, prompt, requestId }) => ({ eventId, requestId, prompt })),
       createdAt
     }
     if (status === "running" || status === "waiting") return base
@@ -166,7 +169,11 @@ const storedInfo = (snapshot: Snapshot.Snapshot): RunInfo => {
     runId: snapshot.runId,
     workflow: snapshot.workflow,
     status: snapshot.status,
-    pending: snapshot.pending.map(({ eventId, prompt }) => ({ eventId, prompt })),
+    pending: snapshot.pending.map(({ eventId, prompt, requestId }) => ({
+      eventId: requestId ?? eventId,
+      requestId: requestId ?? eventId,
+      prompt
+    })),
     createdAt: snapshot.createdAt,
     updatedAt: snapshot.updatedAt,
     ...(snapshot.status === "completed" ? { result: snapshot.result } : {}),
@@ -352,7 +359,13 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
               Effect.catchTags({
                 InvalidEventError: (error) => new InvalidEvent({ message: error.message }),
                 UnknownStepError: (error) => new InvalidEvent({ message: error.message }),
-                RunNotActiveError: (error) => new RunNotActive({ message: error.message, status: error.status })
+                RunNotActiveError: (error) => new RunNotActive({ message: error.message, status: error.status }),
+                EventNotAcceptedError: (error) =>
+                  new EventNotAccepted({ message: error.message, accepted: error.accepted }),
+                PromptNotOpenError: (error) =>
+                  new PromptNotOpen({ message: error.message, requestId: error.requestId, open: error.open }),
+                RunLimitError: (error) =>
+                  new RunLimitReached({ message: error.message, limit: error.limit, max: error.max })
               })
             )
             return { accepted: true as const }

@@ -152,7 +152,7 @@ export const encode = (ctx: SnapshotContext): Snapshot.Snapshot => {
     })),
     pending: state.pending.map((p) => ({
       eventId: p.eventId,
-      ...(p.requestId === undefined ? {} : { requestId: p.requestId }),
+      requestId: p.requestId,
       prompt: encodeEvent(plan, p.prompt)
     })),
     unclaimed: state.unclaimed.map((u) => ({ id: u.id, event: encodeEvent(plan, u.event) })),
@@ -248,9 +248,10 @@ export const decode = (plan: Plan, input: unknown, trace: boolean): Restored | I
       )
     })
     snapshot.pending.forEach((p, i) => {
+      // A snapshot written before prompts carried their id in `requestId`: the prompt's event id is its id.
       state.pending.push({
         eventId: p.eventId,
-        requestId: p.requestId,
+        requestId: p.requestId ?? p.eventId,
         prompt: decodeEvent(plan, p.prompt, `pending[${i}].prompt`)
       })
     })
