@@ -67,9 +67,11 @@ export interface RunOptions<S = unknown> {
 }
 
 /**
- * Per-run caps on what sends from outside may pile up. A send that answers no open prompt and no waiter (it can only
- * add: a step it starts, an event nobody takes) is refused with `RunLimitError` when the run is at a cap; the run
- * itself is not touched and goes on, and answers to its open prompts are never refused by a cap.
+ * Per-run caps on what sends from outside (`handle.send`, HTTP) may pile up; a send past a cap fails with
+ * `RunLimitError`, nothing reaches the run, and the run goes on as it was. `maxPending` counts open prompts plus
+ * unclaimed events (sent in, taken by no step or waiter); an answer that names an open prompt's `requestId`, or that
+ * an open `ctx.waitFor` takes, is still accepted at that cap. The log caps refuse every send once the published log is that large (a run
+ * there can be cancelled, or resumed with higher limits). Steps inside the run are never limited.
  *
  * @since 0.1.0
  * @category Models

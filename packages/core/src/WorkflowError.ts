@@ -302,8 +302,10 @@ export class PromptNotOpenError extends Data.TaggedError("PromptNotOpenError")<{
 
 /**
  * A send from outside was refused because the run reached one of its per-run limits (`RunOptions.limits`): too
- * many open prompts and unclaimed events (`maxPending`), or too large a published log (`maxLogEvents`,
- * `maxLogBytes`). The run itself goes on; answer its prompts, or cancel it.
+ * many open prompts and unclaimed events (`maxPending`; an answer naming an open prompt's `requestId`, or one an
+ * open `ctx.waitFor` takes, is still accepted at that cap), or
+ * too large a published log (`maxLogEvents`, `maxLogBytes`; then no more events from outside are accepted). Nothing
+ * was delivered; the run itself goes on as it was.
  *
  * @since 0.1.0
  * @category Errors
@@ -323,9 +325,12 @@ export class RunLimitError extends Data.TaggedError("RunLimitError")<{
           ? `${this.actual} published events`
           : `about ${this.actual} bytes of published events`
     return (
-      `Run ${this.runId} of workflow "${this.workflow}" holds ${what}, at its limit ${this.limit} = ${this.max}: ` +
-      `it accepts no more events from outside that would add to it. The run goes on; answer its open prompts, ` +
-      `or cancel it (raise the limit in the run options if this is expected).`
+      `Run ${this.runId} of workflow "${this.workflow}" holds ${what}, at its limit ${this.limit} = ${this.max}; ` +
+      `this event from outside was not delivered and the run goes on as it was. ${
+        this.limit === "maxPending"
+          ? "Answer its open prompts by requestId (those answers are still accepted) or cancel it"
+          : "It takes no more events from outside: cancel it, or resume it with a higher limit"
+      } (the limits are run options: \`limits\`).`
     )
   }
 }

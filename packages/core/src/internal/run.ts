@@ -561,10 +561,11 @@ export class RunImpl<S = unknown> {
       // in between, and a refused event changes nothing (no id, no log entry, no checkpoint).
       const admitted = I.admit(this.state, decoded, step)
       if (admitted._tag === "Rejected") return Effect.fail(admitted.error)
-      if (admitted.prompt === undefined && admitted.waiter === undefined) {
-        const limited = this.overLimit()
-        if (limited !== undefined) return Effect.fail(limited)
-      }
+      const answers =
+        admitted.waiter !== undefined ||
+        (admitted.prompt !== undefined && typeof (decoded as { requestId?: unknown }).requestId === "string")
+      const limited = this.overLimit(answers)
+      if (limited !== undefined) return Effect.fail(limited)
       return Effect.asVoid(this.applyAndCheckpoint({ _tag: "External", event: decoded, step, admitted }, false))
     })
   }
@@ -574,15 +575,16 @@ export class RunImpl<S = unknown> {
   private logBytes = 0
 
   /**
-   * The limit a send that answers no open prompt or waiter would break: it could only add to the run (steps it
-   * starts, events nobody takes). Answers are never refused by a limit, so a run at its limits can still finish.
+   * The limit a send from outside would break (`RunOptions.limits`). `answers`: it names an open prompt by its
+   * `requestId`, or an open waiter takes it; such an answer is not refused by `maxPending`, so a run at that cap can
+   * still be answered (its growth through answers stays bounded by the log caps). The log caps refuse every send.
    */
-  private overLimit(): RunLimitError | undefined {
+  private overLimit(answers: boolean): RunLimitError | undefined {
     const limits = this.limits
     const fail = (limit: RunLimitError["limit"], max: number, actual: number) =>
       new RunLimitError({ workflow: this.plan.name, runId: this.runId, limit, max, actual })
     const held = this.state.pending.length + this.state.unclaimed.length
-    if (held >= limits.maxPending) return fail("maxPending", limits.maxPending, held)
+    if (!answers && held >= limits.maxPending) return fail("maxPending", limits.maxPending, held)
     const entries = this.log.entries
     if (entries.length >= limits.maxLogEvents) return fail("maxLogEvents", limits.maxLogEvents, entries.length)
     // Measured incrementally, and only on sends from outside (never on the run's hot path).
