@@ -199,7 +199,11 @@ describe("Admission", () => {
           RunStore.RunStore,
           Effect.map(RunStore.makeMemory, (memory) => ({
             ...memory,
-            save: (snapshot: Snapshot.Snapshot) => Effect.suspend(() => (saves++, memory.save(snapshot)))
+            save: (snapshot: Snapshot.Snapshot) =>
+              Effect.suspend(() => {
+                saves++
+                return memory.save(snapshot)
+              })
           }))
         )
         const context = yield* Layer.build(store)
