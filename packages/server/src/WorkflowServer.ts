@@ -16,7 +16,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as UrlParams from "@effect/platform/UrlParams"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
-import type { RunHandle, Snapshot, WorkflowError } from "@eventflow/core"
+import type { Run, RunHandle, Snapshot, WorkflowError } from "@eventflow/core"
 import { Event, RunStore, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
 import * as Cause from "effect/Cause"
@@ -75,6 +75,8 @@ export interface Options<Ws extends ReadonlyArray<Workflow.Any>> {
   readonly cors?: boolean | Parameters<typeof HttpMiddleware.cors>[0] | undefined
   /** The interval of the `: heartbeat` comments sent on idle Server-Sent Events streams. Default 15 seconds. */
   readonly heartbeat?: Duration.DurationInput | undefined
+  /** Per-run limits on what `POST /runs/{id}/events` may pile up in a run (429 `RunLimitReached`); see {@link ApiOptions}. */
+  readonly limits?: Run.RunLimits | undefined
 }
 
 /**
@@ -86,6 +88,13 @@ export interface Options<Ws extends ReadonlyArray<Workflow.Any>> {
 export interface ApiOptions {
   /** The interval of the `: heartbeat` comments sent on idle Server-Sent Events streams. Default 15 seconds. */
   readonly heartbeat?: Duration.DurationInput | undefined
+  /**
+   * Per-run limits on what sends from outside may pile up in each run started or resumed by the server: at most
+   * `maxPending` (default 1,000) open prompts and unclaimed events, a published log of at most `maxLogEvents`
+   * (default 100,000) events and `maxLogBytes` (default 32 MiB). A send past a limit answers 429 `RunLimitReached`
+   * and changes nothing (see `RunLimits` of `@eventflow/core`).
+   */
+  readonly limits?: Run.RunLimits | undefined
 }
 
 interface Entry {
@@ -96,7 +105,7 @@ interface Entry {
 type AnyStart = (
   self: Workflow.Any,
   input: unknown,
-  options: { readonly durable: true }
+  options: { readonly durable: true; readonly limits: Run.RunLimits | undefined }
 ) => Effect.Effect<
   RunHandle,
   WorkflowError.InvalidInputError | WorkflowError.WorkflowValidationError,
@@ -228,7 +237,8 @@ type Found =
 
 type AnyResume = (
   self: Workflow.Any,
-  runId: string
+  runId: string,
+  options: { readonly limits: Run.RunLimits | undefined }
 ) => Effect.Effect<
   RunHandle,
   WorkflowError.InvalidSnapshotError | WorkflowError.RunNotFoundError | WorkflowError.RunStoreError,
@@ -268,7 +278,7 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
         const unfinished = yield* store.list({ workflow: workflow.name, status: RunStore.unfinished })
         for (const { runId } of unfinished) {
           // One run that cannot be resumed (e.g. a snapshot from an incompatible version) must not stop the server.
-          yield* resume(workflow, runId).pipe(
+          yield* resume(workflow, runId, { limits: options.limits }).pipe(
             Effect.provide(context),
             Scope.extend(scope),
             Effect.flatMap((handle) => track({ workflow, handle })),
@@ -307,7 +317,7 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
         .handle("startRun", ({ path, payload, urlParams }) =>
           Effect.gen(function* () {
             const workflow = yield* findWorkflow(path.name)
-            const handle = yield* start(workflow, payload, { durable: true }).pipe(
+            const handle = yield* start(workflow, payload, { durable: true, limits: options.limits }).pipe(
               Effect.provide(context),
               Scope.extend(scope),
               Effect.catchTags({
@@ -614,7 +624,7 @@ export const layerWithStore = <const Ws extends ReadonlyArray<Workflow.Any>>(
               HttpMiddleware.cors(cors === true ? undefined : cors)(guarded(app))
       return HttpApiBuilder.serve(middleware).pipe(
         Layer.provide(HttpApiBuilder.middlewareOpenApi()),
-        Layer.provide(layerApi(options.workflows, { heartbeat: options.heartbeat })),
+        Layer.provide(layerApi(options.workflows, { heartbeat: options.heartbeat, limits: options.limits })),
         Layer.provideMerge(
           NodeHttpServer.layer(createServer, { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" })
         )
