@@ -4,7 +4,7 @@
  * pile up. The workflows reproduce the cases of issue 10.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Fiber, Layer, Schema } from "effect"
+import { Deferred, Effect, Either, Fiber, Layer, Schema, TestClock } from "effect"
 import {
   defineWorkflow,
   Event,
@@ -283,6 +283,41 @@ describe("Admission", () => {
           yield* handle.send(HumanResponse.make({ response: "yes", requestId: second }))
           assert.strictEqual(yield* resultOf(handle), "approved r1")
         })
+    )
+
+    it.scoped("the prompt of a waitFor that timed out is closed: an answer to it is refused", () =>
+      Effect.gen(function* () {
+        const wf = defineWorkflow({ name: "expiring", output: Schema.String, external: [] })
+          .step(
+            StartEvent,
+            (_, ctx) =>
+              ctx
+                .waitFor(HumanResponse, { prompt: InputRequired.make({ prompt: "quick?" }), timeout: "1 minute" })
+                .pipe(
+                  Effect.as(StopEvent.make({ result: "answered" })),
+                  Effect.catchTag("WaitTimeoutError", () =>
+                    Effect.as(ctx.write(InputRequired.make({ prompt: "later?" })), undefined)
+                  )
+                ),
+            { emits: [StopEvent] }
+          )
+          .step(HumanResponse, (h) => Effect.succeed(StopEvent.make({ result: `late ${h.response}` })), {
+            emits: [StopEvent]
+          })
+        const handle = yield* Workflow.start(wf)
+        yield* waitingOn(handle, 1)
+        const [quick] = yield* openIds(handle)
+        yield* TestClock.adjust("1 minute")
+        yield* waitUntil(
+          Effect.map(openIds(handle), (ids) => ids.length === 1 && ids[0] !== quick),
+          "the later prompt"
+        )
+        const error = yield* Effect.flip(handle.send(HumanResponse.make({ response: "yes", requestId: quick })))
+        assert.instanceOf(error, PromptNotOpenError)
+        const [later] = yield* openIds(handle)
+        yield* handle.send(HumanResponse.make({ response: "yes", requestId: later }))
+        assert.strictEqual(yield* resultOf(handle), "late yes")
+      })
     )
 
     it.scoped("a requestId naming one of two waiters' prompts resolves exactly that waiter", () =>

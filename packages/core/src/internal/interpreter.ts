@@ -436,6 +436,7 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       const index = state.waiters.indexOf(input.waiter)
       if (index >= 0) {
         state.waiters.splice(index, 1)
+        closePrompt(state, input.waiter)
         resume(state, { waiter: input.waiter, outcome: { _tag: "Expired" } }, out)
       }
       break
@@ -444,7 +445,10 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       // The waiting code was interrupted (e.g. the handler wrapped waitFor in its own timeout) and goes on:
       // unregister the waiter and count the invocation as running again, even above the cap for a moment.
       const index = state.waiters.indexOf(input.waiter)
-      if (index >= 0) state.waiters.splice(index, 1)
+      if (index >= 0) {
+        state.waiters.splice(index, 1)
+        closePrompt(state, input.waiter)
+      }
       const inv = input.waiter.invocation
       if (inv.suspended && state.active.has(inv) && !state.waiters.some((w) => w.invocation === inv)) {
         inv.suspended = false
@@ -647,6 +651,12 @@ const openPrompt = (state: RunState, eventId: string, prompt: AnyEvent): AnyEven
   const stamped = typeof given === "string" ? prompt : ({ ...prompt, requestId } as AnyEvent)
   state.pending.push({ eventId, requestId, prompt: stamped })
   return stamped
+}
+
+/** A waiter that gives up (expired, abandoned) closes its prompt: no answer can reach it any more. */
+const closePrompt = (state: RunState, waiter: Waiter): void => {
+  const index = state.pending.findIndex((p) => p.eventId === waiter.key)
+  if (index >= 0) state.pending.splice(index, 1)
 }
 
 const removePending = (state: RunState, prompt: PendingInput): void => {
