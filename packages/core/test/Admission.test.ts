@@ -246,6 +246,29 @@ describe("Admission", () => {
       })
     )
 
+    it.scoped("a snapshot from before prompt ids resumes with the prompt's event id as its requestId", () =>
+      Effect.gen(function* () {
+        const handle = yield* Workflow.start(review, "essay")
+        yield* waitingOn(handle, 1)
+        const current = yield* handle.snapshot
+        yield* handle.cancel
+        // As written before: no requestId on the pending entry nor on its prompt.
+        const old = {
+          ...current,
+          pending: current.pending.map(({ eventId, prompt }) => {
+            const { requestId: _, ...bare } = prompt as InputRequired
+            return { eventId, prompt: bare }
+          })
+        }
+        const resumed = yield* Workflow.resume(review, old)
+        yield* waitingOn(resumed, 1)
+        const [id] = yield* openIds(resumed)
+        assert.strictEqual(id, "Draft@0/StartEvent/0#0")
+        yield* resumed.send(HumanResponse.make({ response: "yes", requestId: id }))
+        assert.strictEqual(yield* resultOf(resumed), "approved r0")
+      })
+    )
+
     it.scoped("an answer with a made-up requestId is refused and approves nothing", () =>
       Effect.gen(function* () {
         const handle = yield* Workflow.start(review, "essay")

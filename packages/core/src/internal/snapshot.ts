@@ -249,10 +249,15 @@ export const decode = (plan: Plan, input: unknown, trace: boolean): Restored | I
     })
     snapshot.pending.forEach((p, i) => {
       // A snapshot written before prompts carried their id in `requestId`: the prompt's event id is its id.
+      const requestId = p.requestId ?? p.eventId
+      const prompt = decodeEvent(plan, p.prompt, `pending[${i}].prompt`)
       state.pending.push({
         eventId: p.eventId,
-        requestId: p.requestId ?? p.eventId,
-        prompt: decodeEvent(plan, p.prompt, `pending[${i}].prompt`)
+        requestId,
+        prompt:
+          prompt._tag === "InputRequired" && (prompt as { requestId?: unknown }).requestId === undefined
+            ? ({ ...prompt, requestId } as typeof prompt)
+            : prompt
       })
     })
     snapshot.unclaimed.forEach((u, i) => {
