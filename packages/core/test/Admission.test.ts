@@ -308,6 +308,30 @@ describe("Admission", () => {
         })
     )
 
+    it.scoped("a stray answer sent while no prompt is open does not answer the next prompt", () =>
+      Effect.gen(function* () {
+        const handle = yield* Workflow.start(review, "essay")
+        yield* waitingOn(handle, 1)
+        const [first] = yield* openIds(handle)
+        // The feedback closes the first prompt; the retried "yes" (no requestId) comes before revision 1 is shown.
+        yield* handle.send(HumanResponse.make({ response: "shorter", requestId: first }))
+        yield* handle.send(HumanResponse.make({ response: "yes" }))
+        yield* waitUntil(
+          Effect.map(openIds(handle), (ids) => ids.length === 1 && ids[0] !== first),
+          "the revision's prompt"
+        )
+        yield* statusIs(handle, "waiting")
+        // Kept as unclaimed (a prompt-less waiter may still take it), but revision 1 is not approved by it.
+        assert.deepStrictEqual(
+          (yield* handle.snapshot).unclaimed.map((u) => u.id),
+          ["x/1"]
+        )
+        const [second] = yield* openIds(handle)
+        yield* handle.send(HumanResponse.make({ response: "yes", requestId: second }))
+        assert.strictEqual(yield* resultOf(handle), "approved r1")
+      })
+    )
+
     it.scoped("the prompt of a waitFor that timed out is closed: an answer to it is refused", () =>
       Effect.gen(function* () {
         const wf = defineWorkflow({ name: "expiring", output: Schema.String, external: [] })

@@ -388,9 +388,15 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
     case "Wait": {
       const inv = input.invocation
       const waiter = input.waiter
+      // A re-execution after resume does not publish its prompt again (its pending entry is in the snapshot).
+      const replayed = inv.replay !== undefined && waiter.index < inv.replay.waits
+      // An answer from outside cannot answer a prompt that did not exist yet when it came: a newly prompted waiter
+      // takes no unclaimed external event (or a stray "yes" would approve the next draft before anyone saw it).
+      const fresh = input.prompt?._tag === "InputRequired" && !replayed
       // An event that arrived before the waiter (and that nothing else took) answers it at once.
       for (let i = 0; i < state.unclaimed.length; i++) {
-        const { event } = state.unclaimed[i]
+        const { id, event } = state.unclaimed[i]
+        if (fresh && id.startsWith("x/")) continue
         if (event._tag === waiter.tag && matches(waiter, event)) {
           state.unclaimed.splice(i, 1)
           recordAnswer(inv, waiter.index, event)
@@ -405,8 +411,6 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
         state.running[inv.step]--
         fill(state, inv.step, out)
       }
-      // A re-execution after resume does not publish its prompt again (its pending entry is in the snapshot).
-      const replayed = inv.replay !== undefined && waiter.index < inv.replay.waits
       if (input.prompt !== undefined && !replayed) {
         const prompt =
           input.prompt._tag === "InputRequired" ? openPrompt(state, waiter.key, input.prompt) : input.prompt
