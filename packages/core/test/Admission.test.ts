@@ -4,7 +4,7 @@
  * pile up. The workflows reproduce the cases of issue 10.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Fiber, Layer, Schema, TestClock } from "effect"
+import { Deferred, Effect, Either, Fiber, Layer, Ref, Schema, TestClock } from "effect"
 import {
   defineWorkflow,
   Event,
@@ -267,6 +267,47 @@ describe("Admission", () => {
         yield* resumed.send(HumanResponse.make({ response: "yes", requestId: id }))
         assert.strictEqual(yield* resultOf(resumed), "approved r0")
       })
+    )
+
+    it.scoped(
+      "after a resume, an answer to a waitFor prompt reaches that waiter even before it is registered again",
+      () =>
+        Effect.gen(function* () {
+          const blocked = yield* Ref.make(false)
+          const release = yield* Deferred.make<void>()
+          const wf = defineWorkflow({ name: "resumed-waiter", output: Schema.String })
+            .step(
+              StartEvent,
+              (_, ctx) =>
+                Effect.gen(function* () {
+                  // Code before the wait runs again on resume: here it is slow, so the answer comes first.
+                  if (yield* Ref.get(blocked)) yield* Deferred.await(release)
+                  const answer = yield* ctx.waitFor(HumanResponse, { prompt: InputRequired.make({ prompt: "ok?" }) })
+                  return StopEvent.make({ result: `waiter got ${answer.response}` })
+                }),
+              { emits: [StopEvent] }
+            )
+            // A step that takes stray HumanResponses: the answer to the prompt must not end up here.
+            .step(HumanResponse, (h) => Effect.succeed(StopEvent.make({ result: `step got ${h.response}` })), {
+              emits: [StopEvent]
+            })
+          const handle = yield* Workflow.start(wf)
+          yield* waitingOn(handle, 1)
+          const snapshot = yield* handle.snapshot
+          yield* handle.cancel
+          yield* Ref.set(blocked, true)
+          const resumed = yield* Workflow.resume(wf, snapshot)
+          const [id] = yield* openIds(resumed)
+          yield* resumed.send(HumanResponse.make({ response: "yes", requestId: id }))
+          assert.deepStrictEqual(yield* openIds(resumed), [])
+          // One prompt, one answer: a second one is refused.
+          assert.instanceOf(
+            yield* Effect.flip(resumed.send(HumanResponse.make({ response: "again", requestId: id }))),
+            PromptNotOpenError
+          )
+          yield* Deferred.succeed(release, undefined)
+          assert.strictEqual(yield* resultOf(resumed), "waiter got yes")
+        })
     )
 
     it.scoped("an answer with a made-up requestId is refused and approves nothing", () =>

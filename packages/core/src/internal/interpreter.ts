@@ -71,6 +71,8 @@ export interface PendingInput {
   readonly requestId: string
   /** The `InputRequired` (or other prompt event) that asked, carrying `requestId`. */
   readonly prompt: AnyEvent
+  /** For a `waitFor` prompt: the tag its waiter awaits (only that waiter takes the answer). */
+  readonly awaits?: string | undefined
 }
 
 /**
@@ -87,6 +89,11 @@ export type Admission =
       readonly prompt: PendingInput | undefined
       /** The open waiter it resolves; when `undefined` it is dispatched to steps, bypassing every waiter. */
       readonly waiter: Waiter | undefined
+      /**
+       * It answers the prompt of a waiter that is not registered yet (a resumed run re-executes the step up to its
+       * `waitFor`): it is kept (unclaimed) for that waiter instead of going to steps.
+       */
+      readonly park?: boolean | undefined
     }
 
 /** @internal */
@@ -277,6 +284,10 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       if (admitted._tag === "Rejected") return out
       const id = externalId(state.external++)
       if (admitted.prompt !== undefined) removePending(state, admitted.prompt)
+      if (admitted.park === true) {
+        state.unclaimed.push({ id, event: input.event })
+        break
+      }
       const waiter = admitted.waiter
       if (waiter !== undefined) {
         state.waiters.splice(state.waiters.indexOf(waiter), 1)
@@ -413,7 +424,7 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       }
       if (input.prompt !== undefined && !replayed) {
         const prompt =
-          input.prompt._tag === "InputRequired" ? openPrompt(state, waiter.key, input.prompt) : input.prompt
+          input.prompt._tag === "InputRequired" ? openPrompt(state, waiter.key, input.prompt, waiter.tag) : input.prompt
         out.push({ _tag: "Publish", event: prompt })
       }
       break
@@ -649,11 +660,13 @@ const fill = (state: RunState, s: number, out: Array<Command>): void => {
 }
 
 /** Opens a prompt under `eventId`: its `requestId` is the one the step gave, or else `eventId` (stamped into it). */
-const openPrompt = (state: RunState, eventId: string, prompt: AnyEvent): AnyEvent => {
+const openPrompt = (state: RunState, eventId: string, prompt: AnyEvent, awaits?: string): AnyEvent => {
   const given = (prompt as { readonly requestId?: unknown }).requestId
   const requestId = typeof given === "string" ? given : eventId
   const stamped = typeof given === "string" ? prompt : ({ ...prompt, requestId } as AnyEvent)
-  state.pending.push({ eventId, requestId, prompt: stamped })
+  state.pending.push(
+    awaits === undefined ? { eventId, requestId, prompt: stamped } : { eventId, requestId, prompt: stamped, awaits }
+  )
   return stamped
 }
 
@@ -727,6 +740,15 @@ export const admit = (state: RunState, event: AnyEvent, step: number | undefined
       }
     }
     const owner = waiterOf(state, prompt)
+    if (owner === undefined && prompt.awaits !== undefined) {
+      // Its waiter is not registered (yet): a resumed run is re-executing the step up to its `waitFor`.
+      if (step !== undefined) {
+        return refuse(`prompt "${requestId}" is answered by the step waiting on it; send the answer without a step`)
+      }
+      if (prompt.awaits !== tag)
+        return refuse(`prompt "${requestId}" awaits a "${prompt.awaits}" event`, [prompt.awaits])
+      return { _tag: "Admitted", prompt, waiter: undefined, park: true }
+    }
     if (owner !== undefined) {
       if (step !== undefined) {
         return refuse(`prompt "${requestId}" is answered by the step waiting on it; send the answer without a step`)
@@ -761,7 +783,11 @@ export const admit = (state: RunState, event: AnyEvent, step: number | undefined
           : undefined
     )
   }
-  return { _tag: "Admitted", prompt: state.pending.find((p) => waiterOf(state, p) === undefined), waiter: undefined }
+  // The oldest prompt no open waiter owns; a waitFor prompt whose waiter is not registered yet keeps the answer.
+  const prompt = state.pending.find(
+    (p) => waiterOf(state, p) === undefined && (p.awaits === undefined || (p.awaits === tag && step === undefined))
+  )
+  return { _tag: "Admitted", prompt, waiter: undefined, park: prompt?.awaits !== undefined }
 }
 
 /** The first waiter that accepts `event` and has no prompt of its own (it waits for the answer to a written one). */
