@@ -9,7 +9,15 @@ import type * as Stream from "effect/Stream"
 import type { AnyEvent } from "./Event.js"
 import type { Snapshot } from "./Snapshot.js"
 import type * as Workflow from "./Workflow.js"
-import type { InvalidEventError, RunError, RunNotActiveError, UnknownStepError } from "./WorkflowError.js"
+import type {
+  EventNotAcceptedError,
+  InvalidEventError,
+  PromptNotOpenError,
+  RunError,
+  RunLimitError,
+  RunNotActiveError,
+  UnknownStepError
+} from "./WorkflowError.js"
 
 /**
  * An event published to a run's stream, as the raw event object (`_tag` plus fields): `ctx.write` events,
@@ -54,6 +62,27 @@ export interface RunOptions<S = unknown> {
    * nothing: `Workflow.resume(wf, runId)` continues from the last checkpoint. Requires a `RunStore` layer.
    */
   readonly durable?: boolean | undefined
+  /** Caps on what sends from outside (`handle.send`, HTTP) may pile up in this run; see {@link RunLimits}. */
+  readonly limits?: RunLimits | undefined
+}
+
+/**
+ * Per-run caps on what sends from outside (`handle.send`, HTTP) may pile up; a send past a cap fails with
+ * `RunLimitError`, nothing reaches the run, and the run goes on as it was. `maxPending` counts open prompts plus
+ * unclaimed events (sent in, taken by no step or waiter); an answer that names an open prompt's `requestId`, or that
+ * an open `ctx.waitFor` takes, is still accepted at that cap. The log caps refuse every send once the published log is that large (a run
+ * there can be cancelled, or resumed with higher limits). Steps inside the run are never limited.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface RunLimits {
+  /** The most open prompts plus unclaimed events (sent, taken by no step or waiter) a run holds. Default 1,000. */
+  readonly maxPending?: number | undefined
+  /** The most events in the published log (trace events included). Default 100,000. */
+  readonly maxLogEvents?: number | undefined
+  /** The largest published log, in bytes of JSON (approximately). Default 32 MiB. */
+  readonly maxLogBytes?: number | undefined
 }
 
 /**
@@ -81,13 +110,25 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any, E = HandleErro
    */
   events(options?: { readonly internal?: boolean | undefined }): Stream.Stream<PublishedEvent>
   /**
-   * Sends an event into the run (decoded with its schema): to a waiter, to every step that accepts it, or to one
-   * named step.
+   * Sends an event into the run from outside (decoded with its schema): to a waiter, to every step that accepts it,
+   * or to one named step. Only an event an open `ctx.waitFor` awaits, `HumanResponse` and the workflow's `external`
+   * types may enter (`EventNotAcceptedError` otherwise; a send to a named step takes only the latter two). An answer
+   * whose `requestId` names a prompt answers exactly that open prompt; one naming a prompt already answered or
+   * unknown fails with `PromptNotOpenError`; without `requestId` it goes to the first waiter that accepts it, or
+   * answers the oldest open prompt. A refused event changes nothing. In a durable run it succeeds once checkpointed.
    */
   send(
     event: unknown,
     options?: { readonly step?: string | undefined }
-  ): Effect.Effect<void, UnknownStepError | InvalidEventError | RunNotActiveError>
+  ): Effect.Effect<
+    void,
+    | UnknownStepError
+    | InvalidEventError
+    | RunNotActiveError
+    | EventNotAcceptedError
+    | PromptNotOpenError
+    | RunLimitError
+  >
   /** Interrupts all steps, publishes `WorkflowCancelled`; `result` fails with `WorkflowCancelledError`. */
   readonly cancel: Effect.Effect<void>
   readonly status: Effect.Effect<Status>
@@ -99,9 +140,12 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any, E = HandleErro
   readonly settled: Effect.Effect<Status>
   /**
    * The prompts (`InputRequired`, or a `waitFor` prompt) that no external event has answered yet, oldest first.
-   * `eventId` is the prompt's id (a `waitFor` prompt's is its waiter's key).
+   * `requestId` is the prompt's id, the same as `prompt.requestId` (the one the step gave, or else the prompt's
+   * deterministic event id, stamped into it) and as `eventId` (kept for compatibility): answer with it.
    */
-  readonly pending: Effect.Effect<ReadonlyArray<{ readonly eventId: string; readonly prompt: AnyEvent }>>
+  readonly pending: Effect.Effect<
+    ReadonlyArray<{ readonly eventId: string; readonly requestId: string; readonly prompt: AnyEvent }>
+  >
   /** A JSON-safe snapshot of the run, valid at any moment; `Workflow.resume` continues from it. */
   readonly snapshot: Effect.Effect<Snapshot>
   /** The run's current state (a read of `ctx.state`). */

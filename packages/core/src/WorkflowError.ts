@@ -247,3 +247,92 @@ export class RunNotFoundError extends Data.TaggedError("RunNotFoundError")<{
     return `No run ${this.runId} in the run store.`
   }
 }
+
+/**
+ * An event sent into a run from outside (`handle.send`, the server's `POST /runs/{id}/events`) is not one the run
+ * accepts from outside. Only these may enter: an event an open `ctx.waitFor` is waiting for, `HumanResponse`, and
+ * the workflow's declared `external` types; `accepted` lists what the run accepts right now. Nothing reached the run.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class EventNotAcceptedError extends Data.TaggedError("EventNotAcceptedError")<{
+  readonly workflow: string
+  readonly runId: string
+  readonly tag: string
+  /** The step a targeted send named. */
+  readonly step?: string | undefined
+  /** The tags the run accepts from outside right now. */
+  readonly accepted: ReadonlyArray<string>
+  /** Why this particular event was refused, when it is not simply its type. */
+  readonly detail?: string | undefined
+}> {
+  override get message(): string {
+    const accepted = this.accepted.length === 0 ? "none" : this.accepted.join(", ")
+    return `Run ${this.runId} of workflow "${this.workflow}" does not accept a "${this.tag}" event from outside${
+      this.step === undefined ? "" : ` (sent to step "${this.step}")`
+    }: ${
+      this.detail ??
+      "only an event an open ctx.waitFor awaits, HumanResponse and the workflow's `external` types may be sent in"
+    }. Accepted now: ${accepted}. Nothing was delivered.`
+  }
+}
+
+/**
+ * An answer named a prompt (`requestId`) that is not open in the run: it was already answered, or never existed.
+ * One prompt takes one answer. `open` lists the `requestId`s of the prompts open right now (see `handle.pending`).
+ * Nothing was delivered.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class PromptNotOpenError extends Data.TaggedError("PromptNotOpenError")<{
+  readonly workflow: string
+  readonly runId: string
+  readonly requestId: string
+  readonly open: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return (
+      `Run ${this.runId} of workflow "${this.workflow}" has no open prompt "${this.requestId}": it was already ` +
+      `answered or never existed, and this answer was not delivered. Open prompts: ${
+        this.open.length === 0 ? "none" : this.open.join(", ")
+      } (read them from the run's pending prompts and answer with their requestId).`
+    )
+  }
+}
+
+/**
+ * A send from outside was refused because the run reached one of its per-run limits (`RunOptions.limits`): too
+ * many open prompts and unclaimed events (`maxPending`; an answer naming an open prompt's `requestId`, or one an
+ * open `ctx.waitFor` takes, is still accepted at that cap), or
+ * too large a published log (`maxLogEvents`, `maxLogBytes`; then no more events from outside are accepted). Nothing
+ * was delivered; the run itself goes on as it was.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class RunLimitError extends Data.TaggedError("RunLimitError")<{
+  readonly workflow: string
+  readonly runId: string
+  readonly limit: "maxPending" | "maxLogEvents" | "maxLogBytes"
+  readonly max: number
+  readonly actual: number
+}> {
+  override get message(): string {
+    const what =
+      this.limit === "maxPending"
+        ? `${this.actual} open prompts and unclaimed events`
+        : this.limit === "maxLogEvents"
+          ? `${this.actual} published events`
+          : `about ${this.actual} bytes of published events`
+    return (
+      `Run ${this.runId} of workflow "${this.workflow}" holds ${what}, at its limit ${this.limit} = ${this.max}; ` +
+      `this event from outside was not delivered and the run goes on as it was. ${
+        this.limit === "maxPending"
+          ? "Answer its open prompts by requestId (those answers are still accepted) or cancel it"
+          : "It takes no more events from outside: cancel it, or resume it with a higher limit"
+      } (the limits are run options: \`limits\`).`
+    )
+  }
+}

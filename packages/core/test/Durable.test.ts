@@ -257,7 +257,7 @@ describe("Durable", () => {
         assert.strictEqual(yield* resultOf(resumed), "essay: approved")
         assert.deepStrictEqual(yield* count.get, { ask: 2 })
         assert.deepStrictEqual(yield* allEvents(resumed), [
-          InputRequired.make({ prompt: "approve essay?" }),
+          InputRequired.make({ prompt: "approve essay?", requestId: "ask@0#0" }),
           StopEvent.make({ result: "essay: approved" })
         ])
       })

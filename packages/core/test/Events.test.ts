@@ -280,13 +280,14 @@ describe("Events", () => {
         })
       const handle = yield* Workflow.start(wf)
       const first = yield* collectAll(Stream.take(handle.events(), 1))
-      assert.deepStrictEqual(first, [{ _tag: "InputRequired", prompt: "name?" }])
+      // The prompt carries its id (its deterministic event id): the one `pending` shows and answers name.
+      assert.deepStrictEqual(first, [{ _tag: "InputRequired", prompt: "name?", requestId: "0/StartEvent/0" }])
       yield* yieldUntil(Effect.map(handle.status, (s) => s === "waiting"))
       assert.strictEqual(yield* handle.status, "waiting")
       yield* handle.send(HumanResponse.make({ response: "Ada" }))
       assert.strictEqual(yield* handle.result, "hello Ada")
       assert.deepStrictEqual(yield* collectAll(handle.events()), [
-        { _tag: "InputRequired", prompt: "name?" },
+        { _tag: "InputRequired", prompt: "name?", requestId: "0/StartEvent/0" },
         { _tag: "StopEvent", result: "hello Ada" }
       ])
     })

@@ -43,7 +43,11 @@ describe("HumanInTheLoop", () => {
           Stream.filter((e) => e._tag === "InputRequired"),
           Stream.runHead
         )
-        assert.deepStrictEqual(Option.getOrNull(prompt), InputRequired.make({ prompt: "Your name?" }))
+        // The prompt carries its deterministic id (the waiter's key), the one `pending` shows.
+        assert.deepStrictEqual(
+          Option.getOrNull(prompt),
+          InputRequired.make({ prompt: "Your name?", requestId: "StartEvent@0#0" })
+        )
         yield* handle.send(HumanResponse.make({ response: "Ada" }))
         assert.strictEqual(yield* handle.result, "hello Ada")
         const published = yield* allEvents(handle)
@@ -375,9 +379,12 @@ describe("HumanInTheLoop", () => {
           Stream.filter((e) => e._tag === "InputRequired"),
           Stream.runHead
         )
-        assert.deepStrictEqual(Option.getOrNull(prompt), InputRequired.make({ prompt: 'Publish "draft"?' }))
+        assert.deepStrictEqual(
+          Option.getOrNull(prompt),
+          InputRequired.make({ prompt: 'Publish "draft"?', requestId: "0/StartEvent/0" })
+        )
         yield* statusIs(handle, "waiting")
-        assert.deepStrictEqual(yield* pendingIds(handle), [null])
+        assert.deepStrictEqual(yield* pendingIds(handle), ["0/StartEvent/0"])
         yield* handle.send(HumanResponse.make({ response: "approve" }))
         assert.strictEqual(yield* handle.result, "decision: approve")
       })

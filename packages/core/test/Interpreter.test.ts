@@ -582,11 +582,19 @@ describe("interpreter", () => {
         state.pending.map((p) => p.requestId),
         ["a", "c"]
       )
-      send(HumanResponse.make({ response: "?", requestId: "nobody" }))
+      // An answer naming no open prompt is refused: no command, no external id used, nothing answered.
+      const external = state.external
+      const verdict = I.admit(state, HumanResponse.make({ response: "?", requestId: "nobody" }), undefined)
+      assert.strictEqual(verdict._tag, "Rejected")
+      assert.strictEqual(verdict._tag === "Rejected" && verdict.error._tag, "PromptNotOpenError")
+      assert.deepStrictEqual(send(HumanResponse.make({ response: "?", requestId: "nobody" })), [])
+      assert.strictEqual(state.external, external)
       assert.deepStrictEqual(
         state.pending.map((p) => p.requestId),
         ["a", "c"]
       )
+      // "b" was answered: a second answer to it is refused the same way.
+      assert.deepStrictEqual(send(HumanResponse.make({ response: "again", requestId: "b" })), [])
       send(HumanResponse.make({ response: "oldest" }))
       assert.deepStrictEqual(
         state.pending.map((p) => p.requestId),
@@ -606,11 +614,14 @@ describe("interpreter", () => {
       )
     })
 
-    it("a non-external event sent from outside does not answer a pending InputRequired", () => {
+    it("a non-external event sent from outside is refused: it answers nothing and is not dispatched", () => {
       const { state, root } = start(externalB)
       complete(state, root, InputRequired.make({ prompt: "n?" }))
-      I.transition(state, { _tag: "External", event: A.make({ n: 1 }), step: undefined })
+      const verdict = I.admit(state, A.make({ n: 1 }), undefined)
+      assert.strictEqual(verdict._tag === "Rejected" && verdict.error._tag, "EventNotAcceptedError")
+      assert.deepStrictEqual(I.transition(state, { _tag: "External", event: A.make({ n: 1 }), step: undefined }), [])
       assert.strictEqual(state.pending.length, 1)
+      assert.strictEqual(state.external, 0)
     })
 
     it("a written InputRequired is published and becomes pending; other writes are only published", () => {
@@ -643,7 +654,7 @@ describe("interpreter", () => {
         runsOf(commands).map((r) => r.eventId),
         ["0/StartEvent/1"]
       )
-      assert.deepStrictEqual(publishedOf(commands), [prompt])
+      assert.deepStrictEqual(publishedOf(commands), [{ ...prompt, requestId: "A@0/StartEvent/0#0" }])
       assert.strictEqual(state.queued, 0)
       assert.strictEqual(state.suspended, 1)
       assert.strictEqual(state.waiters.length, 1)

@@ -275,7 +275,7 @@ describe("Lifecycle", () => {
       Effect.gen(function* () {
         const handle = yield* Workflow.start(asking)
         const prompt = Option.getOrThrow(yield* Stream.runHead(handle.events()))
-        assert.deepStrictEqual(prompt, InputRequired.make({ prompt: "your name?" }))
+        assert.deepStrictEqual(prompt, InputRequired.make({ prompt: "your name?", requestId: "0/ask/0" }))
         assert.strictEqual(yield* handle.status, "waiting")
         yield* TestClock.adjust("1 hour")
         assert.strictEqual(yield* handle.status, "waiting")

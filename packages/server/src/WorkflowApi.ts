@@ -73,6 +73,45 @@ export class RunNotActive extends Schema.TaggedError<RunNotActive>()(
 ) {}
 
 /**
+ * The event may not be sent into this run from outside (403): only an event an open `ctx.waitFor` awaits,
+ * `HumanResponse` and the workflow's `external` types may; the message lists what the run accepts now.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class EventNotAccepted extends Schema.TaggedError<EventNotAccepted>()(
+  "EventNotAccepted",
+  { message: Schema.String, accepted: Schema.Array(Schema.String) },
+  HttpApiSchema.annotations({ status: 403 })
+) {}
+
+/**
+ * The answer names a prompt (`requestId`) that is not open: already answered, or never existed (409). One prompt
+ * takes one answer; `open` lists the prompts open now.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class PromptNotOpen extends Schema.TaggedError<PromptNotOpen>()(
+  "PromptNotOpen",
+  { message: Schema.String, requestId: Schema.String, open: Schema.Array(Schema.String) },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/**
+ * The run is at one of its per-run limits (open prompts and unclaimed events, or published log size) and takes no
+ * more events from outside that would add to it (429); answers to its open prompts are still accepted.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class RunLimitReached extends Schema.TaggedError<RunLimitReached>()(
+  "RunLimitReached",
+  { message: Schema.String, limit: Schema.String, max: Schema.Number },
+  HttpApiSchema.annotations({ status: 429 })
+) {}
+
+/**
  * The request lacks the bearer token the server requires (401). Every route but `/health` may answer it when the
  * server is started with a token.
  *
@@ -163,7 +202,8 @@ export const RunInfo = Schema.Struct({
   status: RunStatus,
   result: Schema.optional(Schema.Unknown),
   error: Schema.optional(Schema.Struct({ _tag: Schema.String, message: Schema.String })),
-  pending: Schema.Array(Schema.Struct({ eventId: Schema.String, prompt: Schema.Unknown })),
+  /** `requestId` (= `eventId` = `prompt.requestId`) is the id an answer names. */
+  pending: Schema.Array(Schema.Struct({ eventId: Schema.String, requestId: Schema.String, prompt: Schema.Unknown })),
   /** When the run started (epoch milliseconds). */
   createdAt: Schema.Number,
   /** When the run's last checkpoint was saved (epoch milliseconds); only for runs served from the store. */
@@ -269,6 +309,9 @@ export class WorkflowApi extends HttpApi.make("eventflow")
           .addError(RunNotFound)
           .addError(InvalidEvent)
           .addError(RunNotActive)
+          .addError(EventNotAccepted)
+          .addError(PromptNotOpen)
+          .addError(RunLimitReached)
       )
       .add(HttpApiEndpoint.del("cancelRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
   )

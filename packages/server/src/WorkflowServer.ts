@@ -16,7 +16,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as UrlParams from "@effect/platform/UrlParams"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
-import type { RunHandle, Snapshot, WorkflowError } from "@eventflow/core"
+import type { Run, RunHandle, Snapshot, WorkflowError } from "@eventflow/core"
 import { Event, RunStore, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
 import * as Cause from "effect/Cause"
@@ -34,7 +34,10 @@ import * as Stream from "effect/Stream"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { createServer, type IncomingMessage } from "node:http"
 import {
+  EventNotAccepted,
   InvalidEvent,
+  PromptNotOpen,
+  RunLimitReached,
   InvalidInput,
   type RunInfo,
   RunNotActive,
@@ -72,6 +75,8 @@ export interface Options<Ws extends ReadonlyArray<Workflow.Any>> {
   readonly cors?: boolean | Parameters<typeof HttpMiddleware.cors>[0] | undefined
   /** The interval of the `: heartbeat` comments sent on idle Server-Sent Events streams. Default 15 seconds. */
   readonly heartbeat?: Duration.DurationInput | undefined
+  /** Per-run limits on what `POST /runs/{id}/events` may pile up in a run (429 `RunLimitReached`); see {@link ApiOptions}. */
+  readonly limits?: Run.RunLimits | undefined
 }
 
 /**
@@ -83,6 +88,13 @@ export interface Options<Ws extends ReadonlyArray<Workflow.Any>> {
 export interface ApiOptions {
   /** The interval of the `: heartbeat` comments sent on idle Server-Sent Events streams. Default 15 seconds. */
   readonly heartbeat?: Duration.DurationInput | undefined
+  /**
+   * Per-run limits on what sends from outside may pile up in each run started or resumed by the server: at most
+   * `maxPending` (default 1,000) open prompts and unclaimed events, a published log of at most `maxLogEvents`
+   * (default 100,000) events and `maxLogBytes` (default 32 MiB). A send past a limit answers 429 `RunLimitReached`
+   * and changes nothing (see `RunLimits` of `@eventflow/core`).
+   */
+  readonly limits?: Run.RunLimits | undefined
 }
 
 interface Entry {
@@ -133,7 +145,7 @@ const runInfo = ({ handle, workflow }: Entry): Effect.Effect<RunInfo> =>
       runId: handle.runId,
       workflow: workflow.name,
       status,
-      pending: pending.map(({ eventId, prompt }) => ({ eventId, prompt })),
+      pending: pending.map(({ eventId, prompt, requestId }) => ({ eventId, requestId, prompt })),
       createdAt
     }
     if (status === "running" || status === "waiting") return base
@@ -154,7 +166,11 @@ const storedInfo = (snapshot: Snapshot.Snapshot): RunInfo => {
     runId: snapshot.runId,
     workflow: snapshot.workflow,
     status: snapshot.status,
-    pending: snapshot.pending.map(({ eventId, prompt }) => ({ eventId, prompt })),
+    pending: snapshot.pending.map(({ eventId, prompt, requestId }) => ({
+      eventId: requestId ?? eventId,
+      requestId: requestId ?? eventId,
+      prompt
+    })),
     createdAt: snapshot.createdAt,
     updatedAt: snapshot.updatedAt,
     ...(snapshot.status === "completed" ? { result: snapshot.result } : {}),
@@ -238,7 +254,7 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
         const unfinished = yield* store.list({ workflow: workflow.name, status: RunStore.unfinished })
         for (const { runId } of unfinished) {
           // One run that cannot be resumed (e.g. a snapshot from an incompatible version) must not stop the server.
-          yield* Workflow.resume(workflow, runId).pipe(
+          yield* Workflow.resume(workflow, runId, { limits: options.limits }).pipe(
             Effect.provide(context),
             Scope.extend(scope),
             Effect.flatMap((handle) => track({ workflow, handle })),
@@ -277,7 +293,7 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
         .handle("startRun", ({ path, payload, urlParams }) =>
           Effect.gen(function* () {
             const workflow = yield* findWorkflow(path.name)
-            const handle = yield* Workflow.start(workflow, payload, { durable: true }).pipe(
+            const handle = yield* Workflow.start(workflow, payload, { durable: true, limits: options.limits }).pipe(
               Effect.provide(context),
               Scope.extend(scope),
               Effect.catchTags({
@@ -329,7 +345,13 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
               Effect.catchTags({
                 InvalidEventError: (error) => new InvalidEvent({ message: error.message }),
                 UnknownStepError: (error) => new InvalidEvent({ message: error.message }),
-                RunNotActiveError: (error) => new RunNotActive({ message: error.message, status: error.status })
+                RunNotActiveError: (error) => new RunNotActive({ message: error.message, status: error.status }),
+                EventNotAcceptedError: (error) =>
+                  new EventNotAccepted({ message: error.message, accepted: error.accepted }),
+                PromptNotOpenError: (error) =>
+                  new PromptNotOpen({ message: error.message, requestId: error.requestId, open: error.open }),
+                RunLimitError: (error) =>
+                  new RunLimitReached({ message: error.message, limit: error.limit, max: error.max })
               })
             )
             return { accepted: true as const }
@@ -584,7 +606,7 @@ export const layerWithStore = <const Ws extends ReadonlyArray<Workflow.Any>>(
               HttpMiddleware.cors(cors === true ? undefined : cors)(guarded(app))
       return HttpApiBuilder.serve(middleware).pipe(
         Layer.provide(HttpApiBuilder.middlewareOpenApi()),
-        Layer.provide(layerApi(options.workflows, { heartbeat: options.heartbeat })),
+        Layer.provide(layerApi(options.workflows, { heartbeat: options.heartbeat, limits: options.limits })),
         Layer.provideMerge(
           NodeHttpServer.layer(createServer, { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" })
         )

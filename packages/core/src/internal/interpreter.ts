@@ -10,7 +10,7 @@
 import type { Duration } from "effect/Duration"
 import type { AnyEvent } from "../Event.js"
 import { childId, externalId, startEventId } from "./ids.js"
-import { WorkflowStalledError } from "../WorkflowError.js"
+import { EventNotAcceptedError, PromptNotOpenError, WorkflowStalledError } from "../WorkflowError.js"
 import type { Plan } from "./plan.js"
 
 /** @internal */
@@ -62,11 +62,39 @@ export interface Waiter {
 
 /** An `InputRequired` that no external event has answered yet. @internal */
 export interface PendingInput {
+  /** The prompt's event id (a `waitFor` prompt's is its waiter's key): links it to its waiter. */
   readonly eventId: string
-  readonly requestId: string | undefined
-  /** The `InputRequired` (or other prompt event) that asked. */
+  /**
+   * The prompt's public id, the one answers name: the `requestId` the step gave it, or else its event id (stamped
+   * into the published prompt, so `pending` and the prompt users see carry one and the same id).
+   */
+  readonly requestId: string
+  /** The `InputRequired` (or other prompt event) that asked, carrying `requestId`. */
   readonly prompt: AnyEvent
+  /** For a `waitFor` prompt: the tag its waiter awaits (only that waiter takes the answer). */
+  readonly awaits?: string | undefined
 }
+
+/**
+ * What the run does with an event sent from outside, decided by {@link admit} before anything changes: refused
+ * (nothing reaches the run), or admitted as the answer to one open prompt and/or one open waiter.
+ *
+ * @internal
+ */
+export type Admission =
+  | { readonly _tag: "Rejected"; readonly error: EventNotAcceptedError | PromptNotOpenError }
+  | {
+      readonly _tag: "Admitted"
+      /** The open prompt it answers (removed from `pending`). */
+      readonly prompt: PendingInput | undefined
+      /** The open waiter it resolves; when `undefined` it is dispatched to steps, bypassing every waiter. */
+      readonly waiter: Waiter | undefined
+      /**
+       * It answers the prompt of a waiter that is not registered yet (a resumed run re-executes the step up to its
+       * `waitFor`): it is kept (unclaimed) for that waiter instead of going to steps.
+       */
+      readonly park?: boolean | undefined
+    }
 
 /** @internal */
 export interface Fifo<A> {
@@ -111,7 +139,13 @@ export interface Resume {
 export type Input =
   | { readonly _tag: "Start"; readonly input: unknown }
   | { readonly _tag: "Send"; readonly from: Invocation; readonly event: AnyEvent; readonly step: number | undefined }
-  | { readonly _tag: "External"; readonly event: AnyEvent; readonly step: number | undefined }
+  | {
+      readonly _tag: "External"
+      readonly event: AnyEvent
+      readonly step: number | undefined
+      /** The verdict of {@link admit}, taken in the same synchronous turn (computed here when absent). */
+      readonly admitted?: Admission | undefined
+    }
   | { readonly _tag: "Write"; readonly from: Invocation; readonly event: AnyEvent }
   | { readonly _tag: "Attempt"; readonly invocation: Invocation }
   | { readonly _tag: "AttemptFailed"; readonly invocation: Invocation; readonly error: unknown }
@@ -246,16 +280,24 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       break
     }
     case "External": {
+      const admitted = input.admitted ?? admit(state, input.event, input.step)
+      if (admitted._tag === "Rejected") return out
       const id = externalId(state.external++)
-      // An answer a waiter takes answers that waiter's prompt (when it resolves); otherwise it answers the pending
-      // prompt with its requestId, or the oldest.
-      if (
-        state.plan.externalTags.has(input.event._tag) &&
-        (input.step !== undefined || findWaiter(state, input.event) < 0)
-      ) {
-        answer(state, input.event)
+      if (admitted.prompt !== undefined) removePending(state, admitted.prompt)
+      if (admitted.park === true) {
+        state.unclaimed.push({ id, event: input.event })
+        break
       }
-      dispatch(state, id, input.event, input.step, out)
+      const waiter = admitted.waiter
+      if (waiter !== undefined) {
+        state.waiters.splice(state.waiters.indexOf(waiter), 1)
+        recordAnswer(waiter.invocation, waiter.index, input.event)
+        const own = state.pending.findIndex((p) => p.eventId === waiter.key)
+        if (own >= 0) state.pending.splice(own, 1)
+        resume(state, { waiter, outcome: { _tag: "Event", event: input.event } }, out)
+        break
+      }
+      dispatch(state, id, input.event, input.step, out, true)
       break
     }
     case "Write": {
@@ -263,11 +305,11 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       const n = inv.writes++
       // A re-execution after resume does not publish again what the first execution had published.
       if (inv.replay !== undefined && n < inv.replay.writes) break
-      if (input.event._tag === "InputRequired") {
-        const id = `${inv.eventId}/${state.plan.steps[inv.step].name}/w${n}`
-        state.pending.push({ eventId: id, requestId: (input.event as any).requestId, prompt: input.event })
+      let event = input.event
+      if (event._tag === "InputRequired") {
+        event = openPrompt(state, `${inv.eventId}/${state.plan.steps[inv.step].name}/w${n}`, event)
       }
-      out.push({ _tag: "Publish", event: input.event })
+      out.push({ _tag: "Publish", event })
       break
     }
     case "Attempt": {
@@ -357,9 +399,15 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
     case "Wait": {
       const inv = input.invocation
       const waiter = input.waiter
+      // A re-execution after resume does not publish its prompt again (its pending entry is in the snapshot).
+      const replayed = inv.replay !== undefined && waiter.index < inv.replay.waits
+      // An answer from outside cannot answer a prompt that did not exist yet when it came: a newly prompted waiter
+      // takes no unclaimed external event (or a stray "yes" would approve the next draft before anyone saw it).
+      const fresh = input.prompt?._tag === "InputRequired" && !replayed
       // An event that arrived before the waiter (and that nothing else took) answers it at once.
       for (let i = 0; i < state.unclaimed.length; i++) {
-        const { event } = state.unclaimed[i]
+        const { id, event } = state.unclaimed[i]
+        if (fresh && id.startsWith("x/")) continue
         if (event._tag === waiter.tag && matches(waiter, event)) {
           state.unclaimed.splice(i, 1)
           recordAnswer(inv, waiter.index, event)
@@ -374,13 +422,10 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
         state.running[inv.step]--
         fill(state, inv.step, out)
       }
-      // A re-execution after resume does not publish its prompt again (its pending entry is in the snapshot).
-      const replayed = inv.replay !== undefined && waiter.index < inv.replay.waits
       if (input.prompt !== undefined && !replayed) {
-        if (input.prompt._tag === "InputRequired") {
-          state.pending.push({ eventId: waiter.key, requestId: (input.prompt as any).requestId, prompt: input.prompt })
-        }
-        out.push({ _tag: "Publish", event: input.prompt })
+        const prompt =
+          input.prompt._tag === "InputRequired" ? openPrompt(state, waiter.key, input.prompt, waiter.tag) : input.prompt
+        out.push({ _tag: "Publish", event: prompt })
       }
       break
     }
@@ -406,6 +451,7 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       const index = state.waiters.indexOf(input.waiter)
       if (index >= 0) {
         state.waiters.splice(index, 1)
+        closePrompt(state, input.waiter)
         resume(state, { waiter: input.waiter, outcome: { _tag: "Expired" } }, out)
       }
       break
@@ -414,7 +460,10 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       // The waiting code was interrupted (e.g. the handler wrapped waitFor in its own timeout) and goes on:
       // unregister the waiter and count the invocation as running again, even above the cap for a moment.
       const index = state.waiters.indexOf(input.waiter)
-      if (index >= 0) state.waiters.splice(index, 1)
+      if (index >= 0) {
+        state.waiters.splice(index, 1)
+        closePrompt(state, input.waiter)
+      }
       const inv = input.waiter.invocation
       if (inv.suspended && state.active.has(inv) && !state.waiters.some((w) => w.invocation === inv)) {
         inv.suspended = false
@@ -473,17 +522,20 @@ const publishCompleted = (state: RunState, inv: Invocation, emitted: ReadonlyArr
 const dispatch = (
   state: RunState,
   eventId: string,
-  event: AnyEvent,
+  input: AnyEvent,
   target: number | undefined,
-  out: Array<Command>
+  out: Array<Command>,
+  /** An admitted external event: {@link admit} already chose its waiter (none). */
+  skipWaiters = false
 ): void => {
   if (state.status !== "running") return
+  let event = input
   const tag = event._tag
   if (tag === "StopEvent") {
     end(state, "completed", { _tag: "Completed", result: (event as any).result }, event, out)
     return
   }
-  if (target === undefined && state.waiters.length > 0) {
+  if (target === undefined && !skipWaiters && state.waiters.length > 0) {
     const i = findWaiter(state, event)
     if (i >= 0) {
       const waiter = state.waiters[i]
@@ -496,7 +548,7 @@ const dispatch = (
     }
   }
   if (tag === "InputRequired" && target === undefined) {
-    state.pending.push({ eventId, requestId: (event as any).requestId, prompt: event })
+    event = openPrompt(state, eventId, event)
     out.push({ _tag: "Publish", event })
   }
   const routes = target === undefined ? state.plan.routes.get(tag) : [target]
@@ -607,16 +659,143 @@ const fill = (state: RunState, s: number, out: Array<Command>): void => {
   }
 }
 
-/** Answers the pending `InputRequired` with the same `requestId`, or the oldest one. */
-const answer = (state: RunState, event: AnyEvent): void => {
-  if (state.pending.length === 0) return
-  const requestId = (event as any).requestId
-  let index = 0
-  if (typeof requestId === "string") {
-    index = state.pending.findIndex((p) => p.requestId === requestId)
-    if (index < 0) return
+/** Opens a prompt under `eventId`: its `requestId` is the one the step gave, or else `eventId` (stamped into it). */
+const openPrompt = (state: RunState, eventId: string, prompt: AnyEvent, awaits?: string): AnyEvent => {
+  const given = (prompt as { readonly requestId?: unknown }).requestId
+  const requestId = typeof given === "string" ? given : eventId
+  const stamped = typeof given === "string" ? prompt : ({ ...prompt, requestId } as AnyEvent)
+  state.pending.push(
+    awaits === undefined ? { eventId, requestId, prompt: stamped } : { eventId, requestId, prompt: stamped, awaits }
+  )
+  return stamped
+}
+
+/** A waiter that gives up (expired, abandoned) closes its prompt: no answer can reach it any more. */
+const closePrompt = (state: RunState, waiter: Waiter): void => {
+  const index = state.pending.findIndex((p) => p.eventId === waiter.key)
+  if (index >= 0) state.pending.splice(index, 1)
+}
+
+const removePending = (state: RunState, prompt: PendingInput): void => {
+  const index = state.pending.indexOf(prompt)
+  if (index >= 0) state.pending.splice(index, 1)
+}
+
+/** The open waiter whose prompt `prompt` is, if any. */
+const waiterOf = (state: RunState, prompt: PendingInput): Waiter | undefined => {
+  for (const waiter of state.waiters) if (waiter.key === prompt.eventId) return waiter
+  return undefined
+}
+
+/** `true` when an open prompt belongs to `waiter` (it is answered through that prompt, not by stray answers). */
+const hasOwnPrompt = (state: RunState, waiter: Waiter): boolean => state.pending.some((p) => p.eventId === waiter.key)
+
+/** The tags the run accepts from outside right now: HumanResponse, the `external` types, and what waiters await. */
+export const acceptedTags = (state: RunState): ReadonlyArray<string> => {
+  const tags = new Set(state.plan.externalTags)
+  for (const waiter of state.waiters) tags.add(waiter.tag)
+  return [...tags]
+}
+
+/**
+ * Decides, without changing anything, what an event sent from outside may do (API §7): only an event an open
+ * `ctx.waitFor` awaits, `HumanResponse` and the `external` types may enter; an answer that names a prompt
+ * (`requestId`) answers exactly that open prompt, and one naming a prompt that is not open is refused; one without
+ * `requestId` goes to the first waiter that accepts it, or answers the oldest prompt no waiter owns. A targeted send
+ * (`step`) bypasses waiters, so it only takes `HumanResponse` and `external` types.
+ *
+ * The shell applies the verdict in the same synchronous turn (`External.admitted`), so the check and the consumption
+ * of a prompt are one atomic step: of concurrent answers to one prompt, exactly one is admitted.
+ *
+ * @internal
+ */
+export const admit = (state: RunState, event: AnyEvent, step: number | undefined): Admission => {
+  const tag = event._tag
+  const plan = state.plan
+  const external = tag !== "StartEvent" && tag !== "StopEvent" && plan.externalTags.has(tag)
+  const refuse = (detail?: string, accepted: ReadonlyArray<string> = acceptedTags(state)): Admission => ({
+    _tag: "Rejected",
+    error: new EventNotAcceptedError({
+      workflow: plan.name,
+      runId: state.runId,
+      tag,
+      step: step === undefined ? undefined : plan.steps[step].name,
+      accepted,
+      detail
+    })
+  })
+  if (tag === "StartEvent" || tag === "StopEvent") return refuse(`"${tag}" is the run's own control event`)
+  const requestId = (event as { readonly requestId?: unknown }).requestId
+  if (typeof requestId === "string" && (external || state.waiters.some((w) => w.tag === tag))) {
+    const prompt = state.pending.find((p) => p.requestId === requestId)
+    if (prompt === undefined) {
+      return {
+        _tag: "Rejected",
+        error: new PromptNotOpenError({
+          workflow: plan.name,
+          runId: state.runId,
+          requestId,
+          open: state.pending.map((p) => p.requestId)
+        })
+      }
+    }
+    const owner = waiterOf(state, prompt)
+    if (owner === undefined && prompt.awaits !== undefined) {
+      // Its waiter is not registered (yet): a resumed run is re-executing the step up to its `waitFor`.
+      if (step !== undefined) {
+        return refuse(`prompt "${requestId}" is answered by the step waiting on it; send the answer without a step`)
+      }
+      if (prompt.awaits !== tag)
+        return refuse(`prompt "${requestId}" awaits a "${prompt.awaits}" event`, [prompt.awaits])
+      return { _tag: "Admitted", prompt, waiter: undefined, park: true }
+    }
+    if (owner !== undefined) {
+      if (step !== undefined) {
+        return refuse(`prompt "${requestId}" is answered by the step waiting on it; send the answer without a step`)
+      }
+      if (owner.tag !== tag || !matches(owner, event)) {
+        return refuse(
+          owner.tag !== tag
+            ? `prompt "${requestId}" awaits a "${owner.tag}" event`
+            : `the waitFor of prompt "${requestId}" does not match this event`,
+          [owner.tag]
+        )
+      }
+      return { _tag: "Admitted", prompt, waiter: owner }
+    }
+    if (!external) return refuse(`prompt "${requestId}" is answered by HumanResponse or an \`external\` type`)
+    return { _tag: "Admitted", prompt, waiter: step === undefined ? freeWaiter(state, event) : undefined }
   }
-  state.pending.splice(index, 1)
+  if (step === undefined && state.waiters.length > 0) {
+    const i = findWaiter(state, event)
+    if (i >= 0) {
+      const waiter = state.waiters[i]
+      return { _tag: "Admitted", prompt: state.pending.find((p) => p.eventId === waiter.key), waiter }
+    }
+  }
+  if (!external) {
+    const awaited = state.waiters.some((w) => w.tag === tag)
+    return refuse(
+      awaited && step !== undefined
+        ? `a send to a step bypasses the ctx.waitFor that awaits "${tag}"; send it without a step`
+        : awaited
+          ? `no open ctx.waitFor for "${tag}" matches this event`
+          : undefined
+    )
+  }
+  // The oldest prompt no open waiter owns; a waitFor prompt whose waiter is not registered yet keeps the answer.
+  const prompt = state.pending.find(
+    (p) => waiterOf(state, p) === undefined && (p.awaits === undefined || (p.awaits === tag && step === undefined))
+  )
+  return { _tag: "Admitted", prompt, waiter: undefined, park: prompt?.awaits !== undefined }
+}
+
+/** The first waiter that accepts `event` and has no prompt of its own (it waits for the answer to a written one). */
+const freeWaiter = (state: RunState, event: AnyEvent): Waiter | undefined => {
+  for (const waiter of state.waiters) {
+    if (waiter.tag === event._tag && matches(waiter, event) && !hasOwnPrompt(state, waiter)) return waiter
+  }
+  return undefined
 }
 
 const end = (state: RunState, status: Status, ending: Ending, terminal: AnyEvent, out: Array<Command>): void => {

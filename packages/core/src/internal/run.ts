@@ -26,10 +26,13 @@ import { RunStore, type Service as RunStoreService, unfinished } from "../RunSto
 import type * as Snapshot from "../Snapshot.js"
 import type * as Workflow from "../Workflow.js"
 import {
+  type EventNotAcceptedError,
   InvalidEventError,
   InvalidInputError,
   InvalidSnapshotError,
   RunNotFoundError,
+  RunLimitError,
+  type PromptNotOpenError,
   type RunStoreError,
   RunNotActiveError,
   StepTimeoutError,
@@ -79,6 +82,44 @@ export const resolveStep = (plan: Plan, step: string, tag: string): number | Unk
     })
   }
   return index
+}
+
+/** What `handle.send` can fail with. @internal */
+export type SendError =
+  | UnknownStepError
+  | InvalidEventError
+  | RunNotActiveError
+  | EventNotAcceptedError
+  | PromptNotOpenError
+  | RunLimitError
+
+/** The per-run limits on what sends from outside may add (`RunOptions.limits`), with their defaults. @internal */
+export interface Limits {
+  readonly maxPending: number
+  readonly maxLogEvents: number
+  readonly maxLogBytes: number
+}
+
+/** @internal */
+export const defaultLimits: Limits = { maxPending: 1000, maxLogEvents: 100_000, maxLogBytes: 32 * 1024 * 1024 }
+
+const limitsOf = (options: RunOptions | undefined): Limits => {
+  const given = options?.limits
+  if (given === undefined) return defaultLimits
+  return {
+    maxPending: given.maxPending ?? defaultLimits.maxPending,
+    maxLogEvents: given.maxLogEvents ?? defaultLimits.maxLogEvents,
+    maxLogBytes: given.maxLogBytes ?? defaultLimits.maxLogBytes
+  }
+}
+
+/** The size of an event as JSON (UTF-16 code units; close enough for a limit), 0 when it does not serialize. */
+const sizeOf = (event: AnyEvent): number => {
+  try {
+    return JSON.stringify(event)?.length ?? 0
+  } catch {
+    return 0
+  }
 }
 
 const isOutput = (u: unknown): u is AnyEvent | ReadonlyArray<AnyEvent> | undefined => {
@@ -145,7 +186,8 @@ export class RunImpl<S = unknown> {
      * are created only when a tracer has been installed (e.g. `@effect/opentelemetry`). */
     readonly spans: boolean,
     private readonly clock: Clock.Clock,
-    state?: I.RunState
+    state?: I.RunState,
+    readonly limits: Limits = defaultLimits
   ) {
     this.state = state ?? I.make(plan, runId, trace)
     this.workflowName = plan.name
@@ -502,11 +544,8 @@ export class RunImpl<S = unknown> {
 
   private detached = false
 
-  send(
-    event: unknown,
-    options?: { readonly step?: string | undefined }
-  ): Effect.Effect<void, UnknownStepError | InvalidEventError | RunNotActiveError> {
-    return Effect.suspend((): Effect.Effect<void, UnknownStepError | InvalidEventError | RunNotActiveError> => {
+  send(event: unknown, options?: { readonly step?: string | undefined }): Effect.Effect<void, SendError> {
+    return Effect.suspend((): Effect.Effect<void, SendError> => {
       if (this.state.status !== "running") {
         return Effect.fail(new RunNotActiveError({ runId: this.runId, status: this.state.status }))
       }
@@ -518,8 +557,40 @@ export class RunImpl<S = unknown> {
         if (typeof resolved !== "number") return Effect.fail(resolved)
         step = resolved
       }
-      return Effect.asVoid(this.applyAndCheckpoint({ _tag: "External", event: decoded, step }, false))
+      // Admission, limits and the transition run in this one synchronous turn: nothing can answer the same prompt
+      // in between, and a refused event changes nothing (no id, no log entry, no checkpoint).
+      const admitted = I.admit(this.state, decoded, step)
+      if (admitted._tag === "Rejected") return Effect.fail(admitted.error)
+      const answers =
+        admitted.waiter !== undefined ||
+        (admitted.prompt !== undefined && typeof (decoded as { requestId?: unknown }).requestId === "string")
+      const limited = this.overLimit(answers)
+      if (limited !== undefined) return Effect.fail(limited)
+      return Effect.asVoid(this.applyAndCheckpoint({ _tag: "External", event: decoded, step, admitted }, false))
     })
+  }
+
+  /** How far the published log has been measured for `maxLogBytes`, and its size so far. */
+  private logMeasured = 0
+  private logBytes = 0
+
+  /**
+   * The limit a send from outside would break (`RunOptions.limits`). `answers`: it names an open prompt by its
+   * `requestId`, or an open waiter takes it; such an answer is not refused by `maxPending`, so a run at that cap can
+   * still be answered (its growth through answers stays bounded by the log caps). The log caps refuse every send.
+   */
+  private overLimit(answers: boolean): RunLimitError | undefined {
+    const limits = this.limits
+    const fail = (limit: RunLimitError["limit"], max: number, actual: number) =>
+      new RunLimitError({ workflow: this.plan.name, runId: this.runId, limit, max, actual })
+    const held = this.state.pending.length + this.state.unclaimed.length
+    if (!answers && held >= limits.maxPending) return fail("maxPending", limits.maxPending, held)
+    const entries = this.log.entries
+    if (entries.length >= limits.maxLogEvents) return fail("maxLogEvents", limits.maxLogEvents, entries.length)
+    // Measured incrementally, and only on sends from outside (never on the run's hot path).
+    for (; this.logMeasured < entries.length; this.logMeasured++) this.logBytes += sizeOf(entries[this.logMeasured])
+    if (this.logBytes >= limits.maxLogBytes) return fail("maxLogBytes", limits.maxLogBytes, this.logBytes)
+    return undefined
   }
 
   handle(): RunHandle<any> {
@@ -532,7 +603,9 @@ export class RunImpl<S = unknown> {
       status: Effect.sync(() => this.status()),
       settled: this.settled,
       snapshot: Effect.sync(() => this.snapshot()),
-      pending: Effect.sync(() => this.state.pending.map((p) => ({ eventId: p.eventId, prompt: p.prompt }))),
+      pending: Effect.sync(() =>
+        this.state.pending.map((p) => ({ eventId: p.requestId, requestId: p.requestId, prompt: p.prompt }))
+      ),
       state: SynchronizedRef.get(this.stateRef)
     }
   }
@@ -711,7 +784,8 @@ const makeRun = (
       options?.trace !== false,
       tracer !== nativeTracer,
       clock,
-      state
+      state,
+      limitsOf(options)
     )
     return run
   })

@@ -152,7 +152,7 @@ export const encode = (ctx: SnapshotContext): Snapshot.Snapshot => {
     })),
     pending: state.pending.map((p) => ({
       eventId: p.eventId,
-      ...(p.requestId === undefined ? {} : { requestId: p.requestId }),
+      requestId: p.requestId,
       prompt: encodeEvent(plan, p.prompt)
     })),
     unclaimed: state.unclaimed.map((u) => ({ id: u.id, event: encodeEvent(plan, u.event) })),
@@ -247,11 +247,21 @@ export const decode = (plan: Plan, input: unknown, trace: boolean): Restored | I
         })
       )
     })
+    // A waitFor prompt is answered only through its waiter (registered again when its step is re-executed).
+    const waiterTags = new Map(snapshot.waiters.map((w) => [w.key, w.tag]))
     snapshot.pending.forEach((p, i) => {
+      // A snapshot written before prompts carried their id in `requestId`: the prompt's event id is its id.
+      const requestId = p.requestId ?? p.eventId
+      const prompt = decodeEvent(plan, p.prompt, `pending[${i}].prompt`)
+      const awaits = waiterTags.get(p.eventId)
       state.pending.push({
         eventId: p.eventId,
-        requestId: p.requestId,
-        prompt: decodeEvent(plan, p.prompt, `pending[${i}].prompt`)
+        requestId,
+        prompt:
+          prompt._tag === "InputRequired" && (prompt as { requestId?: unknown }).requestId === undefined
+            ? ({ ...prompt, requestId } as typeof prompt)
+            : prompt,
+        ...(awaits === undefined ? {} : { awaits })
       })
     })
     snapshot.unclaimed.forEach((u, i) => {
