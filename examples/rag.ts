@@ -156,19 +156,35 @@ export const rag = defineWorkflow({
 
 export const DEFAULT_QUESTION = "How does a step retry when the model is rate limited?"
 
+/**
+ * What the terminal shows for one event of the run: progress lines and the answer's tokens as they arrive. A
+ * retried step streams its answer again (the failed attempt's tokens stay in the run): following the rule of
+ * `LLM.TokenDelta`, the first token of a new attempt is preceded by a notice that the text above it is discarded.
+ */
+export const render = (texts: LLM.TokenTexts, event: Event.AnyEvent): { texts: LLM.TokenTexts; output: string } => {
+  if (Event.is(LLM.TokenDelta)(event)) {
+    const notice = LLM.isRetryOf(texts, event)
+      ? `\n[${event.step}] attempt ${event.attempt - 1} failed; the text above is discarded. Attempt ${event.attempt}:\n`
+      : ""
+    return { texts: LLM.foldTokens(texts, event), output: notice + event.text }
+  }
+  if (Event.is(Status)(event)) return { texts, output: `[${event.step}] ${event.message}\n` }
+  return { texts, output: "" }
+}
+
 /** Runs the workflow and prints its progress and the answer's tokens as they arrive, then the citations. */
 export const ask = (question: string) =>
   Effect.scoped(
     Effect.gen(function* () {
       const handle = yield* Workflow.start(rag, { question })
       // Progress and the answer's tokens are printed as they arrive, while the run goes on.
-      yield* Stream.runForEach(handle.events(), (event) =>
-        Event.is(LLM.TokenDelta)(event)
-          ? Effect.sync(() => process.stdout.write(event.text))
-          : Event.is(Status)(event)
-            ? Console.log(`[${event.step}] ${event.message}`)
-            : Effect.void
-      )
+      yield* Stream.runFoldEffect(handle.events(), new Map() as LLM.TokenTexts, (texts, event) => {
+        const next = render(texts, event)
+        return Effect.as(
+          Effect.sync(() => process.stdout.write(next.output)),
+          next.texts
+        )
+      })
       const { citations } = yield* handle.result
       yield* Console.log(`\n\nSources: ${citations.join(", ")}`)
     })
@@ -176,9 +192,9 @@ export const ask = (question: string) =>
 
 // Switching providers is providing another layer. Each provider layer reads its API key from the environment.
 export const providers = {
-  anthropic: AnthropicLLM.layer({ model: "claude-sonnet-4-5", maxTokens: 1024 }),
-  openai: OpenAILLM.layer({ model: "gpt-4o-mini" }),
-  local: LLM.layerLocal()
+  anthropic: AnthropicLLM.layer({ model: LLM.defaultAnthropicModel, maxTokens: 1024 }),
+  openai: OpenAILLM.layer({ model: LLM.defaultOpenAIModel }),
+  local: LLM.layerLocal({ announce: true })
 }
 
 // LLM_PROVIDER=anthropic|openai|local picks one; without it, LLM.layerFromEnv picks by the API key present.

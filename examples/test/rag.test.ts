@@ -14,6 +14,7 @@ import {
   REWRITE_SYSTEM,
   Retrieved,
   rag,
+  render,
   Status,
   TOP_K
 } from "../rag.js"
@@ -88,7 +89,7 @@ describe("examples/rag", () => {
 
         // 3. Synthesis: the retrieved documents' text is in the prompt, with the question.
         assert.strictEqual(requests[1].system, ANSWER_SYSTEM)
-        const prompt = requests[1].messages[0].content
+        const prompt = LLM.textOf(requests[1].messages[0])
         for (const hit of expected) assert.include(prompt, `[${hit.doc.name}] ${hit.doc.text}`)
         assert.include(prompt, `Question: ${question}`)
         for (const doc of corpus) {
@@ -133,12 +134,12 @@ describe("examples/rag", () => {
         ["StopEvent"]
       )
       assert.deepStrictEqual(step.written, [
-        LLM.TokenDelta.make({ text: "Each " }),
-        LLM.TokenDelta.make({ text: "token " }),
-        LLM.TokenDelta.make({ text: "is " }),
-        LLM.TokenDelta.make({ text: "a " }),
-        LLM.TokenDelta.make({ text: "TokenDelta " }),
-        LLM.TokenDelta.make({ text: "[streaming.md]." })
+        LLM.TokenDelta.make({ text: "Each ", step: "synthesise", eventId: "0", attempt: 1 }),
+        LLM.TokenDelta.make({ text: "token ", step: "synthesise", eventId: "0", attempt: 1 }),
+        LLM.TokenDelta.make({ text: "is ", step: "synthesise", eventId: "0", attempt: 1 }),
+        LLM.TokenDelta.make({ text: "a ", step: "synthesise", eventId: "0", attempt: 1 }),
+        LLM.TokenDelta.make({ text: "TokenDelta ", step: "synthesise", eventId: "0", attempt: 1 }),
+        LLM.TokenDelta.make({ text: "[streaming.md].", step: "synthesise", eventId: "0", attempt: 1 })
       ])
     }).pipe(Effect.provide(LLM.layerScripted(["Each token is a TokenDelta [streaming.md]."])))
   )
@@ -170,6 +171,43 @@ describe("examples/rag", () => {
         LLM.layerScripted([
           new LLMError.LLMError({ reason: "Overloaded", provider: "scripted", detail: "busy" }),
           QUERY,
+          ANSWER
+        ])
+      )
+    )
+  )
+
+  it.effect("a synthesis stream cut midway and retried: the printed output marks the discarded attempt", () =>
+    Effect.gen(function* () {
+      const handle = yield* Workflow.start(rag, { question })
+      const events = yield* Effect.fork(Stream.runCollect(handle.events()))
+      yield* TestClock.adjust("500 millis")
+      const result = yield* handle.result
+      assert.strictEqual(result.answer, ANSWER, "the answer is the final attempt's text only")
+      let texts: LLM.TokenTexts = new Map()
+      let output = ""
+      for (const event of Chunk.toReadonlyArray(yield* Fiber.join(events))) {
+        const next = render(texts, event)
+        texts = next.texts
+        output += next.output
+      }
+      assert.include(
+        output,
+        `Give the step retry:\n[synthesise] attempt 1 failed; the text above is discarded. Attempt 2:\n${ANSWER}`
+      )
+      assert.deepStrictEqual(
+        [...texts.values()].map((t) => t.text),
+        [ANSWER]
+      )
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        LLM.layerScripted([
+          QUERY,
+          {
+            text: "Give the step retry:",
+            thenFail: new LLMError.LLMError({ reason: "Network", provider: "scripted", detail: "cut" })
+          },
           ANSWER
         ])
       )

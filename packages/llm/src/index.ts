@@ -29,3 +29,10 @@ export * as LLMError from "./LLMError.js"
  * @since 0.1.0
  */
 export * as OpenAILLM from "./OpenAILLM.js"
+
+/**
+ * Typed tools a model can call.
+ *
+ * @since 0.1.0
+ */
+export * as Tool from "./Tool.js"
