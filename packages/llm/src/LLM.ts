@@ -650,3 +650,62 @@ export const streamToWrite = <E, R>(
         )
       : Effect.succeed(text)
   )
+
+/**
+ * Streams a call into a run like {@link streamTo} (text deltas become {@link TokenDelta}s) and returns the whole
+ * answer: the text, the tool calls (each checked against its tool), the stop reason and the usage. The step of an
+ * agent that lets the model call tools and shows its tokens as they arrive.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const streamToCompletion = (
+  ctx: Pick<StepContext<any>, "write" | "stepName" | "eventId" | "attempt">,
+  prompt: Prompt,
+  options?: CompleteOptions
+): Effect.Effect<Completion, LLMError, LLM> =>
+  Effect.flatMap(LLM, (llm) =>
+    Stream.runFoldEffect(
+      llm.stream(prompt, options),
+      {
+        text: "",
+        refusal: undefined as string | undefined,
+        toolCalls: [] as Array<Tool.ToolCall>,
+        stopReason: "end" as StopReason,
+        usage: { inputTokens: 0, outputTokens: 0 } as Usage
+      },
+      (acc, part) => {
+        switch (part.type) {
+          case "text":
+            return Effect.as(
+              ctx.write(
+                TokenDelta.make({ text: part.text, step: ctx.stepName, eventId: ctx.eventId, attempt: ctx.attempt })
+              ),
+              { ...acc, text: acc.text + part.text }
+            )
+          case "refusal":
+            return Effect.succeed({ ...acc, refusal: (acc.refusal ?? "") + part.text })
+          case "tool-call":
+            return Effect.succeed({
+              ...acc,
+              toolCalls: [...acc.toolCalls, { id: part.id, name: part.name, input: part.input }]
+            })
+          case "finish":
+            return Effect.succeed({ ...acc, stopReason: part.stopReason, usage: part.usage })
+          default:
+            return Effect.succeed(acc)
+        }
+      }
+    ).pipe(
+      Effect.map(
+        (acc): Completion => ({
+          text: acc.text,
+          stopReason: acc.stopReason,
+          usage: acc.usage,
+          model: llm.model,
+          toolCalls: acc.toolCalls,
+          ...(acc.refusal === undefined ? {} : { refusal: acc.refusal })
+        })
+      )
+    )
+  )
