@@ -18,6 +18,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Embeddings from "./Embeddings.js"
 import * as internalAnthropic from "./internal/anthropic.js"
 import * as internalLocal from "./internal/local.js"
 import * as internalOpenAI from "./internal/openai.js"
@@ -311,6 +312,17 @@ export const structured = <A, I>(
   prompt: Prompt,
   options?: CompleteOptions
 ): Effect.Effect<A, LLMError, LLM> => Effect.flatMap(LLM, (llm) => llm.structured(schema, prompt, options))
+
+/**
+ * Embeds texts with the current `Embeddings` service (OpenAI's embeddings API, or the offline deterministic
+ * embedder: see the `Embeddings` module): one vector per text, in order.
+ *
+ * @since 0.1.0
+ * @category Accessors
+ */
+export const embed: (
+  texts: ReadonlyArray<string>
+) => Effect.Effect<ReadonlyArray<ReadonlyArray<number>>, LLMError, Embeddings.Embeddings> = Embeddings.embed
 
 // -----------------------------------------------------------------------------
 // Retries

@@ -36,3 +36,10 @@ export * as OpenAILLM from "./OpenAILLM.js"
  * @since 0.1.0
  */
 export * as Tool from "./Tool.js"
+
+/**
+ * Embeddings: OpenAI's, or an offline deterministic embedder.
+ *
+ * @since 0.1.0
+ */
+export * as Embeddings from "./Embeddings.js"
