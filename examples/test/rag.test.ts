@@ -3,13 +3,15 @@ import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { Event, Testing, Workflow } from "@eventflow/core"
-import { LLM, LLMError } from "@eventflow/llm"
-import { Chunk, Effect, Fiber, Stream, TestClock } from "effect"
+import { Embeddings, LLM, LLMError } from "@eventflow/llm"
+import { Chunk, Effect, Fiber, Layer, Stream, TestClock } from "effect"
 import {
   ANSWER_SYSTEM,
-  bm25,
+  CorpusIndex,
   citationsOf,
   corpus,
+  indexLayer,
+  NOTHING_FOUND,
   DEFAULT_QUESTION,
   REWRITE_SYSTEM,
   Retrieved,
@@ -19,18 +21,22 @@ import {
   TOP_K
 } from "../rag.js"
 
+/** The corpus index on the offline deterministic embedder. */
+const localIndex = Layer.provide(indexLayer(corpus), Embeddings.layerLocal())
+const scripted = (replies: ReadonlyArray<LLM.ScriptedReply>) => Layer.merge(LLM.layerScripted(replies), localIndex)
+
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
 const question = "My model calls fail with 429 errors. What should my step do?"
 const QUERY = "retry rate limit schedule retry-after"
 const ANSWER = "Give the step retry: LLM.retrySchedule() [retries.md]; it waits as the provider asks."
 
 /** Runs `examples/rag.ts` as a child process with no API key in its environment (plus `extra`). */
-const runExample = (extra: Record<string, string>) => {
+const runExample = (extra: Record<string, string>, args: ReadonlyArray<string> = []) => {
   const env = { ...process.env, ...extra }
   delete env.ANTHROPIC_API_KEY
   delete env.OPENAI_API_KEY
   if (extra.LLM_PROVIDER === undefined) delete env.LLM_PROVIDER
-  return promisify(execFile)(process.execPath, ["--conditions=source", "--import", "tsx", "examples/rag.ts"], {
+  return promisify(execFile)(process.execPath, ["--conditions=source", "--import", "tsx", "examples/rag.ts", ...args], {
     cwd: repoRoot,
     env
   })
@@ -52,16 +58,39 @@ describe("examples/rag", () => {
     }
   })
 
-  it("BM25 ranks the document about the query's terms first, and drops documents without any", () => {
-    const index = bm25(corpus)
-    assert.strictEqual(index.search("schedule retry-after rate limits", 3)[0].doc.name, "retries.md")
-    assert.strictEqual(index.search("collect workers fan", 3)[0].doc.name, "fan-out.md")
-    assert.strictEqual(index.search("waitFor person prompt", 3)[0].doc.name, "human-in-the-loop.md")
-    assert.deepStrictEqual(index.search("zebra quantum", 3), [])
-    const hits = index.search("step events state", 5)
-    assert.isAtMost(hits.length, 5)
-    for (let i = 1; i < hits.length; i++) assert.isAtLeast(hits[i - 1].score, hits[i].score)
-  })
+  it.effect(
+    "the Orama index ranks the document about the query first (stemmed words), and finds nothing for nonsense",
+    () =>
+      Effect.gen(function* () {
+        const index = yield* CorpusIndex
+        const top = (query: string) => Effect.map(index.search(query, 3), (hits) => hits[0]?.doc.name)
+        assert.strictEqual(yield* top("schedule retry-after rate limits"), "retries.md")
+        // Stemming: "collecting" and "worker" find "collect" and "workers".
+        assert.strictEqual(yield* top("collecting worker fanning"), "fan-out.md")
+        assert.strictEqual(yield* top("waitFor person prompt"), "human-in-the-loop.md")
+        assert.deepStrictEqual(yield* index.search("zebra quantum", 3), [])
+        const hits = yield* index.search("step events state", 5)
+        assert.isAtMost(hits.length, 5)
+        for (let i = 1; i < hits.length; i++) assert.isAtLeast(hits[i - 1].score, hits[i].score)
+      }).pipe(Effect.provide(localIndex))
+  )
+
+  for (const [plain, file] of [
+    ["How do I stream tokens?", "streaming.md"],
+    ["What happens when the model is rate limited?", "retries.md"],
+    ["How does a workflow wait for a person to answer?", "human-in-the-loop.md"],
+    ["How do I run several searches at once and combine the results?", "fan-out.md"],
+    ["How do I test a single step?", "testing.md"],
+    ["How do steps share state?", "state.md"]
+  ] as const) {
+    it.effect(`a plain-English question finds and cites its document: "${plain}" -> ${file}`, () =>
+      Effect.gen(function* () {
+        const result = yield* Workflow.run(rag, { question: plain })
+        assert.deepStrictEqual(result.citations, [file])
+        assert.include(result.answer, `[${file}]`)
+      }).pipe(Effect.provide(Layer.merge(LLM.layerLocal(), localIndex)))
+    )
+  }
 
   it.scoped(
     "rewrites the query, retrieves with it, streams the synthesis from the retrieved docs, and cites them",
@@ -79,12 +108,13 @@ describe("examples/rag", () => {
         const statuses = events.filter(Event.is(Status)).map((s) => `${s.step}: ${s.message}`)
         assert.strictEqual(statuses[0], `rewrite: ${QUERY}`)
 
-        // 2. Retrieval uses the rewritten query: the top hit of the BM25 search for it.
-        const expected = bm25(corpus).search(QUERY, TOP_K)
+        // 2. Retrieval uses the rewritten query: the top hits of the index's search for it.
+        const index = yield* CorpusIndex
+        const expected = yield* index.search(QUERY, TOP_K)
         assert.strictEqual(expected[0].doc.name, "retries.md")
         // (The original question would retrieve other documents: this checks the rewritten query was used.)
         const names = (hits: ReadonlyArray<{ readonly doc: { readonly name: string } }>) => hits.map((h) => h.doc.name)
-        assert.notDeepEqual(names(bm25(corpus).search(question, TOP_K)), names(expected))
+        assert.notDeepEqual(names(yield* index.search(question, TOP_K)), names(expected))
         assert.isTrue(statuses[1].startsWith(`retrieve: ${expected[0].doc.name} (`))
 
         // 3. Synthesis: the retrieved documents' text is in the prompt, with the question.
@@ -103,7 +133,7 @@ describe("examples/rag", () => {
 
         // 4. Citations: the documents the answer cites.
         assert.deepStrictEqual(result, { answer: ANSWER, citations: ["retries.md"] })
-      }).pipe(Effect.provide(LLM.layerScripted([QUERY, ANSWER])))
+      }).pipe(Effect.provide(scripted([QUERY, ANSWER])))
   )
 
   it("cites the documents named in the answer, or every retrieved one when it names none", () => {
@@ -115,10 +145,10 @@ describe("examples/rag", () => {
   it.effect("retrieval ends the run with no citations when no document matches the query", () =>
     Effect.gen(function* () {
       const result = yield* Workflow.run(rag, { question: "zebra quantum" })
-      assert.deepStrictEqual(result.citations, [])
+      assert.deepStrictEqual(result, { answer: NOTHING_FOUND, citations: [] })
       // Only the rewrite called the model: nothing was synthesised.
       assert.lengthOf(yield* Effect.flatMap(LLM.ScriptedLLM, (scripted) => scripted.requests), 1)
-    }).pipe(Effect.provide(LLM.layerScripted(["zebra quantum"])))
+    }).pipe(Effect.provide(scripted(["zebra quantum"])))
   )
 
   it.effect("the synthesis step, unit-tested: streams its answer into TokenDelta events and cites its sources", () =>
@@ -141,7 +171,7 @@ describe("examples/rag", () => {
         LLM.TokenDelta.make({ text: "TokenDelta ", step: "synthesise", eventId: "0", attempt: 1 }),
         LLM.TokenDelta.make({ text: "[streaming.md].", step: "synthesise", eventId: "0", attempt: 1 })
       ])
-    }).pipe(Effect.provide(LLM.layerScripted(["Each token is a TokenDelta [streaming.md]."])))
+    }).pipe(Effect.provide(scripted(["Each token is a TokenDelta [streaming.md]."])))
   )
 
   it.effect("a transient model failure (Overloaded) is retried with LLM.retrySchedule, after its delay", () =>
@@ -168,11 +198,7 @@ describe("examples/rag", () => {
     }).pipe(
       Effect.scoped,
       Effect.provide(
-        LLM.layerScripted([
-          new LLMError.LLMError({ reason: "Overloaded", provider: "scripted", detail: "busy" }),
-          QUERY,
-          ANSWER
-        ])
+        scripted([new LLMError.LLMError({ reason: "Overloaded", provider: "scripted", detail: "busy" }), QUERY, ANSWER])
       )
     )
   )
@@ -202,7 +228,7 @@ describe("examples/rag", () => {
     }).pipe(
       Effect.scoped,
       Effect.provide(
-        LLM.layerScripted([
+        scripted([
           QUERY,
           {
             text: "Give the step retry:",
@@ -222,6 +248,14 @@ describe("examples/rag", () => {
     const firstSentence = /^.*?\.(?=\s|$)/.exec(docNamed("retries.md").text)?.[0]
     assert.include(stdout, `\n[retries.md] ${firstSentence}\n\nSources: retries.md`)
   })
+  it("a question the corpus cannot answer: the program prints an answer that says so, and no sources", async () => {
+    const { stderr, stdout } = await runExample({}, ["Who won the football world cup in 1998?"])
+    assert.include(stdout, "[retrieve] no match\n")
+    assert.include(stdout, `${NOTHING_FOUND}\n`)
+    assert.include(stdout, "Sources: none")
+    assert.strictEqual(stderr.match(/simulated/g)?.length, 1, "offline honesty: one line on stderr")
+  })
+
   it("LLM_PROVIDER switches the provider: the local model runs, Anthropic without a key fails naming the key", async () => {
     const local = await runExample({ LLM_PROVIDER: "local" })
     assert.include(local.stdout, "Sources: retries.md")

@@ -75,11 +75,21 @@ const hash = (text: string): number => {
   return h >>> 0
 }
 
+/** English words too common to tell texts apart. */
+const STOPWORDS = new Set(
+  (
+    "a about all an and any are as at be been but by can could did do does for from had has have how i if in into " +
+    "is it its me my no not of on or our should so than that the their them then there these they this those to " +
+    "too us was we were what when where which while who why will with would you your"
+  ).split(" ")
+)
+
 /** A crude English suffix stripper, so that "retries", "retried" and "retry" share a bucket. */
 const stem = (word: string): string => word.replace(/(ies|ied|ing|ed|es|s)$/, "").replace(/y$/, "")
 
 /**
- * The offline embedder's vector of a text: its words (lower-cased, crudely stemmed, two letters or more) hashed into
+ * The offline embedder's vector of a text: its words (lower-cased, two letters or more, common English words left
+ * out, crudely stemmed) hashed into
  * `dimensions` buckets with a hashed sign, then normalised to length 1. Deterministic and free; texts that share
  * words are close, synonyms are not. A stand-in for tests and offline runs, not a semantic model.
  *
@@ -89,6 +99,7 @@ const stem = (word: string): string => word.replace(/(ies|ied|ing|ed|es|s)$/, ""
 export const localVector = (text: string, dimensions: number): Array<number> => {
   const vector = new Array<number>(dimensions).fill(0)
   for (const word of text.toLowerCase().match(/[a-z0-9]{2,}/g) ?? []) {
+    if (STOPWORDS.has(word)) continue
     const h = hash(stem(word))
     vector[h % dimensions]! += h >>> 31 === 1 ? -1 : 1
   }
