@@ -1,4 +1,8 @@
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import { createServer } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
@@ -267,4 +271,58 @@ describe("examples/rag", () => {
     assert.include(anthropic.stderr, "ANTHROPIC_API_KEY")
     assert.notInclude(anthropic.stdout, "[rewrite]")
   })
+
+  it("over HTTP (examples/server.ts), the SSE stream's TokenDelta events carry the step, the event and the attempt", async () => {
+    const port = await new Promise<number>((resolve, reject) => {
+      const probe = createServer()
+      probe.once("error", reject)
+      probe.listen(0, "127.0.0.1", () => {
+        const address = probe.address()
+        probe.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(address)))
+      })
+    })
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eventflow-rag-sse-"))
+    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "examples/server.ts"], {
+      cwd: repoRoot,
+      env: { ...process.env, PORT: String(port), SERVER_DB: path.join(dir, "server.db"), LLM_PROVIDER: "local" }
+    })
+    try {
+      const base = await new Promise<string>((resolve, reject) => {
+        let output = ""
+        const timer = setTimeout(() => reject(new Error(`no URL in time\n${output}`)), 30_000)
+        const onData = (chunk: Buffer) => {
+          output += chunk
+          const match = /listening on (http:\/\/\S+)/.exec(output)
+          if (match !== null) {
+            clearTimeout(timer)
+            resolve(match[1]!)
+          }
+        }
+        child.stdout.on("data", onData)
+        child.stderr.on("data", onData)
+      })
+      const started = await fetch(`${base}/workflows/rag/runs`, {
+        method: "POST",
+        body: JSON.stringify({ question: "How do I stream tokens?" }),
+        headers: { "content-type": "application/json" }
+      })
+      const { runId } = (await started.json()) as { runId: string }
+      const sse = await (await fetch(`${base}/runs/${runId}/events`)).text()
+      const deltas = [...sse.matchAll(/event: TokenDelta\n(?:[a-z]+: .*\n)*?data: (.*)\n/g)].map((m) =>
+        JSON.parse(m[1]!)
+      )
+      assert.isAbove(deltas.length, 1, sse)
+      for (const delta of deltas) {
+        assert.strictEqual(delta.step, "synthesise")
+        assert.strictEqual(delta.attempt, 1)
+        assert.isString(delta.eventId)
+      }
+      // A client applies the rule of TokenDelta with LLM.foldTokens.
+      const texts = deltas.reduce(LLM.foldTokens, new Map() as LLM.TokenTexts)
+      assert.include([...texts.values()][0]!.text, "[streaming.md]")
+    } finally {
+      child.kill("SIGKILL")
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
 })

@@ -330,6 +330,56 @@ describe("retried streams (TokenDelta carries the attempt)", () => {
   })
 })
 
+describe("offline honesty", () => {
+  it.effect(
+    "an announcing local model prints one line on stderr, the first time it answers; a plain one prints none",
+    () =>
+      Effect.gen(function* () {
+        const written: Array<string> = []
+        const original = process.stderr.write
+        process.stderr.write = ((chunk: string) => {
+          written.push(String(chunk))
+          return true
+        }) as typeof process.stderr.write
+        try {
+          yield* LLM.complete("one").pipe(Effect.provide(LLM.layerLocal()))
+          assert.deepStrictEqual(written, [])
+          const layer = LLM.layerLocal({ announce: true })
+          yield* Effect.gen(function* () {
+            yield* LLM.complete("one")
+            yield* Stream.runDrain(LLM.stream("two"))
+            yield* LLM.structured(Schema.Struct({ a: Schema.String }), "three")
+          }).pipe(Effect.provide(layer))
+        } finally {
+          process.stderr.write = original
+        }
+        assert.strictEqual(written.length, 1)
+        assert.include(written[0], "simulated")
+        assert.include(written[0], "ANTHROPIC_API_KEY")
+      })
+  )
+
+  it.effect("layerFromEnv's fallback is the announcing local model", () =>
+    Effect.gen(function* () {
+      const written: Array<string> = []
+      const original = process.stderr.write
+      process.stderr.write = ((chunk: string) => {
+        written.push(String(chunk))
+        return true
+      }) as typeof process.stderr.write
+      try {
+        yield* LLM.complete("hi").pipe(
+          Effect.provide(LLM.layerFromEnv),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
+        )
+      } finally {
+        process.stderr.write = original
+      }
+      assert.strictEqual(written.length, 1)
+    })
+  )
+})
+
 describe("LLM.layerFromEnv", () => {
   const providerWith = (env: Record<string, string>) =>
     Effect.map(LLM.LLM, (llm) => [llm.provider, llm.model]).pipe(
