@@ -63,11 +63,13 @@ export const SIMILARITY = 0.3
 export const makeIndex = (docs: ReadonlyArray<Doc>) =>
   Effect.gen(function* () {
     const embeddings = yield* Embeddings.Embeddings
+    const vectors = yield* embeddings.embed(docs.map((doc) => `${doc.title}\n${doc.text}`))
+    // The vector length is the model's: taken from the vectors themselves.
+    const dimensions = vectors[0]?.length ?? embeddings.dimensions
     const db = create({
-      schema: { name: "string", title: "string", text: "string", embedding: `vector[${embeddings.dimensions}]` },
+      schema: { name: "string", title: "string", text: "string", embedding: `vector[${dimensions}]` },
       components: { tokenizer: { stemming: true, stopWords: STOPWORDS } }
     } as const)
-    const vectors = yield* embeddings.embed(docs.map((doc) => `${doc.title}\n${doc.text}`))
     yield* Effect.promise(async () =>
       insertMultiple(
         db,
