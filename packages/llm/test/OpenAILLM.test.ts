@@ -632,3 +632,30 @@ describe("OpenAILLM (issue 17)", () => {
     })
   )
 })
+
+describe("OpenAILLM strict mode", () => {
+  it.scoped(
+    "a tool whose parameters have an optional field is sent with strict: false (strict needs every field required)",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* serve((_, res) => json(res, 200, completion("ok")))
+        const llm = yield* llmAt(server.url)
+        const search = Tool.make("search", {
+          description: "Searches",
+          parameters: Schema.Struct({ query: Schema.String, limit: Schema.optional(Schema.Number) }),
+          success: Schema.String,
+          handler: ({ query }) => Effect.succeed(query)
+        })
+        yield* llm.complete("find", { tools: [search, weather], toolChoice: { name: "search" } })
+        const body = server.requests[0]!.body
+        assert.deepStrictEqual(
+          body.tools.map((t: any) => [t.function.name, t.function.strict]),
+          [
+            ["search", false],
+            ["get_weather", true]
+          ]
+        )
+        assert.deepStrictEqual(body.tool_choice, { type: "function", function: { name: "search" } })
+      })
+  )
+})
