@@ -7,14 +7,15 @@
  * - `retry`: a `Schedule` (exponential backoff, at most 2 retries); the "forum" source fails its first call;
  * - fan-in: `ctx.collect(result, Result, n)` returns `Some` once all `n` results have arrived;
  * - LLM aggregation: the collected hits are summarised by a model (`LLM.complete`, retried with
- *   `LLM.retrySchedule()`); offline by default (`LLM.layerFromEnv` falls back to a local model without an API key).
+ *   `LLM.retrySchedule()`); offline by default: without an API key a local model writes a simulated summary from
+ *   the hits (and says so on stderr).
  *
  * Run it with `node --conditions=source --import tsx examples/parallel-search.ts`.
  */
 import { pathToFileURL } from "node:url"
 import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@eventflow/core"
 import { LLM } from "@eventflow/llm"
-import { Console, Data, type Duration, Effect, Option, Schedule, Schema, SynchronizedRef } from "effect"
+import { Config, Console, Data, type Duration, Effect, Layer, Option, Schedule, Schema, SynchronizedRef } from "effect"
 
 export const Search = Event.define("Search", { source: Schema.String, question: Schema.String })
 export const Result = Event.define("Result", {
@@ -104,10 +105,41 @@ export const parallelSearch = defineWorkflow({
     { name: "summarise", emits: [StopEvent], retry: LLM.retrySchedule() }
   )
 
+// -----------------------------------------------------------------------------
+// Offline: a simulated summariser on the local model
+// -----------------------------------------------------------------------------
+
+/**
+ * The local model's `respond` for the summary: a deterministic summary built from the hits in the prompt (which
+ * sources answered, and the question), not an echo of the prompt.
+ */
+export const simulatedSummary = (request: LLM.Request): string => {
+  const last = request.messages[request.messages.length - 1]
+  const prompt = last === undefined ? "" : LLM.textOf(last)
+  const sources = [...prompt.matchAll(/^- ([^:]+): /gm)]
+    .map((m) => m[1]!)
+    .sort((a, b) => SOURCES.indexOf(a) - SOURCES.indexOf(b))
+  const question = /\nQuestion: (.*)$/.exec(prompt)?.[1] ?? "the question"
+  const list =
+    sources.length <= 1 ? (sources[0] ?? "no source") : `${sources.slice(0, -1).join(", ")} and ${sources.at(-1)}`
+  return `The ${list} sources each returned a top hit for "${question}" (${sources.length} in all).`
+}
+
+/** `LLM.layerFromEnv` when an API key is set, else the local model with the simulated summariser. */
+export const llmLayer = Layer.unwrapEffect(
+  Effect.map(
+    Config.all([Config.option(Config.redacted("ANTHROPIC_API_KEY")), Config.option(Config.redacted("OPENAI_API_KEY"))]),
+    ([anthropic, openai]) =>
+      Option.isSome(anthropic) || Option.isSome(openai)
+        ? LLM.layerFromEnv
+        : LLM.layerLocal({ model: "local-simulated", respond: simulatedSummary, announce: true })
+  )
+)
+
 export const main = Effect.gen(function* () {
   const answer = yield* Workflow.run(parallelSearch, { question: "how do Effect schedules retry?" })
   yield* Console.log(answer)
-}).pipe(Effect.provide(LLM.layerFromEnv))
+}).pipe(Effect.provide(llmLayer))
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   Effect.runPromise(main)

@@ -1,6 +1,7 @@
 /**
  * Retrieval-augmented answering over the small corpus in `examples/corpus/`: rewrite the question into a search
- * query, retrieve the best documents with BM25 (in-process, no external service), synthesise an answer from them
+ * query, retrieve the best documents with Orama (in-process hybrid search: BM25 full-text with English stemming and
+ * embeddings from `LLM.embed`), synthesise an answer from them
  * with its tokens streamed into the run as they arrive, and cite the documents used.
  *
  * Runs offline by default (`LLM.layerFromEnv` falls back to a deterministic local model) and with a real model when
@@ -11,11 +12,12 @@ import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@eventflow/core"
-import { AnthropicLLM, LLM, OpenAILLM } from "@eventflow/llm"
-import { Config, Console, Effect, Layer, Option, Schema, Stream } from "effect"
+import { AnthropicLLM, Embeddings, LLM, type LLMError, OpenAILLM } from "@eventflow/llm"
+import { create, insertMultiple, search } from "@orama/orama"
+import { Config, Console, Context, Effect, Layer, Option, Schema, Stream } from "effect"
 
 // -----------------------------------------------------------------------------
-// The corpus and BM25
+// The corpus and its search index
 // -----------------------------------------------------------------------------
 
 export const Doc = Schema.Struct({ name: Schema.String, title: Schema.String, text: Schema.String })
@@ -32,53 +34,75 @@ export const loadCorpus = (dir: string = fileURLToPath(new URL("./corpus/", impo
       return { name, title, text: rest.join(" ").replace(/\s+/g, " ").trim() }
     })
 
-// Words that carry no meaning for retrieval.
-const STOPWORDS = new Set(
-  "a an and are as be by can do does for how i in is it its my of on or so the to what when with".split(" ")
-)
-export const tokenize = (text: string): Array<string> =>
-  (text.toLowerCase().match(/[a-z0-9]+/g) ?? []).filter((t) => !STOPWORDS.has(t))
+// Words that carry no meaning for retrieval (Orama's tokenizer drops them before stemming).
+export const STOPWORDS = (
+  "a about an and are as at be by can could do does for from how i if in into is it its me my of on or " +
+  "should so that the their them then there these this to was what when where which while who why will " +
+  "with would you your"
+).split(" ")
 
 export interface Hit {
   readonly doc: Doc
   readonly score: number
 }
 
-/** A BM25 index (k1 = 1.2, b = 0.75) of `docs` (title and text): `search(query, k)` returns the top `k` hits. */
-export const bm25 = (docs: ReadonlyArray<Doc>, k1 = 1.2, b = 0.75) => {
-  const tokens = docs.map((doc) => tokenize(`${doc.title} ${doc.text}`))
-  const avgLength = tokens.reduce((sum, ts) => sum + ts.length, 0) / Math.max(1, docs.length)
-  const termFrequencies = tokens.map((ts) => {
-    const tf = new Map<string, number>()
-    for (const t of ts) tf.set(t, (tf.get(t) ?? 0) + 1)
-    return tf
+/**
+ * The search index of the corpus: Orama (full-text BM25 with English stemming, plus vectors), searched in hybrid
+ * mode: a document matches a query by its (stemmed) words or by the similarity of its embedding (`LLM.embed`:
+ * OpenAI's embeddings with `OPENAI_API_KEY`, else the offline deterministic embedder, which only knows words).
+ */
+export class CorpusIndex extends Context.Tag("examples/rag/CorpusIndex")<
+  CorpusIndex,
+  { readonly search: (query: string, k: number) => Effect.Effect<ReadonlyArray<Hit>, LLMError.LLMError> }
+>() {}
+
+/** The minimum cosine similarity for a vector match. */
+export const SIMILARITY = 0.3
+
+/** Builds the index of `docs`: embeds each document's title and text once, and inserts it. */
+export const makeIndex = (docs: ReadonlyArray<Doc>) =>
+  Effect.gen(function* () {
+    const embeddings = yield* Embeddings.Embeddings
+    const vectors = yield* embeddings.embed(docs.map((doc) => `${doc.title}\n${doc.text}`))
+    // The vector length is the model's: taken from the vectors themselves.
+    const dimensions = vectors[0]?.length ?? embeddings.dimensions
+    const db = create({
+      schema: { name: "string", title: "string", text: "string", embedding: `vector[${dimensions}]` },
+      components: { tokenizer: { stemming: true, stopWords: STOPWORDS } }
+    } as const)
+    yield* Effect.promise(async () =>
+      insertMultiple(
+        db,
+        docs.map((doc, i) => ({ ...doc, embedding: [...vectors[i]!] }))
+      )
+    )
+    return CorpusIndex.of({
+      search: (query, k) =>
+        Effect.gen(function* () {
+          const [vector] = yield* embeddings.embed([query])
+          const results = yield* Effect.promise(async () =>
+            search(db, {
+              mode: "hybrid",
+              term: query,
+              properties: ["title", "text"],
+              boost: { title: 2 },
+              vector: { value: [...vector!], property: "embedding" },
+              similarity: SIMILARITY,
+              limit: k
+            })
+          )
+          return results.hits.map((hit) => ({
+            doc: { name: hit.document.name, title: hit.document.title, text: hit.document.text },
+            score: hit.score
+          }))
+        })
+    })
   })
-  const documentFrequency = new Map<string, number>()
-  for (const tf of termFrequencies)
-    for (const t of tf.keys()) documentFrequency.set(t, (documentFrequency.get(t) ?? 0) + 1)
-  const idf = (term: string) => {
-    const n = documentFrequency.get(term) ?? 0
-    return Math.log(1 + (docs.length - n + 0.5) / (n + 0.5))
-  }
-  const score = (i: number, terms: ReadonlyArray<string>) =>
-    terms.reduce((sum, term) => {
-      const f = termFrequencies[i].get(term) ?? 0
-      return sum + (idf(term) * f * (k1 + 1)) / (f + k1 * (1 - b + (b * tokens[i].length) / avgLength))
-    }, 0)
-  return {
-    search: (query: string, k: number): ReadonlyArray<Hit> => {
-      const terms = [...new Set(tokenize(query))]
-      return docs
-        .map((doc, i) => ({ doc, score: score(i, terms) }))
-        .filter((hit) => hit.score > 0)
-        .sort((x, y) => y.score - x.score || x.doc.name.localeCompare(y.doc.name))
-        .slice(0, k)
-    }
-  }
-}
+
+/** The index of the corpus, on the current `Embeddings` service. */
+export const indexLayer = (docs: ReadonlyArray<Doc>) => Layer.effect(CorpusIndex, makeIndex(docs))
 
 export const corpus = loadCorpus()
-const index = bm25(corpus)
 export const TOP_K = 3
 
 // -----------------------------------------------------------------------------
@@ -91,6 +115,9 @@ export const REWRITE_SYSTEM =
 export const ANSWER_SYSTEM =
   "Answer the question using only the sources given. Cite each source you use by its name in brackets, " +
   "e.g. [retries.md]. If the sources do not contain the answer, say so."
+
+/** The answer when no document matches: said plainly, with nothing cited. */
+export const NOTHING_FOUND = "I found nothing about that in the documentation, so I cannot answer from it."
 
 export const Status = Event.define("Status", { step: Schema.String, message: Schema.String })
 export const Rewritten = Event.define("Rewritten", { question: Schema.String, query: Schema.String })
@@ -127,7 +154,8 @@ export const rag = defineWorkflow({
     Rewritten,
     (rewritten, ctx) =>
       Effect.gen(function* () {
-        const hits = index.search(rewritten.query, TOP_K)
+        const index = yield* CorpusIndex
+        const hits = yield* index.search(rewritten.query, TOP_K)
         yield* ctx.write(
           Status.make({
             step: "retrieve",
@@ -135,11 +163,11 @@ export const rag = defineWorkflow({
           })
         )
         if (hits.length === 0) {
-          return StopEvent.make({ result: { answer: "The corpus has nothing about that.", citations: [] } })
+          return StopEvent.make({ result: { answer: NOTHING_FOUND, citations: [] } })
         }
         return Retrieved.make({ question: rewritten.question, docs: hits.map((hit) => hit.doc) })
       }),
-    { name: "retrieve", emits: [Retrieved, StopEvent] }
+    { name: "retrieve", emits: [Retrieved, StopEvent], retry: LLM.retrySchedule() }
   )
   .step(
     Retrieved,
@@ -156,29 +184,47 @@ export const rag = defineWorkflow({
 
 export const DEFAULT_QUESTION = "How does a step retry when the model is rate limited?"
 
+/**
+ * What the terminal shows for one event of the run: progress lines and the answer's tokens as they arrive. A
+ * retried step streams its answer again (the failed attempt's tokens stay in the run): following the rule of
+ * `LLM.TokenDelta`, the first token of a new attempt is preceded by a notice that the text above it is discarded.
+ */
+export const render = (texts: LLM.TokenTexts, event: Event.AnyEvent): { texts: LLM.TokenTexts; output: string } => {
+  if (Event.is(LLM.TokenDelta)(event)) {
+    const notice = LLM.isRetryOf(texts, event)
+      ? `\n[${event.step}] attempt ${event.attempt - 1} failed; the text above is discarded. Attempt ${event.attempt}:\n`
+      : ""
+    return { texts: LLM.foldTokens(texts, event), output: notice + event.text }
+  }
+  if (Event.is(Status)(event)) return { texts, output: `[${event.step}] ${event.message}\n` }
+  return { texts, output: "" }
+}
+
 /** Runs the workflow and prints its progress and the answer's tokens as they arrive, then the citations. */
 export const ask = (question: string) =>
   Effect.scoped(
     Effect.gen(function* () {
       const handle = yield* Workflow.start(rag, { question })
       // Progress and the answer's tokens are printed as they arrive, while the run goes on.
-      yield* Stream.runForEach(handle.events(), (event) =>
-        Event.is(LLM.TokenDelta)(event)
-          ? Effect.sync(() => process.stdout.write(event.text))
-          : Event.is(Status)(event)
-            ? Console.log(`[${event.step}] ${event.message}`)
-            : Effect.void
-      )
-      const { citations } = yield* handle.result
-      yield* Console.log(`\n\nSources: ${citations.join(", ")}`)
+      yield* Stream.runFoldEffect(handle.events(), new Map() as LLM.TokenTexts, (texts, event) => {
+        const next = render(texts, event)
+        return Effect.as(
+          Effect.sync(() => process.stdout.write(next.output)),
+          next.texts
+        )
+      })
+      const { answer, citations } = yield* handle.result
+      // Nothing was streamed when nothing was found: print the answer that says so.
+      if (citations.length === 0) yield* Console.log(answer)
+      yield* Console.log(`\n\nSources: ${citations.join(", ") || "none"}`)
     })
   )
 
 // Switching providers is providing another layer. Each provider layer reads its API key from the environment.
 export const providers = {
-  anthropic: AnthropicLLM.layer({ model: "claude-sonnet-4-5", maxTokens: 1024 }),
-  openai: OpenAILLM.layer({ model: "gpt-4o-mini" }),
-  local: LLM.layerLocal()
+  anthropic: AnthropicLLM.layer({ model: LLM.defaultAnthropicModel, maxTokens: 1024 }),
+  openai: OpenAILLM.layer({ model: LLM.defaultOpenAIModel }),
+  local: LLM.layerLocal({ announce: true })
 }
 
 // LLM_PROVIDER=anthropic|openai|local picks one; without it, LLM.layerFromEnv picks by the API key present.
@@ -188,9 +234,12 @@ export const llmLayer = Layer.unwrapEffect(
   )
 )
 
-export const main = ask(DEFAULT_QUESTION).pipe(Effect.provide(llmLayer))
+// The index embeds with OpenAI when OPENAI_API_KEY is set, else with the offline deterministic embedder.
+export const appLayer = Layer.merge(llmLayer, Layer.provide(indexLayer(corpus), Embeddings.layerFromEnv))
+
+export const main = ask(DEFAULT_QUESTION).pipe(Effect.provide(appLayer))
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const question = process.argv[2]
-  Effect.runPromise(question === undefined ? main : ask(question).pipe(Effect.provide(llmLayer)))
+  Effect.runPromise(question === undefined ? main : ask(question).pipe(Effect.provide(appLayer)))
 }

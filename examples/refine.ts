@@ -110,7 +110,8 @@ const sentences = (text: string) => text.split(/[.!?](?=\s|$)/).length - 1
 
 /** The local model's `respond`: deterministic answers for the three system prompts of this workflow. */
 export const simulated = (request: LLM.Request): string => {
-  const prompt = request.messages[request.messages.length - 1]?.content ?? ""
+  const last = request.messages[request.messages.length - 1]
+  const prompt = last === undefined ? "" : LLM.textOf(last)
   const answer = prompt.split("Answer:\n")[1]?.split("\n\nFeedback:")[0] ?? ""
   // `structured` appends the JSON instructions to the system prompt, so the critic is recognised by `json`.
   if (request.json !== undefined) {
@@ -122,14 +123,17 @@ export const simulated = (request: LLM.Request): string => {
   return "A step retries with a Schedule."
 }
 
-/** `LLM.layerFromEnv` when an API key is set, else the local model with the simulated writer and critic. */
+/**
+ * `LLM.layerFromEnv` when an API key is set, else the local model with the simulated writer and critic (which says
+ * on stderr that its answers are simulated).
+ */
 export const llmLayer = Layer.unwrapEffect(
   Effect.map(
     Config.all([Config.option(Config.redacted("ANTHROPIC_API_KEY")), Config.option(Config.redacted("OPENAI_API_KEY"))]),
     ([anthropic, openai]) =>
       Option.isSome(anthropic) || Option.isSome(openai)
         ? LLM.layerFromEnv
-        : LLM.layerLocal({ model: "local-simulated", respond: simulated })
+        : LLM.layerLocal({ model: "local-simulated", respond: simulated, announce: true })
   )
 )
 

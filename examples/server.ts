@@ -12,11 +12,11 @@ import { NodeRuntime } from "@effect/platform-node"
 import { WorkflowServer } from "@eventflow/server"
 import { Console, Effect, Layer } from "effect"
 import { approval } from "./approval.js"
-import { llmLayer, rag } from "./rag.js"
+import { appLayer, rag } from "./rag.js"
 
 export const serve = (options: { readonly port: number; readonly filename: string }) =>
   Effect.gen(function* () {
-    yield* Layer.build(WorkflowServer.layer({ workflows: [approval, rag], ...options }).pipe(Layer.provide(llmLayer)))
+    yield* Layer.build(WorkflowServer.layer({ workflows: [approval, rag], ...options }).pipe(Layer.provide(appLayer)))
     yield* Console.log(`Eventflow server listening on http://127.0.0.1:${options.port}`)
     return yield* Effect.never
   }).pipe(Effect.scoped)

@@ -54,7 +54,7 @@ describe("examples/parallel-search", () => {
       const { requests, trace } = yield* runTraced
       assert.strictEqual(requests.length, 1)
       assert.strictEqual(requests[0].system, SUMMARY_SYSTEM)
-      const prompt = requests[0].messages.map((m) => m.content).join("\n")
+      const prompt = requests[0].messages.map((m) => LLM.textOf(m)).join("\n")
       for (const source of SOURCES) assert.include(prompt, `- ${source}: top hit for "${question}"`)
       assert.include(prompt, `Question: ${question}`)
       // The summary runs once, after the fan-in: the step that ends the run.
@@ -107,7 +107,7 @@ describe("examples/parallel-search", () => {
     const env = { ...process.env }
     delete env.ANTHROPIC_API_KEY
     delete env.OPENAI_API_KEY
-    const { stdout } = await promisify(execFile)(
+    const { stderr, stdout } = await promisify(execFile)(
       process.execPath,
       ["--conditions=source", "--import", "tsx", "examples/parallel-search.ts"],
       { cwd: repoRoot, env }
@@ -115,7 +115,15 @@ describe("examples/parallel-search", () => {
     assert.include(stdout, "4 sources answered:")
     for (const source of SOURCES) assert.include(stdout, `- ${source}: top hit for "how do Effect schedules retry?"`)
     assert.include(stdout, "calls: web=1 docs=1 papers=1 forum=2")
-    // The local model answers with the first sentence of the prompt, which starts with the collected hits.
-    assert.include(stdout, "\nsummary (local-echo): 4 sources answered: - ")
+    // The simulated summary is built from the hits: it names the sources and the question, it does not echo the
+    // prompt.
+    assert.include(
+      stdout,
+      '\nsummary (local-simulated): The web, docs, papers and forum sources each returned a top hit for "how do Effect schedules retry?" (4 in all).'
+    )
+    assert.notInclude(stdout, "summary (local-simulated): 4 sources answered")
+    // Offline honesty: one line on stderr says the answers are simulated.
+    assert.strictEqual(stderr.match(/simulated/g)?.length, 1)
+    assert.include(stderr, "no ANTHROPIC_API_KEY or OPENAI_API_KEY is set")
   })
 })

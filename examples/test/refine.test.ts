@@ -22,7 +22,7 @@ import {
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
 const question = "What is a fiber?"
 const requestsMade = Effect.flatMap(LLM.ScriptedLLM, (scripted) => scripted.requests)
-const lastMessage = (request: LLM.Request) => request.messages[request.messages.length - 1].content
+const lastMessage = (request: LLM.Request) => LLM.textOf(request.messages[request.messages.length - 1])
 
 describe("examples/refine", () => {
   it.effect("draft -> critique -> revise -> critique: stops as soon as the score passes", () =>
@@ -107,7 +107,7 @@ describe("examples/refine", () => {
       assert.deepStrictEqual(step.state, { attempts: 1, scores: [3] })
 
       const requests = yield* Effect.flatMap(LLM.ScriptedLLM, (scripted) => scripted.requests)
-      assert.strictEqual(requests[0].messages[0].content, "Question: What is a fiber?\n\nAnswer:\nA fiber.")
+      assert.strictEqual(LLM.textOf(requests[0].messages[0]), "Question: What is a fiber?\n\nAnswer:\nA fiber.")
     }).pipe(Effect.provide(LLM.layerScripted([{ json: { score: 3, feedback: "Say what it is." } }])))
   )
 

@@ -18,6 +18,9 @@ import * as Predicate from "effect/Predicate"
  * - `Network`: the connection failed, was cut, or the response could not be read. Transient.
  * - `Timeout`: no complete response in time. Transient.
  * - `InvalidOutput`: the model answered, but not with what was asked (e.g. JSON that does not decode).
+ * - `QuotaExceeded`: the account is out of credit or over its spending quota (OpenAI's `insufficient_quota`, an
+ *   HTTP 429). Not transient: retrying will not help until billing is fixed.
+ * - `Refused`: the model declined to answer (OpenAI's `refusal`, Anthropic's `stop_reason: "refusal"`).
  *
  * @since 0.1.0
  * @category Models
@@ -30,6 +33,8 @@ export type LLMErrorReason =
   | "Network"
   | "Timeout"
   | "InvalidOutput"
+  | "QuotaExceeded"
+  | "Refused"
 
 /**
  * The reasons worth retrying: `RateLimited`, `Overloaded`, `Network` and `Timeout`.
@@ -56,7 +61,11 @@ const advice: Record<LLMErrorReason, (provider: string) => string> = {
     `could not talk to ${p} (connection failed, was cut, or the response was unreadable); check the network and baseURL, then retry.`,
   Timeout: (p) => `${p} did not answer in time; retry, or raise the timeout / lower max tokens.`,
   InvalidOutput: (p) =>
-    `the ${p} model's answer is not what was asked for; tighten the prompt or the schema, or retry the step.`
+    `the ${p} model's answer is not what was asked for; tighten the prompt or the schema, or retry the step.`,
+  QuotaExceeded: (p) =>
+    `the ${p} account has run out of credit or hit its spending limit; check the plan and billing details in the ${p} console (add credit or raise the limit). Retrying will not help until then.`,
+  Refused: (p) =>
+    `the ${p} model refused to answer; rephrase the request (the refusal says why). Retrying the same request will likely be refused again.`
 }
 
 /**

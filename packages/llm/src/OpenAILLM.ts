@@ -22,7 +22,7 @@ import * as LLM from "./LLM.js"
  * @category Models
  */
 export interface Options {
-  /** The model, e.g. `"gpt-4o-mini"`. */
+  /** The model, e.g. `"gpt-4.1-mini"`. */
   readonly model: string
   /** The API key; read from the `OPENAI_API_KEY` config (environment) when omitted. */
   readonly apiKey?: string | Redacted.Redacted<string> | undefined
@@ -30,8 +30,16 @@ export interface Options {
   readonly baseURL?: string | undefined
   /** The `max_completion_tokens` of calls that do not set `maxTokens` (default: not sent). */
   readonly maxTokens?: number | undefined
-  /** The SDK's request timeout (default: the SDK's); expiry is an `LLMError` with reason `Timeout`. */
+  /**
+   * The deadline of a whole call, streams included (default 10 minutes); expiry is an `LLMError` with reason
+   * `Timeout` (retryable). It is also the SDK's request timeout (until the response headers).
+   */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * The longest silence between two events of a stream (default 2 minutes): a server that sends headers and then
+   * stalls fails the stream with reason `Timeout` (retryable).
+   */
+  readonly idleTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -49,7 +57,12 @@ export const make: (options: Options) => Effect.Effect<LLM.Service, ConfigError.
  * @since 0.1.0
  * @category Constructors
  */
-export const fromClient: (client: OpenAI, model: string, maxTokens?: number) => LLM.Service = internal.fromClient
+export const fromClient: (
+  client: OpenAI,
+  model: string,
+  maxTokens?: number,
+  timeouts?: { readonly timeout?: Duration.Duration | undefined; readonly idleTimeout?: Duration.Duration | undefined }
+) => LLM.Service = internal.fromClient
 
 /**
  * A layer of the `LLM` service on OpenAI.
@@ -59,7 +72,7 @@ export const fromClient: (client: OpenAI, model: string, maxTokens?: number) => 
  * import { Effect } from "effect"
  * import { OpenAILLM, LLM } from "@eventflow/llm"
  *
- * const program = LLM.complete("Say hi").pipe(Effect.provide(OpenAILLM.layer({ model: "gpt-4o-mini" })))
+ * const program = LLM.complete("Say hi").pipe(Effect.provide(OpenAILLM.layer({ model: "gpt-4.1-mini" })))
  * ```
  *
  * @since 0.1.0

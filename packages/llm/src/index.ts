@@ -29,3 +29,17 @@ export * as LLMError from "./LLMError.js"
  * @since 0.1.0
  */
 export * as OpenAILLM from "./OpenAILLM.js"
+
+/**
+ * Typed tools a model can call.
+ *
+ * @since 0.1.0
+ */
+export * as Tool from "./Tool.js"
+
+/**
+ * Embeddings: OpenAI's, or an offline deterministic embedder.
+ *
+ * @since 0.1.0
+ */
+export * as Embeddings from "./Embeddings.js"

@@ -1,7 +1,25 @@
 import { assert, describe, it } from "@effect/vitest"
-import { AnthropicLLM, LLM, type LLMError } from "@eventflow/llm"
-import { Chunk, ConfigProvider, Deferred, Duration, Effect, Exit, Fiber, Layer, Schema, Stream } from "effect"
+import { readdirSync, readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import { AnthropicLLM, LLM, type LLMError, Tool } from "@eventflow/llm"
 import {
+  Chunk,
+  ConfigProvider,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Schema,
+  Stream,
+  TestClock
+} from "effect"
+import {
+  anthropicEvent,
+  sseHead,
   anthropicDelta as textDelta,
   anthropicHead as streamHead,
   anthropicMessage as message,
@@ -11,6 +29,8 @@ import {
   type Recorded,
   serve
 } from "./server.js"
+import { remind, weather } from "./tools.js"
+import { recordSpans, spanNamed } from "./tracer.js"
 
 const errorBody = (type: string, msg: string) => ({ type: "error", error: { type, message: msg } })
 
@@ -45,7 +65,8 @@ describe("AnthropicLLM", () => {
         text: "Hello there",
         stopReason: "end",
         usage: { inputTokens: 12, outputTokens: 3 },
-        model: "claude-test-1"
+        model: "claude-test-1",
+        toolCalls: []
       })
       assert.strictEqual(server.requests.length, 1)
       const request: Recorded = server.requests[0]!
@@ -89,7 +110,14 @@ describe("AnthropicLLM", () => {
       })
       const llm = yield* llmAt(server.url)
       const deltas = yield* Stream.runCollect(llm.stream("Say hello"))
-      assert.deepStrictEqual(Chunk.toReadonlyArray(deltas), [{ text: "Hel" }, { text: "lo" }, { text: " world" }])
+      assert.deepStrictEqual(
+        Chunk.toReadonlyArray(deltas).filter((p) => p.type === "text"),
+        [
+          { type: "text", text: "Hel" },
+          { type: "text", text: "lo" },
+          { type: "text", text: " world" }
+        ]
+      )
       assert.strictEqual(server.requests[0]!.body.stream, true)
       assert.strictEqual(server.requests[0]!.body.max_tokens, 256)
     })
@@ -105,6 +133,7 @@ describe("AnthropicLLM", () => {
       const llm = yield* llmAt(server.url)
       const received: Array<string> = []
       const error = yield* llm.stream("Say hello").pipe(
+        Stream.filter(LLM.isTextDelta),
         Stream.runForEach((d) => Effect.sync(() => received.push(d.text))),
         Effect.flip
       )
@@ -149,9 +178,11 @@ describe("AnthropicLLM", () => {
         // never ends
       })
       const llm = yield* llmAt(server.url)
-      const fiber = yield* llm.stream("Tell me a long story").pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      const fiber = yield* llm
+        .stream("Tell me a long story")
+        .pipe(Stream.filter(LLM.isTextDelta), Stream.take(1), Stream.runCollect, Effect.fork)
       const first = yield* Fiber.join(fiber)
-      assert.deepStrictEqual(Chunk.toReadonlyArray(first), [{ text: "first" }])
+      assert.deepStrictEqual(Chunk.toReadonlyArray(first), [{ type: "text", text: "first" }])
       yield* Effect.promise(() => server.clientClosed)
     })
   )
@@ -165,6 +196,7 @@ describe("AnthropicLLM", () => {
       const llm = yield* llmAt(server.url)
       const first = yield* Deferred.make<string>()
       const fiber = yield* llm.stream("Tell me a long story").pipe(
+        Stream.filter(LLM.isTextDelta),
         Stream.runForEach((d) => Deferred.succeed(first, d.text)),
         Effect.fork
       )
@@ -287,17 +319,27 @@ describe("AnthropicLLM", () => {
     })
   )
 
-  it.scoped("structured asks for JSON in the system prompt and decodes the reply", () =>
+  it.scoped("structured forces a tool call whose input schema is the JSON Schema, and decodes its input", () =>
     Effect.gen(function* () {
-      const server = yield* serve((_, res) => json(res, 200, message('```json\n{"city":"Paris","score":0.9}\n```')))
+      const server = yield* serve((_, res) =>
+        json(res, 200, {
+          ...message(""),
+          content: [
+            { type: "tool_use", id: "toolu_1", name: "structured_output", input: { city: "Paris", score: 0.9 } }
+          ],
+          stop_reason: "tool_use"
+        })
+      )
       const llm = yield* llmAt(server.url)
       const Answer = Schema.Struct({ city: Schema.String, score: Schema.Number })
       const answer = yield* llm.structured(Answer, "Capital of France?", { system: "You are a geographer." })
       assert.deepStrictEqual(answer, { city: "Paris", score: 0.9 })
-      const system: string = server.requests[0]!.body.system
-      assert.isTrue(system.startsWith("You are a geographer."))
-      assert.include(system, "JSON Schema")
-      assert.include(system, '"city"')
+      const body = server.requests[0]!.body
+      assert.strictEqual(body.system, "You are a geographer.", "no JSON instructions in the prompt")
+      assert.deepStrictEqual(body.tool_choice, { type: "tool", name: "structured_output" })
+      assert.strictEqual(body.tools[0].name, "structured_output")
+      assert.deepStrictEqual(body.tools[0].input_schema.required, ["city", "score"])
+      assert.strictEqual(body.tools[0].input_schema.properties.city.type, "string")
     })
   )
 
@@ -317,4 +359,221 @@ describe("AnthropicLLM", () => {
       assert.strictEqual(llm.model, "m")
     })
   )
+})
+
+describe("AnthropicLLM (issue 17)", () => {
+  it.scoped("stop_reason refusal is stopReason refusal with the text, and structured fails with Refused", () =>
+    Effect.gen(function* () {
+      const server = yield* serve((_, res) =>
+        json(res, 200, { ...message("I won't do that."), stop_reason: "refusal" })
+      )
+      const llm = yield* llmAt(server.url)
+      const result = yield* llm.complete("bad")
+      assert.strictEqual(result.stopReason, "refusal")
+      assert.strictEqual(result.refusal, "I won't do that.")
+      const error = yield* Effect.flip(llm.structured(Schema.Struct({ a: Schema.String }), "bad"))
+      assert.strictEqual(error.reason, "Refused")
+      assert.include(error.message, "I won't do that.")
+    })
+  )
+
+  it.scoped("tools: sent with input_schema, parallel tool_use blocks decoded, results sent back as tool_result", () =>
+    Effect.gen(function* () {
+      const server = yield* serve((_, res, index) =>
+        json(
+          res,
+          200,
+          index === 0
+            ? {
+                ...message(""),
+                content: [
+                  { type: "text", text: "Checking." },
+                  { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } },
+                  { type: "tool_use", id: "toolu_2", name: "get_weather", input: { city: "Oslo" } }
+                ],
+                stop_reason: "tool_use"
+              }
+            : message("21 in Paris.")
+        )
+      )
+      const llm = yield* llmAt(server.url)
+      const first = yield* llm.complete("Weather?", { tools: [weather], toolChoice: "required" })
+      assert.strictEqual(first.text, "Checking.")
+      assert.strictEqual(first.stopReason, "tool_use")
+      assert.deepStrictEqual(first.toolCalls, [
+        { id: "toolu_1", name: "get_weather", input: { city: "Paris" } },
+        { id: "toolu_2", name: "get_weather", input: { city: "Oslo" } }
+      ])
+      const body = server.requests[0]!.body
+      assert.deepStrictEqual(body.tools, [
+        {
+          name: "get_weather",
+          description: "The current temperature of a city, in degrees Celsius",
+          input_schema: {
+            type: "object",
+            required: ["city"],
+            properties: { city: { type: "string" } },
+            additionalProperties: false
+          }
+        }
+      ])
+      assert.deepStrictEqual(body.tool_choice, { type: "any" })
+      const results = yield* Effect.forEach(first.toolCalls, (call) => Tool.run([weather], call))
+      yield* llm.complete(
+        [
+          { role: "user", content: "Weather?" },
+          { role: "assistant", content: first.text, toolCalls: first.toolCalls },
+          { role: "tool", results }
+        ],
+        { tools: [weather] }
+      )
+      assert.deepStrictEqual(server.requests[1]!.body.messages, [
+        { role: "user", content: "Weather?" },
+        {
+          role: "assistant",
+          content: [
+            { type: "text", text: "Checking." },
+            { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } },
+            { type: "tool_use", id: "toolu_2", name: "get_weather", input: { city: "Oslo" } }
+          ]
+        },
+        {
+          role: "user",
+          content: [
+            { type: "tool_result", tool_use_id: "toolu_1", content: '{"celsius":21}' },
+            {
+              type: "tool_result",
+              tool_use_id: "toolu_2",
+              content: '{"error":{"_tag":"UnknownCity","city":"Oslo"}}',
+              is_error: true
+            }
+          ]
+        }
+      ])
+    })
+  )
+
+  it.scoped("streamed tool_use blocks: input_json_delta pieces per block, then each call; usage on the span", () =>
+    Effect.gen(function* () {
+      const server = yield* serve((_, res) => {
+        sseHead(res)
+        anthropicEvent(res, {
+          type: "message_start",
+          message: { ...message(""), content: [], stop_reason: null, usage: { input_tokens: 30, output_tokens: 1 } }
+        } as any)
+        for (const [index, id, name] of [
+          [0, "toolu_a", "get_weather"],
+          [1, "toolu_b", "remind"]
+        ] as const) {
+          anthropicEvent(res, {
+            type: "content_block_start",
+            index,
+            content_block: { type: "tool_use", id, name, input: {} }
+          } as any)
+        }
+        const jsonDelta = (index: number, partial_json: string) =>
+          anthropicEvent(res, {
+            type: "content_block_delta",
+            index,
+            delta: { type: "input_json_delta", partial_json }
+          } as any)
+        jsonDelta(0, '{"city":')
+        jsonDelta(1, '{"text":"tea","at":"2026-01-01T00:00:00.000Z"}')
+        jsonDelta(0, '"Paris"}')
+        anthropicEvent(res, { type: "content_block_stop", index: 0 } as any)
+        anthropicEvent(res, { type: "content_block_stop", index: 1 } as any)
+        anthropicEvent(res, {
+          type: "message_delta",
+          delta: { stop_reason: "tool_use", stop_sequence: null },
+          usage: { output_tokens: 17 }
+        } as any)
+        anthropicEvent(res, { type: "message_stop" })
+        res.end()
+      })
+      const { layer, spans } = yield* recordSpans
+      const llm = yield* llmAt(server.url)
+      const parts = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(llm.stream("go", { tools: [weather, remind] })).pipe(Effect.provide(layer))
+      )
+      assert.deepStrictEqual(
+        parts.flatMap((p) => (p.type === "tool-call-delta" ? [[p.index, p.id, p.inputDelta]] : [])),
+        [
+          [0, "toolu_a", ""],
+          [1, "toolu_b", ""],
+          [0, undefined, '{"city":'],
+          [1, undefined, '{"text":"tea","at":"2026-01-01T00:00:00.000Z"}'],
+          [0, undefined, '"Paris"}']
+        ]
+      )
+      assert.deepStrictEqual(
+        parts.filter((p) => p.type === "tool-call"),
+        [
+          { type: "tool-call", id: "toolu_a", name: "get_weather", input: { city: "Paris" } },
+          { type: "tool-call", id: "toolu_b", name: "remind", input: { text: "tea", at: "2026-01-01T00:00:00.000Z" } }
+        ]
+      )
+      assert.deepStrictEqual(parts[parts.length - 1], {
+        type: "finish",
+        stopReason: "tool_use",
+        usage: { inputTokens: 30, outputTokens: 17 }
+      })
+      const span = spanNamed(spans, "LLM.stream")
+      assert.strictEqual(span.attributes.get("llm.usage.input_tokens"), 30)
+      assert.strictEqual(span.attributes.get("llm.usage.output_tokens"), 17)
+      assert.strictEqual(span.attributes.get("llm.request.max_tokens"), 256)
+    })
+  )
+
+  it.scoped("the default max_tokens sent is the one recorded on the span (not -1)", () =>
+    Effect.gen(function* () {
+      const server = yield* serve((_, res) => json(res, 200, message("ok")))
+      const { layer, spans } = yield* recordSpans
+      const llm = yield* llmAt(server.url)
+      yield* llm.complete("hi").pipe(Effect.provide(layer))
+      assert.strictEqual(server.requests[0]!.body.max_tokens, 256)
+      assert.strictEqual(spanNamed(spans, "LLM.complete").attributes.get("llm.request.max_tokens"), 256)
+    })
+  )
+
+  it.scoped("a stream that stalls after its first delta fails with Timeout after the idle timeout (TestClock)", () =>
+    Effect.gen(function* () {
+      const server = yield* serve((_, res) => {
+        streamHead(res)
+        textDelta(res, "Hel")
+      })
+      const llm = yield* llmAt(server.url, { idleTimeout: "45 seconds" })
+      const first = yield* Deferred.make<void>()
+      const fiber = yield* llm.stream("hi").pipe(
+        Stream.runForEach((p) => (p.type === "text" ? Deferred.succeed(first, undefined) : Effect.void)),
+        Effect.flip,
+        Effect.fork
+      )
+      yield* Deferred.await(first)
+      yield* TestClock.adjust("44 seconds")
+      assert.isNull(fiber.unsafePoll())
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error.reason, "Timeout")
+      assert.strictEqual(error.provider, "anthropic")
+      yield* Effect.promise(() => server.clientClosed)
+    })
+  )
+
+  it("the default models are not on the pinned Anthropic SDK's deprecation list, nor any model named in src or examples", async () => {
+    const sdkDir = dirname(createRequire(import.meta.url).resolve("@anthropic-ai/sdk"))
+    const { DEPRECATED_MODELS } = (await import(
+      pathToFileURL(join(sdkDir, "internal/data/deprecated-models.js")).href
+    )) as { DEPRECATED_MODELS: Record<string, string> }
+    assert.isAbove(Object.keys(DEPRECATED_MODELS).length, 0, "the SDK's list was found")
+    assert.notProperty(DEPRECATED_MODELS, LLM.defaultAnthropicModel)
+    const root = fileURLToPath(new URL("../../..", import.meta.url))
+    const files = [
+      ...readdirSync(join(root, "packages/llm/src")).map((f) => join(root, "packages/llm/src", f)),
+      ...readdirSync(join(root, "examples")).map((f) => join(root, "examples", f)),
+      join(root, "README.md")
+    ].filter((f) => /\.(ts|md)$/.test(f))
+    const named = files.flatMap((f) => [...readFileSync(f, "utf8").matchAll(/claude-[a-z0-9.-]+/g)].map((m) => m[0]))
+    assert.include(named, LLM.defaultAnthropicModel)
+    for (const model of named) assert.notProperty(DEPRECATED_MODELS, model, `${model} is deprecated`)
+  })
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, Event, StartEvent, StopEvent, Testing } from "@eventflow/core"
+import { defineWorkflow, Event, StartEvent, StopEvent, Testing, Workflow } from "@eventflow/core"
 import { LLM, LLMError } from "@eventflow/llm"
 import { Cause, Chunk, ConfigProvider, Duration, Effect, Exit, Fiber, Schema, Stream, TestClock } from "effect"
 
@@ -56,7 +56,7 @@ describe("LLM.layerScripted", () => {
 
   it.effect("stream splits a scripted reply into deltas that concatenate to it", () =>
     Effect.gen(function* () {
-      const deltas = Chunk.toReadonlyArray(yield* Stream.runCollect(LLM.stream("go")))
+      const deltas = Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.filter(LLM.stream("go"), LLM.isTextDelta)))
       assert.isAbove(deltas.length, 1)
       assert.strictEqual(deltas.map((d) => d.text).join(""), "The quick brown fox.")
     }).pipe(Effect.provide(LLM.layerScripted(["The quick brown fox."])))
@@ -120,7 +120,7 @@ describe("LLM.layerLocal", () => {
       assert.deepStrictEqual(a, b)
       assert.strictEqual(a.stopReason, "end")
       assert.strictEqual(a.usage.outputTokens, 2)
-      const streamed = yield* Stream.runCollect(LLM.stream("Hello there world"))
+      const streamed = yield* Stream.runCollect(Stream.filter(LLM.stream("Hello there world"), LLM.isTextDelta))
       assert.strictEqual(
         Chunk.toReadonlyArray(streamed)
           .map((d) => d.text)
@@ -269,6 +269,117 @@ describe("LLM in workflow steps", () => {
   )
 })
 
+const retried = defineWorkflow({ name: "retried-stream" }).step(
+  StartEvent,
+  (_, ctx) => Effect.map(LLM.streamTo(ctx, "Explain retries"), (text) => StopEvent.make({ result: text })),
+  { name: "answer", emits: [StopEvent], retry: LLM.retrySchedule() }
+)
+
+describe("retried streams (TokenDelta carries the attempt)", () => {
+  it.scoped(
+    "a stream cut midway and retried: the run keeps both attempts' tokens, tagged, and foldTokens keeps the last",
+    () =>
+      Effect.gen(function* () {
+        const handle = yield* Workflow.start(retried)
+        const events = yield* Effect.fork(Stream.runCollect(handle.events()))
+        yield* TestClock.adjust("500 millis") // retrySchedule's first delay
+        const result = yield* handle.result
+        assert.strictEqual(result, "A step retries.", "the step's text is the final attempt's only")
+        const deltas = Chunk.toReadonlyArray(yield* Fiber.join(events)).filter(Event.is(LLM.TokenDelta))
+        assert.deepStrictEqual(
+          deltas.map((d) => [d.attempt, d.text]),
+          [
+            [1, "A "],
+            [1, "step "],
+            [1, "retries"],
+            [2, "A "],
+            [2, "step "],
+            [2, "retries."]
+          ]
+        )
+        assert.isTrue(deltas.every((d) => d.step === "answer" && d.eventId === deltas[0]!.eventId))
+        // Concatenating every delta shows the failed attempt's tokens too; the rule drops them.
+        assert.strictEqual(deltas.map((d) => d.text).join(""), "A step retriesA step retries.")
+        const texts = deltas.reduce(LLM.foldTokens, new Map() as LLM.TokenTexts)
+        assert.deepStrictEqual([...texts.values()], [{ attempt: 2, text: "A step retries." }])
+        // A terminal consumer knows where the retry starts.
+        const restarts = deltas.filter((d, i) => LLM.isRetryOf(deltas.slice(0, i).reduce(LLM.foldTokens, new Map()), d))
+        assert.deepStrictEqual(restarts, [deltas[3]])
+      }).pipe(
+        Effect.provide(
+          LLM.layerScripted([
+            {
+              text: "A step retries",
+              thenFail: new LLMError.LLMError({ reason: "Network", provider: "scripted", detail: "cut" })
+            },
+            "A step retries."
+          ])
+        )
+      )
+  )
+
+  it("foldTokens keeps invocations apart and drops a late token of an earlier attempt", () => {
+    const d = (text: string, eventId: string, attempt: number) =>
+      LLM.TokenDelta.make({ text, step: "s", eventId, attempt })
+    const texts = [d("a", "1", 1), d("x", "2", 1), d("b", "1", 2), d("late", "1", 1), d("c", "1", 2)].reduce(
+      LLM.foldTokens,
+      new Map() as LLM.TokenTexts
+    )
+    assert.deepStrictEqual(texts.get("s/1"), { attempt: 2, text: "bc" })
+    assert.deepStrictEqual(texts.get("s/2"), { attempt: 1, text: "x" })
+  })
+})
+
+describe("offline honesty", () => {
+  it.effect(
+    "an announcing local model prints one line on stderr, the first time it answers; a plain one prints none",
+    () =>
+      Effect.gen(function* () {
+        const written: Array<string> = []
+        const original = process.stderr.write
+        process.stderr.write = ((chunk: string) => {
+          written.push(String(chunk))
+          return true
+        }) as typeof process.stderr.write
+        try {
+          yield* LLM.complete("one").pipe(Effect.provide(LLM.layerLocal()))
+          assert.deepStrictEqual(written, [])
+          const layer = LLM.layerLocal({ announce: true })
+          yield* Effect.gen(function* () {
+            yield* LLM.complete("one")
+            yield* Stream.runDrain(LLM.stream("two"))
+            yield* LLM.structured(Schema.Struct({ a: Schema.String }), "three")
+          }).pipe(Effect.provide(layer))
+        } finally {
+          process.stderr.write = original
+        }
+        assert.strictEqual(written.length, 1)
+        assert.include(written[0], "simulated")
+        assert.include(written[0], "ANTHROPIC_API_KEY")
+      })
+  )
+
+  it.effect("layerFromEnv's fallback is the announcing local model", () =>
+    Effect.gen(function* () {
+      const written: Array<string> = []
+      const original = process.stderr.write
+      process.stderr.write = ((chunk: string) => {
+        written.push(String(chunk))
+        return true
+      }) as typeof process.stderr.write
+      try {
+        yield* LLM.complete("hi").pipe(
+          Effect.provide(LLM.layerFromEnv),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
+        )
+      } finally {
+        process.stderr.write = original
+      }
+      assert.strictEqual(written.length, 1)
+    })
+  )
+})
+
 describe("LLM.layerFromEnv", () => {
   const providerWith = (env: Record<string, string>) =>
     Effect.map(LLM.LLM, (llm) => [llm.provider, llm.model]).pipe(
@@ -280,9 +391,10 @@ describe("LLM.layerFromEnv", () => {
     Effect.gen(function* () {
       assert.deepStrictEqual(yield* providerWith({ ANTHROPIC_API_KEY: "a", OPENAI_API_KEY: "o" }), [
         "anthropic",
-        "claude-sonnet-4-5"
+        LLM.defaultAnthropicModel
       ])
       assert.deepStrictEqual(yield* providerWith({ OPENAI_API_KEY: "o", OPENAI_MODEL: "gpt-x" }), ["openai", "gpt-x"])
+      assert.deepStrictEqual(yield* providerWith({ OPENAI_API_KEY: "o" }), ["openai", LLM.defaultOpenAIModel])
       assert.deepStrictEqual(yield* providerWith({}), ["local", "local-echo"])
     })
   )

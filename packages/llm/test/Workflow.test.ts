@@ -316,3 +316,49 @@ describe("LLM in workflows (real SDKs against a local server)", () => {
     })
   )
 })
+
+const retriedStream = defineWorkflow({ name: "retried-stream-http" }).step(
+  StartEvent,
+  (_, ctx) => Effect.map(LLM.streamTo(ctx, "Explain retries"), (text) => StopEvent.make({ result: text })),
+  { name: "answer", emits: [StopEvent], retry: LLM.retrySchedule({ base: "1 millis" }) }
+)
+
+describe("retried streams against the real SDKs (TokenDelta carries the attempt)", () => {
+  for (const provider of [anthropic, openAI]) {
+    it.scopedLive(
+      `${provider.name}: a stream cut midway and retried; the run's TokenDeltas tell the attempts apart`,
+      () =>
+        Effect.gen(function* () {
+          const server = yield* serve((_, res, index) => {
+            provider.head(res)
+            provider.delta(res, "A step ")
+            if (index === 0) {
+              provider.delta(res, "retr")
+              setTimeout(() => res.socket?.destroy(), 20)
+              return
+            }
+            provider.delta(res, "retries.")
+            provider.tail(res)
+          })
+          const handle = yield* Workflow.start(retriedStream).pipe(Effect.provide(provider.layer(server.url)))
+          const result = yield* handle.result
+          assert.strictEqual(result, "A step retries.")
+          assert.strictEqual(server.requests.length, 2)
+          const deltas = Chunk.toReadonlyArray(yield* Stream.runCollect(handle.events())).filter(
+            Event.is(LLM.TokenDelta)
+          )
+          assert.deepStrictEqual(
+            deltas.map((d) => [d.attempt, d.text]),
+            [
+              [1, "A step "],
+              [1, "retr"],
+              [2, "A step "],
+              [2, "retries."]
+            ]
+          )
+          const texts = deltas.reduce(LLM.foldTokens, new Map() as LLM.TokenTexts)
+          assert.deepStrictEqual([...texts.values()], [{ attempt: 2, text: "A step retries." }])
+        })
+    )
+  }
+})

@@ -59,6 +59,13 @@ const reasonOfType = (type: string | undefined): LLMErrorReason | undefined => {
   }
 }
 
+/** OpenAI's `insufficient_quota` (a 429 that is not a rate limit): in the error's `code` or `type`. */
+const isQuotaError = (cause: { readonly error: unknown }): boolean => {
+  const fields = cause as { readonly code?: unknown; readonly type?: unknown }
+  const body = cause.error as { readonly code?: unknown; readonly error?: { readonly code?: unknown } } | undefined
+  return [fields.code, fields.type, body?.code, body?.error?.code, typeOf(cause.error)].includes("insufficient_quota")
+}
+
 const messageOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
 const typeOf = (body: unknown): string | undefined => {
@@ -89,7 +96,7 @@ export const fromSdkError =
         const reason = reasonOfType(typeOf(cause.error)) ?? "Overloaded"
         return new LLMError({ reason, provider, detail: messageOf(cause), cause })
       }
-      const reason = reasonOfStatus(status)
+      const reason = status === 429 && isQuotaError(cause) ? "QuotaExceeded" : reasonOfStatus(status)
       return new LLMError({
         reason,
         provider,

@@ -4,16 +4,32 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import type { CompleteOptions, Completion, Message, Prompt, Request, Service, TextDelta } from "../LLM.js"
+import * as Duration from "effect/Duration"
+import type { CompleteOptions, Completion, Message, Prompt, Request, Service, StreamPart, Usage } from "../LLM.js"
 import { LLMError } from "../LLMError.js"
+import * as Tool from "../Tool.js"
 
-/** What a provider implements; `make` adds spans and structured output on top. */
+/** What a provider implements; `make` adds spans, timeouts, tool-call checks and structured output on top. */
 export interface Backend {
   readonly provider: string
   readonly model: string
+  /** The max tokens sent when a call sets none (`undefined`: none is sent). */
+  readonly defaultMaxTokens: number | undefined
+  /** Whether `structured` uses the provider's own mechanism (`Request.json.native`). */
+  readonly nativeStructured: boolean
+  /** The whole call's deadline (streams included). */
+  readonly timeout?: Duration.Duration | undefined
   complete(request: Request): Effect.Effect<Completion, LLMError>
-  stream(request: Request): Stream.Stream<TextDelta, LLMError>
+  stream(request: Request): Stream.Stream<StreamPart, LLMError>
 }
+
+/** The default deadline of a whole call (the SDKs' default request timeout). */
+export const defaultTimeout = Duration.minutes(10)
+/** The default longest silence between two events of a stream. */
+export const defaultIdleTimeout = Duration.minutes(2)
+
+export const timeoutError = (provider: string, what: string) =>
+  new LLMError({ reason: "Timeout", provider, detail: what })
 
 export const toMessages = (prompt: Prompt): ReadonlyArray<Message> =>
   typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt
@@ -24,6 +40,8 @@ export const toRequest = (prompt: Prompt, options: CompleteOptions | undefined):
   maxTokens: options?.maxTokens,
   temperature: options?.temperature,
   stopSequences: options?.stopSequences,
+  tools: options?.tools ?? [],
+  toolChoice: options?.toolChoice,
   json: undefined
 })
 
@@ -91,60 +109,124 @@ export const decodeReply = <A, I>(
     )
   )
 
-/** Builds the service of a backend: spans on every call, `structured` on top of `complete`. */
+/** Checks the tool calls of an answer against the request's tools: a call that does not check is `InvalidOutput`. */
+const checkToolCall = (provider: string, request: Request, call: Tool.ToolCall): Effect.Effect<void, LLMError> =>
+  Tool.check(request.tools, call).pipe(
+    Effect.asVoid,
+    Effect.mapError(
+      (detail) =>
+        new LLMError({
+          reason: "InvalidOutput",
+          provider,
+          detail: `tool call ${call.id}: ${detail}. Input: ${excerpt(JSON.stringify(call.input) ?? "undefined")}`
+        })
+    )
+  )
+
+/** Builds the service of a backend: spans, timeouts and tool-call checks on every call, `structured` on top. */
 export const make = (backend: Backend): Service => {
-  const attributes = { "llm.provider": backend.provider, "llm.model": backend.model }
+  const { provider } = backend
+  const timeout = backend.timeout ?? defaultTimeout
+  const attributes = { "llm.provider": provider, "llm.model": backend.model }
+  const maxTokensOf = (request: Request) => {
+    const max = request.maxTokens ?? backend.defaultMaxTokens
+    return max === undefined ? {} : { "llm.request.max_tokens": max }
+  }
+  const usageAttributes = (usage: Usage, stopReason: string) => ({
+    "llm.usage.input_tokens": usage.inputTokens,
+    "llm.usage.output_tokens": usage.outputTokens,
+    "llm.stop_reason": stopReason
+  })
   const complete = (request: Request, span: string) =>
     backend.complete(request).pipe(
       Effect.tap((completion) =>
+        Effect.forEach(completion.toolCalls, (call) => checkToolCall(provider, request, call))
+      ),
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () =>
+          timeoutError(provider, `no complete answer within ${Duration.format(timeout)} (the call's timeout)`)
+      }),
+      Effect.tap((completion) =>
         Effect.annotateCurrentSpan({
           "llm.response.model": completion.model,
-          "llm.usage.input_tokens": completion.usage.inputTokens,
-          "llm.usage.output_tokens": completion.usage.outputTokens,
-          "llm.stop_reason": completion.stopReason
+          ...usageAttributes(completion.usage, completion.stopReason)
         })
       ),
       Effect.tapError((error) => Effect.annotateCurrentSpan({ "llm.error.reason": error.reason })),
-      Effect.withSpan(span, { attributes: { ...attributes, "llm.request.max_tokens": request.maxTokens ?? -1 } })
+      Effect.withSpan(span, { attributes: { ...attributes, ...maxTokensOf(request) } })
+    )
+  const stream = (request: Request) =>
+    Stream.suspend(() => backend.stream(request)).pipe(
+      Stream.tap((part) =>
+        part.type === "tool-call"
+          ? checkToolCall(provider, request, part)
+          : part.type === "finish"
+            ? Effect.annotateCurrentSpan(usageAttributes(part.usage, part.stopReason))
+            : Effect.void
+      ),
+      Stream.interruptWhen(
+        Effect.zipRight(
+          Effect.sleep(timeout),
+          Effect.fail(
+            timeoutError(provider, `the stream did not finish within ${Duration.format(timeout)} (the call's timeout)`)
+          )
+        )
+      ),
+      Stream.tapError((error) => Effect.annotateCurrentSpan({ "llm.error.reason": error.reason })),
+      Stream.withSpan("LLM.stream", { attributes: { ...attributes, ...maxTokensOf(request) } })
     )
   return {
-    provider: backend.provider,
+    provider,
     model: backend.model,
     complete: (prompt, options) => complete(toRequest(prompt, options), "LLM.complete"),
-    stream: (prompt, options) =>
-      Stream.suspend(() => backend.stream(toRequest(prompt, options))).pipe(
-        Stream.withSpan("LLM.stream", { attributes })
-      ),
+    stream: (prompt, options) => stream(toRequest(prompt, options)),
     structured: (schema, prompt, options) =>
       Effect.suspend(() => {
         const jsonSchema = jsonSchemaOf(schema)
         const base = toRequest(prompt, options)
+        const native = backend.nativeStructured && jsonSchema !== undefined
         const instruction = jsonInstruction(jsonSchema)
         const request: Request = {
           ...base,
-          system: base.system === undefined ? instruction : `${base.system}\n\n${instruction}`,
-          json: { schema, jsonSchema }
+          system: native ? base.system : base.system === undefined ? instruction : `${base.system}\n\n${instruction}`,
+          json: { schema, jsonSchema, native }
         }
         return complete(request, "LLM.structured").pipe(
-          Effect.flatMap((completion) => decodeReply(schema, backend.provider, completion.text))
+          Effect.flatMap((completion) =>
+            completion.refusal !== undefined || completion.stopReason === "refusal"
+              ? Effect.fail(
+                  new LLMError({
+                    reason: "Refused",
+                    provider,
+                    detail: `the model refused to answer: ${completion.refusal || "(no reason given)"}`
+                  })
+                )
+              : decodeReply(schema, provider, completion.text)
+          )
         )
       })
   }
 }
 
 /**
- * The text deltas of a provider's SSE stream, opened with an `AbortSignal`: closing the stream (done, failed or
- * interrupted) aborts the HTTP request; a stream that ends before its final event is a `Network` error.
+ * The parts of a provider's SSE stream, opened with an `AbortSignal`: closing the stream (done, failed or
+ * interrupted) aborts the HTTP request; a stream that ends before its final event is a `Network` error, one silent
+ * for longer than `idleTimeout` is a `Timeout`.
  */
 export const deltaStream = <Event>(options: {
   readonly provider: string
   readonly open: (signal: AbortSignal) => Promise<AsyncIterable<Event> & { readonly controller: AbortController }>
   readonly mapError: (cause: unknown) => LLMError
-  /** The text of an event, if any, and whether it is the stream's final event. */
-  readonly read: (event: Event) => { readonly text: string | undefined; readonly final: boolean }
+  /** A reader for one stream: the parts of an event and whether it is the final one; `end`: parts after the end. */
+  readonly reader: () => {
+    readonly read: (event: Event) => { readonly parts: ReadonlyArray<StreamPart>; readonly final: boolean }
+    readonly end?: (() => ReadonlyArray<StreamPart>) | undefined
+  }
   /** What a stream cut before its final event lacks, e.g. "message_stop". */
   readonly finalEvent: string
-}): Stream.Stream<TextDelta, LLMError> =>
+  readonly idleTimeout: Duration.Duration
+}): Stream.Stream<StreamPart, LLMError> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
       const events = yield* Effect.acquireRelease(
@@ -152,11 +234,21 @@ export const deltaStream = <Event>(options: {
         (events) => Effect.sync(() => events.controller.abort())
       )
       const iterator = events[Symbol.asyncIterator]()
+      const { end, read } = options.reader()
       let finished = false
-      const pull: Effect.Effect<ReadonlyArray<TextDelta>, Option.Option<LLMError>> = Effect.tryPromise({
+      const pull: Effect.Effect<ReadonlyArray<StreamPart>, Option.Option<LLMError>> = Effect.tryPromise({
         try: () => iterator.next(),
-        catch: (cause) => Option.some(options.mapError(cause))
+        catch: (cause) => options.mapError(cause)
       }).pipe(
+        Effect.timeoutFail({
+          duration: options.idleTimeout,
+          onTimeout: () =>
+            timeoutError(
+              options.provider,
+              `the stream was silent for ${Duration.format(options.idleTimeout)} (the idle timeout between events)`
+            )
+        }),
+        Effect.mapError(Option.some),
         Effect.flatMap((result) => {
           if (result.done) {
             return Effect.fail(
@@ -171,11 +263,18 @@ export const deltaStream = <Event>(options: {
                   )
             )
           }
-          const { final, text } = options.read(result.value)
-          if (final) finished = true
-          return Effect.succeed(text ? [{ text }] : [])
+          return Effect.try({
+            try: () => read(result.value),
+            catch: (cause) => Option.some(options.mapError(cause))
+          }).pipe(
+            Effect.map(({ final, parts }) => {
+              if (final) finished = true
+              return parts
+            })
+          )
         })
       )
-      return Stream.repeatEffectOption(pull).pipe(Stream.flattenIterables)
+      const tail = Stream.suspend(() => Stream.fromIterable(end?.() ?? []))
+      return Stream.repeatEffectOption(pull).pipe(Stream.flattenIterables, Stream.concat(tail))
     })
   )

@@ -4,7 +4,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Completion, LocalOptions, Request, Service } from "../LLM.js"
 import * as Llm from "./llm.js"
-import { chunksOf, usageOf } from "./scripted.js"
+import { partsOf, usageOf } from "./scripted.js"
 
 export const provider = "local"
 
@@ -15,6 +15,10 @@ const lastUser = (request: Request): string => {
   }
   return ""
 }
+
+/** The line printed on stderr the first time an announcing local model answers. */
+export const announcement =
+  "eventflow: no ANTHROPIC_API_KEY or OPENAI_API_KEY is set; the answers come from the offline local model (simulated, built from the prompt, not a language model).\n"
 
 /** The first sentence of the last user message, at most 40 words. */
 export const summarise = (request: Request): string => {
@@ -74,14 +78,28 @@ export const respond = (request: Request): string =>
 export const make = (options?: LocalOptions): Service => {
   const model = options?.model ?? "local-echo"
   const answer = options?.respond ?? respond
+  let announced = !(options?.announce ?? false)
+  const completionOf = (request: Request): Completion => {
+    if (!announced) {
+      announced = true
+      process.stderr.write(announcement)
+    }
+    const reply = answer(request)
+    const { text, toolCalls = [] } = typeof reply === "string" ? { text: reply } : reply
+    return {
+      text,
+      stopReason: toolCalls.length > 0 ? "tool_use" : "end",
+      usage: usageOf(request, text),
+      model,
+      toolCalls
+    }
+  }
   return Llm.make({
     provider,
     model,
-    complete: (request) =>
-      Effect.sync((): Completion => {
-        const text = answer(request)
-        return { text, stopReason: "end", usage: usageOf(request, text), model }
-      }),
-    stream: (request) => Stream.suspend(() => Stream.fromIterable(chunksOf(answer(request))))
+    defaultMaxTokens: undefined,
+    nativeStructured: false,
+    complete: (request) => Effect.sync(() => completionOf(request)),
+    stream: (request) => Stream.suspend(() => Stream.fromIterable(partsOf(completionOf(request))))
   })
 }
