@@ -54,6 +54,8 @@ export interface RunOptions<S = unknown> {
    * nothing: `Workflow.resume(wf, runId)` continues from the last checkpoint. Requires a `RunStore` layer.
    */
   readonly durable?: boolean | undefined
+  /** Overrides the workflow's `maxRecoveries`: how many step failures this run may route to `StepFailed`. */
+  readonly maxRecoveries?: number | undefined
 }
 
 /**

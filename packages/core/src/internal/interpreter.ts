@@ -10,7 +10,7 @@
 import type { Duration } from "effect/Duration"
 import type { AnyEvent } from "../Event.js"
 import { childId, externalId, startEventId } from "./ids.js"
-import { WorkflowStalledError } from "../WorkflowError.js"
+import { RecoveryBudgetError, WorkflowStalledError } from "../WorkflowError.js"
 import type { Plan } from "./plan.js"
 
 /** @internal */
@@ -99,6 +99,9 @@ export interface RunState {
   /** Events no step and no waiter took: a waiter registered later takes the oldest matching one. */
   readonly unclaimed: Array<{ readonly id: string; readonly event: AnyEvent }>
   idle: boolean
+  /** Step failures routed to `StepFailed` so far, and how many may be (`maxRecoveries`). */
+  recoveries: number
+  maxRecoveries: number
 }
 
 /** @internal */
@@ -124,8 +127,10 @@ export type Input =
       readonly _tag: "Failed"
       readonly invocation: Invocation
       readonly error: unknown
-      /** A defect (or an interruption) is neither retried nor routed to `StepFailed`. */
+      /** A defect is not retried; it is routed to `StepFailed` (marked `defect: true`) when a step accepts it. */
       readonly defect: boolean
+      /** An interruption of the step's own fiber: never routed to `StepFailed`. */
+      readonly interrupted?: boolean | undefined
     }
   | {
       readonly _tag: "Wait"
@@ -174,7 +179,9 @@ export const make = (plan: Plan, runId: string, trace = true): RunState => ({
   pending: [],
   waiters: [],
   unclaimed: [],
-  idle: false
+  idle: false,
+  recoveries: 0,
+  maxRecoveries: plan.workflow.maxRecoveries ?? Infinity
 })
 
 /** A new invocation record. @internal */
@@ -328,15 +335,34 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       const inv = input.invocation
       const step = state.plan.steps[inv.step]
       release(state, inv)
-      if (!input.defect && state.plan.recovers && !step.acceptsStepFailed) {
-        const event = {
-          _tag: "StepFailed",
-          step: step.name,
-          event: inv.event,
-          error: input.error,
-          attempts: inv.attempts
+      if (input.interrupted !== true && state.plan.recovers && !step.acceptsStepFailed) {
+        if (state.recoveries >= state.maxRecoveries) {
+          const error = new RecoveryBudgetError({
+            workflow: state.plan.name,
+            runId: state.runId,
+            step: step.name,
+            maxRecoveries: state.maxRecoveries,
+            error: input.error
+          })
+          end(
+            state,
+            "failed",
+            { _tag: "Failed", step: step.name, error, defect: false },
+            { _tag: "WorkflowFailed", step: step.name, error, attempts: inv.attempts } as AnyEvent,
+            out
+          )
+        } else {
+          state.recoveries++
+          const event: Record<string, unknown> = {
+            _tag: "StepFailed",
+            step: step.name,
+            event: inv.event,
+            error: input.error,
+            attempts: inv.attempts
+          }
+          if (input.defect) event.defect = true
+          dispatch(state, childId(inv.eventId, step.name, inv.emitted++), event as unknown as AnyEvent, undefined, out)
         }
-        dispatch(state, childId(inv.eventId, step.name, inv.emitted++), event, undefined, out)
       } else {
         end(
           state,

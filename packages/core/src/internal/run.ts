@@ -21,7 +21,7 @@ import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import type { AnyEvent, EventType } from "../Event.js"
 import type { RunHandle, RunOptions, Status } from "../Run.js"
-import type { StepContext, WaitForOptions } from "../StepContext.js"
+import type { RetryInfo, StepContext, WaitForOptions } from "../StepContext.js"
 import { RunStore, type Service as RunStoreService, unfinished } from "../RunStore.js"
 import type * as Snapshot from "../Snapshot.js"
 import type * as Workflow from "../Workflow.js"
@@ -29,6 +29,7 @@ import {
   InvalidEventError,
   InvalidInputError,
   InvalidSnapshotError,
+  InvalidStepOutputError,
   RunNotFoundError,
   type RunStoreError,
   RunNotActiveError,
@@ -46,6 +47,7 @@ import { Log } from "./log.js"
 import { Outcome } from "./outcome.js"
 import { decode as decodeSnapshot, encode as encodeSnapshot } from "./snapshot.js"
 import { type Plan, planOf } from "./plan.js"
+import { shouldYield, yieldToEventLoop } from "./yield.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
 
@@ -86,6 +88,9 @@ const isOutput = (u: unknown): u is AnyEvent | ReadonlyArray<AnyEvent> | undefin
   if (Array.isArray(u)) return u.every(isEventLike)
   return isEventLike(u)
 }
+
+/** An Effect (not an Option or Either, which are Effects too): a handler that forgot a `yield*`. */
+const returnedEffect = (u: unknown): boolean => Effect.isEffect(u) && !Option.isOption(u) && !Either.isEither(u)
 
 const isEventLike = (u: unknown): u is AnyEvent =>
   typeof u === "object" && u !== null && typeof (u as { _tag?: unknown })._tag === "string"
@@ -328,18 +333,25 @@ export class RunImpl<S = unknown> {
     fiber.addObserver(() => this.fibers.delete(fiber))
   }
 
-  /** A worker fiber: runs an invocation, feeds back its outcome, and goes on with the next one it is given. */
+  /**
+   * A worker fiber: runs an invocation, feeds back its outcome, and goes on with the next one it is given. Between
+   * two invocations it lets the event loop run when this macrotask has been busy for a while (see `yield.ts`).
+   */
   work(invocation: I.Invocation): Effect.Effect<void> {
     return Effect.flatMap(Effect.exit(this.execute(invocation)), (exit) => {
       const input = this.outcome(invocation, exit)
       if (this.durable === undefined) {
         const next = this.apply(input, true)
-        return next === undefined ? Effect.void : this.work(next)
+        return next === undefined ? Effect.void : this.next(next)
       }
       return Effect.flatMap(this.applyAndCheckpoint(input, true), (next) =>
-        next === undefined ? Effect.void : this.work(next)
+        next === undefined ? Effect.void : this.next(next)
       )
     })
+  }
+
+  private next(invocation: I.Invocation): Effect.Effect<void> {
+    return shouldYield() ? Effect.zipRight(yieldToEventLoop, this.work(invocation)) : this.work(invocation)
   }
 
   execute(invocation: I.Invocation): Effect.Effect<unknown, unknown> {
@@ -349,6 +361,7 @@ export class RunImpl<S = unknown> {
     let effect: Effect.Effect<unknown, unknown> = Effect.suspend(() => {
       this.apply({ _tag: "Attempt", invocation })
       ctx.attempt = invocation.attempts
+      if (ctx.startedAt === undefined) ctx.startedAt = this.clock.unsafeCurrentTimeMillis()
       return def.handler(invocation.event, ctx) as Effect.Effect<unknown, unknown>
     })
     if (def.timeout !== undefined) {
@@ -361,7 +374,12 @@ export class RunImpl<S = unknown> {
     }
     if (def.retry !== undefined) {
       effect = Effect.retry(
-        Effect.tapError(effect, (error) => Effect.sync(() => this.apply({ _tag: "AttemptFailed", invocation, error }))),
+        Effect.tapError(effect, (error) =>
+          Effect.sync(() => {
+            ctx.lastError = error
+            this.apply({ _tag: "AttemptFailed", invocation, error })
+          })
+        ),
         def.retry
       )
     }
@@ -376,11 +394,15 @@ export class RunImpl<S = unknown> {
   outcome(invocation: I.Invocation, exit: Exit.Exit<unknown, unknown>): I.Input {
     if (Exit.isSuccess(exit)) {
       const output = exit.value
-      if (!isOutput(output)) {
-        const error = new Error(
-          `Step "${this.plan.steps[invocation.step].name}" returned ${describe(output)}, which is not an event, ` +
-            `an array of events or undefined.`
-        )
+      if (!isOutput(output) || returnedEffect(output)) {
+        const error = new InvalidStepOutputError({
+          workflow: this.workflowName,
+          step: this.plan.steps[invocation.step].name,
+          detail: returnedEffect(output)
+            ? "returned an Effect: did you forget `yield*`? (`return yield* effect`, or `Effect.flatMap` instead " +
+              "of `Effect.map`)"
+            : `returned ${describe(output)}, which is not an event, an array of events or undefined.`
+        })
         return { _tag: "Failed", invocation, error, defect: true }
       }
       return { _tag: "Completed", invocation, output }
@@ -393,7 +415,13 @@ export class RunImpl<S = unknown> {
       }
       return { _tag: "Failed", invocation, error: failure.value, defect: false }
     }
-    return { _tag: "Failed", invocation, error: Cause.squash(cause), defect: true }
+    return {
+      _tag: "Failed",
+      invocation,
+      error: Cause.squash(cause),
+      defect: true,
+      interrupted: Cause.isInterruptedOnly(cause)
+    }
   }
 
   private finish(ending: I.Ending): void {
@@ -448,6 +476,11 @@ export class RunImpl<S = unknown> {
       case "Aborted":
         return Exit.fail(ending.error)
     }
+  }
+
+  /** The run's clock (a `TestClock` in tests). */
+  now(): number {
+    return this.clock.unsafeCurrentTimeMillis()
   }
 
   status(): Status {
@@ -568,6 +601,9 @@ export const decodeEvent = (plan: Plan, event: unknown): AnyEvent | InvalidEvent
 
 class StepCtx implements StepContext<any> {
   attempt = 0
+  /** When the first execution started (the run's clock), and the last failed execution's error. */
+  startedAt: number | undefined = undefined
+  lastError: unknown = undefined
   constructor(
     readonly run: RunImpl<any>,
     readonly invocation: I.Invocation,
@@ -579,6 +615,14 @@ class StepCtx implements StepContext<any> {
   }
   get runId() {
     return this.run.runId
+  }
+  get retry(): Option.Option<RetryInfo> {
+    if (this.attempt <= 1 || this.startedAt === undefined) return Option.none()
+    return Option.some({
+      attempt: this.attempt,
+      lastError: this.lastError,
+      elapsed: Duration.millis(Math.max(0, this.run.now() - this.startedAt))
+    })
   }
   get eventId() {
     return this.invocation.eventId
@@ -713,6 +757,7 @@ const makeRun = (
       clock,
       state
     )
+    if (options?.maxRecoveries !== undefined) run.state.maxRecoveries = options.maxRecoveries
     return run
   })
 

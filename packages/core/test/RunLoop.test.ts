@@ -1,0 +1,299 @@
+/**
+ * Runs that never end or starve the process (issue 11): the recovery budget, fair scheduling of synchronous
+ * loops, defects routed to `StepFailed`, `ctx.retry`, and handlers that return an Effect.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Data, Duration, Effect, Exit, Option, Ref, Schedule, Schema, TestClock } from "effect"
+import {
+  defineWorkflow,
+  Event,
+  InvalidStepOutputError,
+  RecoveryBudgetError,
+  StartEvent,
+  StepFailed,
+  StopEvent,
+  Workflow,
+  WorkflowTimeoutError
+} from "@eventflow/core"
+import type { StepContext } from "@eventflow/core"
+import { allEvents } from "./utils.js"
+
+const Work = Event.define("Work", { n: Schema.Number })
+const Ping = Event.define("Ping", { n: Schema.Number })
+const Pong = Event.define("Pong", { n: Schema.Number })
+
+class Boom extends Data.TaggedError("Boom")<{ readonly n: number }> {}
+
+/** A StepFailed handler that routes the work back to the step that keeps failing: the loop of issue 11. */
+const recoveryLoop = (options: { readonly maxRecoveries?: number }) =>
+  defineWorkflow({ name: "recovery-loop", output: Schema.String, ...options })
+    .step(StartEvent, () => Effect.succeed(Work.make({ n: 0 })), { emits: [Work] })
+    .step(Work, (work) => Effect.fail(new Boom({ n: work.n })), { name: "fails", emits: [StopEvent] })
+    .step(
+      StepFailed,
+      (failed) => Effect.succeed(Work.make({ n: (failed.event as Event.AnyEvent & { n: number }).n + 1 })),
+      {
+        name: "retry-it",
+        emits: [Work]
+      }
+    )
+
+describe("RunLoop", () => {
+  describe("recovery budget (maxRecoveries)", () => {
+    it.effect("a StepFailed handler routing back to a failing step ends after the default budget of 100", () =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(Workflow.run(recoveryLoop({})))
+        assert.instanceOf(error, RecoveryBudgetError)
+        const budget = error as RecoveryBudgetError
+        assert.strictEqual(budget.step, "fails")
+        assert.strictEqual(budget.maxRecoveries, 100)
+        assert.instanceOf(budget.error, Boom)
+        assert.strictEqual((budget.error as Boom).n, 100, "100 recoveries, then the 101st failure ends the run")
+        assert.include(budget.message, 'step "fails"')
+        assert.include(budget.message, "maxRecoveries: 100")
+      })
+    )
+
+    it.effect("maxRecoveries on the workflow, overridden per run; the run publishes WorkflowFailed", () =>
+      Effect.gen(function* () {
+        const wf = recoveryLoop({ maxRecoveries: 3 })
+        const fromWorkflow = (yield* Effect.flip(Workflow.run(wf))) as RecoveryBudgetError
+        assert.strictEqual(fromWorkflow.maxRecoveries, 3)
+        assert.strictEqual((fromWorkflow.error as Boom).n, 3)
+
+        const handle = yield* Effect.scoped(
+          Effect.tap(Workflow.start(wf, undefined, { maxRecoveries: 0 }), (h) => Effect.exit(h.result))
+        )
+        const exit = yield* Effect.exit(handle.result)
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Option.getOrThrow(Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none())
+        assert.instanceOf(error, RecoveryBudgetError)
+        assert.strictEqual((error as RecoveryBudgetError).maxRecoveries, 0)
+        assert.strictEqual(((error as RecoveryBudgetError).error as Boom).n, 0, "no recovery at all")
+        const events = yield* allEvents(handle)
+        const last = events.at(-1) as Event.WorkflowFailed
+        assert.strictEqual(last._tag, "WorkflowFailed")
+        assert.strictEqual(last.step, "fails")
+      })
+    )
+
+    it.effect("an invalid maxRecoveries is a validation problem", () =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(Workflow.validate(recoveryLoop({ maxRecoveries: -1 })))
+        assert.isTrue(error.issues.some((i) => i.includes('"maxRecoveries" must be an integer >= 0')))
+      })
+    )
+  })
+
+  describe("synchronous loops do not starve the event loop", () => {
+    /** Steps that never suspend: Ping -> Pong -> Ping ... forever. */
+    const pingPong = defineWorkflow({ name: "ping-pong" })
+      .step(StartEvent, () => Effect.succeed(Ping.make({ n: 0 })), { emits: [Ping] })
+      .step(Ping, (ping) => Effect.succeed(Pong.make({ n: ping.n + 1 })), { emits: [Pong] })
+      .step(
+        Pong,
+        (pong) => Effect.succeed(pong.n < 0 ? StopEvent.make({ result: pong.n }) : Ping.make({ n: pong.n })),
+        {
+          emits: [Ping, StopEvent]
+        }
+      )
+
+    // Wall-clock tests on a shared machine: the best of 3 tries must meet the bound (without the yield, every try
+    // overshoots by seconds).
+    const bestOf3 = <A, E>(attempt: Effect.Effect<A, E>, score: (a: A) => number) =>
+      Effect.map(Effect.all([attempt, attempt, attempt]), (results) => Math.min(...results.map(score)))
+
+    it.live("a 500 ms run timeout fails a never-suspending ping-pong within 50 ms of its deadline", () =>
+      Effect.gen(function* () {
+        const late = yield* bestOf3(
+          Effect.gen(function* () {
+            const started = performance.now()
+            const error = yield* Effect.flip(Workflow.run(pingPong, undefined, { timeout: "500 millis", trace: false }))
+            assert.instanceOf(error, WorkflowTimeoutError)
+            return performance.now() - started - 500
+          }),
+          (late) => late
+        )
+        assert.isAtLeast(late, 0)
+        assert.isBelow(late, 50, `the run ended ${Math.round(late)} ms after its deadline`)
+      })
+    )
+
+    it.live("a 10 ms setInterval keeps ticking while such a loop runs", () =>
+      Effect.gen(function* () {
+        const longestGap = yield* bestOf3(
+          Effect.gen(function* () {
+            let ticks = 0
+            let last = performance.now()
+            let longest = 0
+            const interval = setInterval(() => {
+              const t = performance.now()
+              longest = Math.max(longest, t - last)
+              last = t
+              ticks++
+            }, 10)
+            const started = performance.now()
+            yield* Effect.exit(Workflow.run(pingPong, undefined, { timeout: "500 millis", trace: false }))
+            const elapsed = performance.now() - started
+            clearInterval(interval)
+            // ~50 ticks in 500 ms on an idle machine.
+            assert.isAtLeast(ticks, Math.floor(elapsed / 10 / 2), `${ticks} ticks in ${Math.round(elapsed)} ms`)
+            return longest
+          }),
+          (gap) => gap
+        )
+        assert.isBelow(longestGap, 50, `the interval once waited ${Math.round(longestGap)} ms`)
+      })
+    )
+
+    it.live("two never-suspending runs at once both make progress", () =>
+      Effect.gen(function* () {
+        const hops = [0, 0]
+        const counting = (i: number) =>
+          defineWorkflow({ name: `count-${i}` })
+            .step(StartEvent, () => Effect.succeed(Ping.make({ n: 0 })), { emits: [Ping] })
+            .step(
+              Ping,
+              (ping) => Effect.sync(() => (++hops[i] > 1e9 ? StopEvent.make({ result: 0 }) : Ping.make(ping))),
+              { emits: [Ping, StopEvent] }
+            )
+        yield* Effect.all(
+          [0, 1].map((i) => Effect.exit(Workflow.run(counting(i), undefined, { timeout: "200 millis", trace: false }))),
+          { concurrency: "unbounded" }
+        )
+        assert.isAbove(hops[0], 1000)
+        assert.isAbove(hops[1], 1000)
+      })
+    )
+  })
+
+  describe("defects", () => {
+    it.effect("a defect is routed to a StepFailed handler, marked defect: true, and not retried", () =>
+      Effect.gen(function* () {
+        const executions = yield* Ref.make(0)
+        const kaboom = new Error("kaboom")
+        const received: Array<StepFailed> = []
+        const wf = defineWorkflow({ name: "defect-routed", output: Schema.String })
+          .step(
+            StartEvent,
+            () =>
+              Effect.zipRight(
+                Ref.update(executions, (n) => n + 1),
+                Effect.promise(() => Promise.reject(kaboom))
+              ),
+            { name: "dies", emits: [StopEvent], retry: Schedule.recurs(3) }
+          )
+          .step(
+            StepFailed,
+            (failed) =>
+              Effect.sync(() => {
+                received.push(failed)
+                return StopEvent.make({ result: `recovered (defect: ${failed.defect})` })
+              }),
+            { name: "recovery", emits: [StopEvent] }
+          )
+        assert.strictEqual(yield* Workflow.run(wf), "recovered (defect: true)")
+        assert.strictEqual(yield* Ref.get(executions), 1, "a defect is not retried")
+        assert.strictEqual(received.length, 1)
+        assert.strictEqual(received[0].step, "dies")
+        assert.strictEqual(received[0].error, kaboom)
+        assert.strictEqual(received[0].defect, true)
+      })
+    )
+
+    it.effect("a typed failure routed to StepFailed has no defect mark", () =>
+      Effect.gen(function* () {
+        const received: Array<StepFailed> = []
+        const wf = defineWorkflow({ name: "failure-routed", output: Schema.String })
+          .step(StartEvent, () => Effect.fail(new Boom({ n: 1 })), { emits: [StopEvent] })
+          .step(
+            StepFailed,
+            (failed) =>
+              Effect.sync(() => {
+                received.push(failed)
+                return StopEvent.make({ result: "ok" })
+              }),
+            {
+              emits: [StopEvent]
+            }
+          )
+        assert.strictEqual(yield* Workflow.run(wf), "ok")
+        assert.isUndefined(received[0].defect)
+      })
+    )
+  })
+
+  describe("ctx.retry", () => {
+    it.effect("is None on the first execution, then gives the last error, the attempt and the elapsed time", () =>
+      Effect.gen(function* () {
+        const seen: Array<Option.Option<StepContext.RetryInfo>> = []
+        const wf = defineWorkflow({ name: "retry-info", output: Schema.Number }).step(
+          StartEvent,
+          (_, ctx) =>
+            Effect.gen(function* () {
+              seen.push(ctx.retry)
+              if (ctx.attempt < 3) return yield* Effect.fail(new Boom({ n: ctx.attempt }))
+              return StopEvent.make({ result: ctx.attempt })
+            }),
+          { emits: [StopEvent], retry: Schedule.spaced("1 second") }
+        )
+        const fiber = yield* Effect.fork(Workflow.run(wf))
+        yield* TestClock.adjust("1 second")
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* fiber.await.pipe(Effect.flatten), 3)
+        assert.strictEqual(seen.length, 3)
+        assert.isTrue(Option.isNone(seen[0]))
+        const second = Option.getOrThrow(seen[1])
+        assert.strictEqual(second.attempt, 2)
+        assert.deepStrictEqual(second.lastError, new Boom({ n: 1 }))
+        assert.strictEqual(Duration.toMillis(second.elapsed), 1000)
+        const third = Option.getOrThrow(seen[2])
+        assert.strictEqual(third.attempt, 3)
+        assert.deepStrictEqual(third.lastError, new Boom({ n: 2 }))
+        assert.strictEqual(Duration.toMillis(third.elapsed), 2000)
+      })
+    )
+  })
+
+  describe("a handler that returns an Effect", () => {
+    it.effect("fails with a message that asks for the forgotten yield*", () =>
+      Effect.gen(function* () {
+        const wf = defineWorkflow({ name: "forgot-yield" }).step(
+          StartEvent,
+          // A forgotten `yield*`: the generator returns the Effect instead of its result.
+          () =>
+            Effect.gen(function* () {
+              yield* Effect.void
+              return Effect.succeed(StopEvent.make({ result: 1 }))
+            }) as any,
+          { emits: [StopEvent] }
+        )
+        const exit = yield* Effect.exit(Workflow.run(wf))
+        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+        const defect = Exit.isFailure(exit) ? Option.getOrThrow(Cause.dieOption(exit.cause)) : undefined
+        assert.instanceOf(defect, InvalidStepOutputError)
+        assert.include((defect as InvalidStepOutputError).message, "returned an Effect: did you forget `yield*`?")
+        assert.include((defect as InvalidStepOutputError).message, 'Step "StartEvent"')
+      })
+    )
+
+    it.effect("an Effect.gen effect (not an Exit) is reported the same way", () =>
+      Effect.gen(function* () {
+        const wf = defineWorkflow({ name: "forgot-yield-gen" }).step(
+          StartEvent,
+          () =>
+            Effect.succeed(
+              Effect.gen(function* () {
+                yield* Effect.void
+                return StopEvent.make({ result: 1 })
+              })
+            ) as any,
+          { emits: [StopEvent] }
+        )
+        const exit = yield* Effect.exit(Workflow.run(wf))
+        const defect = Exit.isFailure(exit) ? Option.getOrThrow(Cause.dieOption(exit.cause)) : undefined
+        assert.include(String((defect as Error).message), "returned an Effect: did you forget `yield*`?")
+      })
+    )
+  })
+})
