@@ -121,28 +121,25 @@ describe("RunLoop", () => {
 
     it.live("a 10 ms setInterval keeps ticking while such a loop runs", () =>
       Effect.gen(function* () {
-        const longestGap = yield* bestOf3(
-          Effect.gen(function* () {
-            let ticks = 0
-            let last = performance.now()
-            let longest = 0
-            const interval = setInterval(() => {
-              const t = performance.now()
-              longest = Math.max(longest, t - last)
-              last = t
-              ticks++
-            }, 10)
-            const started = performance.now()
-            yield* Effect.exit(Workflow.run(pingPong, undefined, { timeout: "500 millis", trace: false }))
-            const elapsed = performance.now() - started
-            clearInterval(interval)
-            // ~50 ticks in 500 ms on an idle machine.
-            assert.isAtLeast(ticks, Math.floor(elapsed / 10 / 2), `${ticks} ticks in ${Math.round(elapsed)} ms`)
-            return longest
-          }),
-          (gap) => gap
-        )
-        assert.isBelow(longestGap, 50, `the interval once waited ${Math.round(longestGap)} ms`)
+        const tries: Array<{ ticks: number; elapsed: number; longestGap: number }> = []
+        for (let i = 0; i < 3; i++) {
+          let ticks = 0
+          let last = performance.now()
+          let longestGap = 0
+          const interval = setInterval(() => {
+            const t = performance.now()
+            longestGap = Math.max(longestGap, t - last)
+            last = t
+            ticks++
+          }, 10)
+          const started = performance.now()
+          yield* Effect.exit(Workflow.run(pingPong, undefined, { timeout: "500 millis", trace: false }))
+          clearInterval(interval)
+          tries.push({ ticks, elapsed: performance.now() - started, longestGap })
+        }
+        // ~50 ticks in 500 ms and no gap over ~10 ms on an idle machine; without the yield: 1 tick, one long gap.
+        const good = tries.filter((t) => t.longestGap < 50 && t.ticks >= t.elapsed / 10 / 2)
+        assert.isAbove(good.length, 0, JSON.stringify(tries))
       })
     )
 

@@ -361,7 +361,8 @@ export class RunImpl<S = unknown> {
     let effect: Effect.Effect<unknown, unknown> = Effect.suspend(() => {
       this.apply({ _tag: "Attempt", invocation })
       ctx.attempt = invocation.attempts
-      if (ctx.startedAt === undefined) ctx.startedAt = this.clock.unsafeCurrentTimeMillis()
+      // For `ctx.retry.elapsed` (only a step with a `retry` schedule is ever executed again).
+      if (def.retry !== undefined && ctx.startedAt === undefined) ctx.startedAt = this.clock.unsafeCurrentTimeMillis()
       return def.handler(invocation.event, ctx) as Effect.Effect<unknown, unknown>
     })
     if (def.timeout !== undefined) {
