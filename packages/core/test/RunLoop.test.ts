@@ -3,7 +3,7 @@
  * loops, defects routed to `StepFailed`, `ctx.retry`, and handlers that return an Effect.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data, Duration, Effect, Exit, Option, Ref, Schedule, Schema, TestClock } from "effect"
+import { Cause, Data, Duration, Effect, Exit, Logger, Option, Ref, Schedule, Schema, TestClock } from "effect"
 import {
   defineWorkflow,
   Event,
@@ -271,6 +271,57 @@ describe("RunLoop", () => {
         assert.instanceOf(defect, InvalidStepOutputError)
         assert.include((defect as InvalidStepOutputError).message, "returned an Effect: did you forget `yield*`?")
         assert.include((defect as InvalidStepOutputError).message, 'Step "StartEvent"')
+      })
+    )
+
+    const Progress = Event.define("Progress", { n: Schema.Number })
+    const captureWarnings = <A, E>(effect: Effect.Effect<A, E>) => {
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(String(Array.isArray(message) ? message.join(" ") : message))
+      })
+      return Effect.map(Effect.provide(effect, Logger.replace(Logger.defaultLogger, logger)), (a) => ({ a, warnings }))
+    }
+
+    it.effect("a ctx.write/ctx.send Effect created but never run is reported as a forgotten yield*", () =>
+      Effect.gen(function* () {
+        const wf = defineWorkflow({ name: "floating-write", output: Schema.Number }).step(
+          StartEvent,
+          (_, ctx) =>
+            Effect.gen(function* () {
+              ctx.write(Progress.make({ n: 1 })) // forgotten yield*
+              ctx.send(Progress.make({ n: 2 })) // forgotten yield*
+              yield* ctx.write(Progress.make({ n: 3 }))
+              return StopEvent.make({ result: 1 })
+            }),
+          { emits: [StopEvent] }
+        )
+        const { a, warnings } = yield* captureWarnings(Workflow.run(wf))
+        assert.strictEqual(a, 1)
+        assert.strictEqual(warnings.length, 1, warnings.join("\n"))
+        assert.include(warnings[0], 'Step "StartEvent"')
+        assert.include(warnings[0], "created 2 ctx.send/ctx.write Effects that never ran")
+        assert.include(warnings[0], "did you forget `yield*`?")
+      })
+    )
+
+    it.effect("no warning when every ctx.write/ctx.send Effect ran, or for a failed attempt that was retried", () =>
+      Effect.gen(function* () {
+        const wf = defineWorkflow({ name: "all-ran", output: Schema.Number }).step(
+          StartEvent,
+          (_, ctx) =>
+            Effect.gen(function* () {
+              const write = ctx.write(Progress.make({ n: ctx.attempt }))
+              if (ctx.attempt === 1) return yield* Effect.fail(new Boom({ n: 1 }))
+              yield* write
+              yield* Effect.forEach([1, 2], (n) => ctx.write(Progress.make({ n })))
+              return StopEvent.make({ result: ctx.attempt })
+            }),
+          { emits: [StopEvent], retry: Schedule.recurs(1) }
+        )
+        const { a, warnings } = yield* captureWarnings(Workflow.run(wf))
+        assert.strictEqual(a, 2)
+        assert.deepStrictEqual(warnings, [])
       })
     )
 

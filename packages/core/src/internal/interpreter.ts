@@ -42,6 +42,8 @@ export interface Invocation {
   replay: Replay | undefined
   /** Currently suspended in `ctx.waitFor` (its worker slot is released). */
   suspended: boolean
+  /** `ctx.send`/`ctx.write` effects the current execution created and has not run (a forgotten `yield*`?). */
+  unran: number
 }
 
 /** What a re-executed invocation had done before the snapshot. @internal */
@@ -197,7 +199,8 @@ export const invocation = (step: number, eventId: string, event: AnyEvent, repla
   collectResults: undefined,
   answers: undefined,
   replay,
-  suspended: false
+  suspended: false,
+  unran: 0
 })
 
 // -----------------------------------------------------------------------------

@@ -340,14 +340,39 @@ export class RunImpl<S = unknown> {
   work(invocation: I.Invocation): Effect.Effect<void> {
     return Effect.flatMap(Effect.exit(this.execute(invocation)), (exit) => {
       const input = this.outcome(invocation, exit)
-      if (this.durable === undefined) {
-        const next = this.apply(input, true)
-        return next === undefined ? Effect.void : this.next(next)
+      if (invocation.unran > 0 && input._tag === "Completed") {
+        return Effect.zipRight(
+          this.warnUnran(invocation),
+          Effect.suspend(() => this.proceed(input))
+        )
       }
-      return Effect.flatMap(this.applyAndCheckpoint(input, true), (next) =>
-        next === undefined ? Effect.void : this.next(next)
-      )
+      return this.proceed(input)
     })
+  }
+
+  /**
+   * A `ctx.send(...)`/`ctx.write(...)` whose Effect was created but never run did nothing: almost always a
+   * forgotten `yield*`. Logged (not failed): an Effect built and then skipped on purpose (`Effect.when`) is legal.
+   */
+  private warnUnran(invocation: I.Invocation): Effect.Effect<void> {
+    const n = invocation.unran
+    invocation.unran = 0
+    return Effect.logWarning(
+      `Step "${this.plan.steps[invocation.step].name}" of workflow "${this.workflowName}" created ${n} ` +
+        `ctx.send/ctx.write Effect${n === 1 ? "" : "s"} that never ran, so nothing was sent or written: did you ` +
+        "forget `yield*`? (The @effect/language-service `floatingEffect` diagnostic catches this at compile time.)"
+    )
+  }
+
+  /** Feeds an outcome back and goes on with the invocation it starts for this worker, if any. */
+  private proceed(input: I.Input): Effect.Effect<void> {
+    if (this.durable === undefined) {
+      const next = this.apply(input, true)
+      return next === undefined ? Effect.void : this.next(next)
+    }
+    return Effect.flatMap(this.applyAndCheckpoint(input, true), (next) =>
+      next === undefined ? Effect.void : this.next(next)
+    )
   }
 
   private next(invocation: I.Invocation): Effect.Effect<void> {
@@ -360,6 +385,7 @@ export class RunImpl<S = unknown> {
     const ctx = new StepCtx(this, invocation, step.name)
     let effect: Effect.Effect<unknown, unknown> = Effect.suspend(() => {
       this.apply({ _tag: "Attempt", invocation })
+      invocation.unran = 0
       ctx.attempt = invocation.attempts
       // For `ctx.retry.elapsed` (only a step with a `retry` schedule is ever executed again).
       if (def.retry !== undefined && ctx.startedAt === undefined) ctx.startedAt = this.clock.unsafeCurrentTimeMillis()
@@ -632,7 +658,11 @@ class StepCtx implements StepContext<any> {
   send(event: AnyEvent): Effect.Effect<void>
   send(event: AnyEvent, options: { readonly step?: string | undefined }): Effect.Effect<void, UnknownStepError>
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnknownStepError> {
+    const invocation = this.invocation
+    const attempt = invocation.attempts
+    invocation.unran++
     return Effect.suspend((): Effect.Effect<void, UnknownStepError> => {
+      if (invocation.attempts === attempt) invocation.unran--
       let step: number | undefined
       if (options?.step !== undefined) {
         const resolved = resolveStep(this.run.plan, options.step, event._tag)
@@ -645,8 +675,12 @@ class StepCtx implements StepContext<any> {
   }
 
   write(event: AnyEvent): Effect.Effect<void> {
+    const invocation = this.invocation
+    const attempt = invocation.attempts
+    invocation.unran++
     return Effect.sync(() => {
-      this.run.apply({ _tag: "Write", from: this.invocation, event })
+      if (invocation.attempts === attempt) invocation.unran--
+      this.run.apply({ _tag: "Write", from: invocation, event })
     })
   }
 
