@@ -26,6 +26,7 @@ import { RunStore, type Service as RunStoreService, unfinished } from "../RunSto
 import type * as Snapshot from "../Snapshot.js"
 import type * as Workflow from "../Workflow.js"
 import {
+  HandleRequiredError,
   InvalidEventError,
   InvalidInputError,
   InvalidSnapshotError,
@@ -287,7 +288,36 @@ export class RunImpl<S = unknown> {
       this.settleListeners = []
       for (const listener of listeners) listener()
     }
+    if (this.withoutHandle && I.isWaiting(this.state)) this.failWithoutHandle()
     return next
+  }
+
+  /** Set by `Workflow.run`: nobody holds a handle, so nothing can be sent into this run. */
+  withoutHandle = false
+
+  /**
+   * A `Workflow.run` run that waits for input could only wait forever: it fails at once with `HandleRequiredError`,
+   * unless an open `ctx.waitFor` has a `timeout` (its expiry wakes the run).
+   */
+  private failWithoutHandle(): void {
+    const waitingFor: Array<string> = []
+    for (const waiter of this.state.waiters) {
+      if (this.waiters.get(waiter)?.timeout !== undefined) return
+      waitingFor.push(`step "${this.plan.steps[waiter.invocation.step].name}" waits in ctx.waitFor for ${waiter.tag}`)
+    }
+    for (const p of this.state.pending) {
+      if (!this.state.waiters.some((w) => w.key === p.eventId)) {
+        waitingFor.push(`the ${p.prompt._tag} ${p.eventId} waits for an answer`)
+      }
+    }
+    if (waitingFor.length === 0) {
+      const external = [...this.plan.externalTags].filter((tag) => this.plan.routes.has(tag))
+      waitingFor.push(`steps accept ${external.join(", ")} events, which can only be sent from outside`)
+    }
+    this.apply({
+      _tag: "Abort",
+      error: new HandleRequiredError({ workflow: this.workflowName, runId: this.runId, waitingFor })
+    })
   }
 
   /** Who waits in `settled` for the run to wait for input (created on first use). */
@@ -917,8 +947,14 @@ export const run = (self: Workflow.Any, input?: unknown, options?: RunOptions) =
     "Workflow.run",
     // Like `Effect.scoped(start … result)`, without a Scope (creating and closing one costs more than a short run).
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(startRunWith(self, input, options, Effect.succeed), (run) =>
-        Effect.ensuring(restore(run.ended.await), run.shutdown)
+      Effect.flatMap(
+        startRunWith(self, input, options, (run) =>
+          Effect.sync(() => {
+            run.withoutHandle = true
+            return run
+          })
+        ),
+        (run) => Effect.ensuring(restore(run.ended.await), run.shutdown)
       )
     )
   )
