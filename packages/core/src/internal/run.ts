@@ -33,6 +33,7 @@ import {
   InvalidStepOutputError,
   RunNotFoundError,
   type RunStoreError,
+  StateNotSerializableError,
   RunNotActiveError,
   StepTimeoutError,
   UnknownStepError,
@@ -192,7 +193,7 @@ export class RunImpl<S = unknown> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
     return durable.lock.withPermits(1)(
-      Effect.suspend(() => durable.store.save(this.snapshot())).pipe(
+      Effect.suspend(() => this.save(durable.store)).pipe(
         Effect.catchAll((error) =>
           Effect.sync(() => {
             // A durable run that cannot persist must not go on as if it could.
@@ -201,6 +202,20 @@ export class RunImpl<S = unknown> {
         )
       )
     )
+  }
+
+  /** Saves a snapshot; a state that cannot be snapshotted fails the run with `StateNotSerializableError`. */
+  private save(store: RunStoreService): Effect.Effect<void, RunStoreError> {
+    let snapshot: Snapshot.Snapshot
+    try {
+      snapshot = this.snapshot()
+    } catch (error) {
+      if (!(error instanceof StateNotSerializableError)) throw error
+      return Effect.sync(() => {
+        if (this.state.status === "running") this.apply({ _tag: "Abort", error })
+      })
+    }
+    return store.save(snapshot)
   }
 
   snapshot(): Snapshot.Snapshot {
@@ -405,8 +420,13 @@ export class RunImpl<S = unknown> {
     )
   }
 
+  /** Hops of this run's workers since the run last yielded to the event loop. */
+  private hops = 0
+
   private next(invocation: I.Invocation): Effect.Effect<void> {
-    return shouldYield() ? Effect.zipRight(yieldToEventLoop, this.work(invocation)) : this.work(invocation)
+    if (!shouldYield(++this.hops)) return this.work(invocation)
+    this.hops = 0
+    return Effect.zipRight(yieldToEventLoop, this.work(invocation))
   }
 
   execute(invocation: I.Invocation): Effect.Effect<unknown, unknown> {
@@ -621,6 +641,7 @@ export class RunImpl<S = unknown> {
       cancel: this.cancel,
       status: Effect.sync(() => this.status()),
       settled: this.settled,
+      // A state that cannot be snapshotted dies with `StateNotSerializableError` (never a silently wrong snapshot).
       snapshot: Effect.sync(() => this.snapshot()),
       pending: Effect.sync(() => this.state.pending.map((p) => ({ eventId: p.eventId, prompt: p.prompt }))),
       state: SynchronizedRef.get(this.stateRef)

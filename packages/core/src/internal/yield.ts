@@ -17,6 +17,16 @@ import * as Effect from "effect/Effect"
 /** Longest stretch of synchronous run-loop work before the event loop gets a turn. @internal */
 export const sliceMs = 5
 
+/**
+ * A run yields after {@link sliceMs} only once it has made this many hops since its last yield (or its start), so
+ * that short runs are never preempted: they keep the deterministic interleaving of Effect's scheduler (tests that
+ * compare snapshots or traces of two runs rely on it), and code that polls a run with `Effect.yieldNow` (which
+ * never reaches the macrotask queue) still sees it progress. A run whose steps each block for long yields after
+ * this many of them.
+ * @internal
+ */
+export const minHops = 16
+
 const macrotask: (f: () => void) => void =
   typeof setImmediate === "function" ? (f) => setImmediate(f) : (f) => setTimeout(f, 0)
 
@@ -37,13 +47,18 @@ const disarm = () => {
 const checkMs = 0.5
 const maxStride = 16
 let stride = 1
-let hops = 0
+let strideHops = 0
 let lastCheck = 0
 
-/** `true` when the current macrotask has run long enough: the caller should {@link yieldToEventLoop}. @internal */
-export const shouldYield = (): boolean => {
-  if (armed && ++hops < stride) return false
-  hops = 0
+/**
+ * `true` when the current macrotask has run long enough: the caller should {@link yieldToEventLoop}. `hops`: how
+ * many hops the calling run made since its last yield.
+ *
+ * @internal
+ */
+export const shouldYield = (hops: number): boolean => {
+  if (armed && ++strideHops < stride) return false
+  strideHops = 0
   const t = now()
   if (!armed) {
     // The first hop of this macrotask: the slice starts now, and ends when the event loop turns over.
@@ -59,7 +74,8 @@ export const shouldYield = (): boolean => {
     stride = 1
   }
   lastCheck = t
-  return t - sliceStart >= sliceMs
+  const elapsed = t - sliceStart
+  return hops >= minHops && elapsed >= sliceMs
 }
 
 /** Suspends the calling fiber until a later macrotask (after pending timers and I/O callbacks). @internal */
