@@ -95,6 +95,11 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any> {
    * `eventId` is the prompt's id (a `waitFor` prompt's is its waiter's key).
    */
   readonly pending: Effect.Effect<ReadonlyArray<{ readonly eventId: string; readonly prompt: AnyEvent }>>
+  /**
+   * The steps executing now, with how many invocations of each (retries included; invocations suspended in
+   * `ctx.waitFor` are not running). `{}` when nothing runs. LlamaIndex's `running_steps`.
+   */
+  readonly runningSteps: Effect.Effect<Readonly<Record<string, number>>>
   /** A JSON-safe snapshot of the run, valid at any moment; `Workflow.resume` continues from it. */
   readonly snapshot: Effect.Effect<Snapshot>
   /** The run's current state (a read of `ctx.state`). */

@@ -49,6 +49,7 @@ import { Log } from "./log.js"
 import { Outcome } from "./outcome.js"
 import { decode as decodeSnapshot, encode as encodeSnapshot } from "./snapshot.js"
 import { type Plan, planOf } from "./plan.js"
+import { admit } from "./concurrency.js"
 import { shouldYield, yieldToEventLoop } from "./yield.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
@@ -555,6 +556,17 @@ export class RunImpl<S = unknown> {
     }
   }
 
+  /** Names and counts of the invocations executing now (retries included, waiting ones not). */
+  runningSteps(): Record<string, number> {
+    const counts: Record<string, number> = {}
+    for (const inv of this.state.active) {
+      if (inv.suspended) continue
+      const name = this.plan.steps[inv.step].name
+      counts[name] = (counts[name] ?? 0) + 1
+    }
+    return counts
+  }
+
   /** The run's clock (a `TestClock` in tests). */
   now(): number {
     return this.clock.unsafeCurrentTimeMillis()
@@ -644,6 +656,7 @@ export class RunImpl<S = unknown> {
       // A state that cannot be snapshotted dies with `StateNotSerializableError` (never a silently wrong snapshot).
       snapshot: Effect.sync(() => this.snapshot()),
       pending: Effect.sync(() => this.state.pending.map((p) => ({ eventId: p.eventId, prompt: p.prompt }))),
+      runningSteps: Effect.sync(() => this.runningSteps()),
       state: SynchronizedRef.get(this.stateRef)
     }
   }
@@ -896,8 +909,24 @@ const startRunWith = <R>(
       yield* makeRun(self, runId, options?.state !== undefined ? options.state : self.initialState, options)
     )
     if (options?.durable === true) yield* makeDurable(run)
-    yield* startTimer(self, run, options)
-    yield* run.applyAndCheckpoint({ _tag: "Start", input: decoded }, false)
+    const begin = Effect.zipRight(
+      startTimer(self, run, options),
+      Effect.suspend(() => run.applyAndCheckpoint({ _tag: "Start", input: decoded }, false))
+    )
+    if (self.concurrency === undefined) {
+      yield* begin
+      return run
+    }
+    // A capped workflow: the run begins now if a slot is free, otherwise when an earlier run ends (FIFO).
+    let inline = true
+    let admitted = false
+    const end = admit(self, self.concurrency, () => {
+      if (inline) admitted = true
+      else run.track(run.runFork(begin))
+    })
+    inline = false
+    run.ended.listen(end)
+    if (admitted) yield* begin
     return run
   }) as Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError, R>
 
