@@ -92,8 +92,17 @@ const isOutput = (u: unknown): u is AnyEvent | ReadonlyArray<AnyEvent> | undefin
   return isEventLike(u)
 }
 
-/** An Effect (not an Option or Either, which are Effects too): a handler that forgot a `yield*`. */
-const returnedEffect = (u: unknown): boolean => Effect.isEffect(u) && !Option.isOption(u) && !Either.isEither(u)
+/**
+ * An Effect (not an Option or Either, which are Effects too): a handler that forgot a `yield*`. Events are plain
+ * objects, so the prototype test keeps this off the hot path.
+ */
+const returnedEffect = (u: unknown): boolean =>
+  typeof u === "object" &&
+  u !== null &&
+  Object.getPrototypeOf(u) !== Object.prototype &&
+  Effect.isEffect(u) &&
+  !Option.isOption(u) &&
+  !Either.isEither(u)
 
 const isEventLike = (u: unknown): u is AnyEvent =>
   typeof u === "object" && u !== null && typeof (u as { _tag?: unknown })._tag === "string"
@@ -304,7 +313,8 @@ export class RunImpl<S = unknown> {
       this.settleListeners = []
       for (const listener of listeners) listener()
     }
-    if (this.withoutHandle && I.isWaiting(this.state)) this.failWithoutHandle()
+    // `idle`: the interpreter saw the run become quiet but wakeable (cheap to test on every input).
+    if (this.withoutHandle && this.state.idle && I.isWaiting(this.state)) this.failWithoutHandle()
     return next
   }
 
