@@ -193,7 +193,9 @@ export const StepFailed = define("StepFailed", {
   step: Schema.String,
   event: Schema.Unknown,
   error: Schema.Unknown,
-  attempts: Schema.Number
+  attempts: Schema.Number,
+  /** `true` when the step died (a defect, e.g. a rejected `Effect.promise`) rather than failed; defects are not retried. */
+  defect: Schema.optional(Schema.Boolean)
 })
 
 /**

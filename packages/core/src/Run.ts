@@ -64,6 +64,8 @@ export interface RunOptions<S = unknown> {
   readonly durable?: boolean | undefined
   /** Caps on what sends from outside (`handle.send`, HTTP) may pile up in this run; see {@link RunLimits}. */
   readonly limits?: RunLimits | undefined
+  /** Overrides the workflow's `maxRecoveries`: how many step failures this run may route to `StepFailed`. */
+  readonly maxRecoveries?: number | undefined
 }
 
 /**
@@ -146,6 +148,11 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any, E = HandleErro
   readonly pending: Effect.Effect<
     ReadonlyArray<{ readonly eventId: string; readonly requestId: string; readonly prompt: AnyEvent }>
   >
+  /**
+   * The steps executing now, with how many invocations of each (retries included; invocations suspended in
+   * `ctx.waitFor` are not running). `{}` when nothing runs. LlamaIndex's `running_steps`.
+   */
+  readonly runningSteps: Effect.Effect<Readonly<Record<string, number>>>
   /** A JSON-safe snapshot of the run, valid at any moment; `Workflow.resume` continues from it. */
   readonly snapshot: Effect.Effect<Snapshot>
   /** The run's current state (a read of `ctx.state`). */

@@ -48,6 +48,21 @@ export interface StepTarget<Name extends string> {
 }
 
 /**
+ * What `ctx.retry` tells an execution that retries a failed one (LlamaIndex's `retry_info`).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface RetryInfo {
+  /** This execution's number: 2 on the first retry, ... (the same as `ctx.attempt`). */
+  readonly attempt: number
+  /** The error the previous execution failed with. */
+  readonly lastError: unknown
+  /** Time since the first execution of this invocation started. */
+  readonly elapsed: Duration.Duration
+}
+
+/**
  * The step context, `ctx` in `step(match, (event, ctx) => ...)`. `Out`: the events the step may send (its `emits`
  * when declared).
  *
@@ -65,6 +80,8 @@ export interface StepContext<S = unknown, Out extends AnyEvent = AnyEvent> {
   readonly eventId: string
   /** 1 on the first execution, 2 on the first retry, ... */
   readonly attempt: number
+  /** `None` on the first execution; on a retry, the previous execution's error and the time spent so far. */
+  readonly retry: Option.Option<RetryInfo>
   /**
    * Dispatches an event now: to every step that accepts it, or to one named step.
    * A targeted send to an unknown step, or to a step that does not accept the event, fails with `UnknownStepError`.

@@ -124,6 +124,17 @@ export interface DefineOptions<Name extends string, In, Out> {
   readonly external?: ReadonlyArray<EventType> | undefined
   /** A description, shown by the server and in graphs. */
   readonly description?: string | undefined
+  /**
+   * How many step failures one run may route to `StepFailed` handlers (default 100; a run option overrides it).
+   * The failure after that fails the run with `RecoveryBudgetError`, so a handler that routes work back to a
+   * step that keeps failing cannot loop forever.
+   */
+  readonly maxRecoveries?: number | undefined
+  /**
+   * How many runs of this workflow may be active at once in this process (default: no cap). Further runs are
+   * queued and start in order (FIFO) as earlier ones end; a queued run's timeout starts when it starts.
+   */
+  readonly concurrency?: number | undefined
 }
 
 /**
@@ -165,6 +176,10 @@ export interface Workflow<
   readonly initialState: S
   readonly timeout: Duration.Duration | undefined
   readonly external: ReadonlyArray<EventType>
+  /** See {@link DefineOptions.maxRecoveries}. */
+  readonly maxRecoveries: number
+  /** See {@link DefineOptions.concurrency}; `undefined` for no cap. */
+  readonly concurrency: number | undefined
   readonly steps: ReadonlyArray<StepDefinition>
   /** Problems of the workflow's own options (e.g. `state` without `initialState`). */
   readonly problems: ReadonlyArray<string>

@@ -175,6 +175,98 @@ export class WorkflowStalledError extends Data.TaggedError("WorkflowStalledError
 }
 
 /**
+ * A run spent its recovery budget (`maxRecoveries`): one more step failure would have been routed to a
+ * `StepFailed` handler, typically a handler that routes work back to a step that keeps failing.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class RecoveryBudgetError extends Data.TaggedError("RecoveryBudgetError")<{
+  readonly workflow: string
+  readonly runId: string
+  /** The step whose failure found the budget spent. */
+  readonly step: string
+  readonly maxRecoveries: number
+  /** That step's own error (or defect). */
+  readonly error: unknown
+}> {
+  override get message(): string {
+    const detail = this.error instanceof Error ? this.error.message : String(this.error)
+    return (
+      `Run ${this.runId} of workflow "${this.workflow}": step "${this.step}" failed (${detail}) after the run had ` +
+      `already routed ${this.maxRecoveries} failures to StepFailed (maxRecoveries: ${this.maxRecoveries}). A ` +
+      `StepFailed handler probably sends work back to a step that keeps failing; fix that step, stop recovering, ` +
+      `or raise maxRecoveries in defineWorkflow or in the run options.`
+    )
+  }
+}
+
+/**
+ * A step's handler succeeded with something that is not an event, an array of events or nothing; most often
+ * an Effect (a forgotten `yield*`). The run dies with this defect (or routes it to a `StepFailed` handler).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidStepOutputError extends Data.TaggedError("InvalidStepOutputError")<{
+  readonly workflow: string
+  readonly step: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `Step "${this.step}" of workflow "${this.workflow}" ${this.detail}`
+  }
+}
+
+/**
+ * `Workflow.run` was used on a run that now waits for input from outside (an open `ctx.waitFor`, an unanswered
+ * `InputRequired`, a step that accepts `external` events), but `Workflow.run` gives nobody a handle to send it.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class HandleRequiredError extends Data.TaggedError("HandleRequiredError")<{
+  readonly workflow: string
+  readonly runId: string
+  readonly waitingFor: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return (
+      `Run ${this.runId} of workflow "${this.workflow}" waits for input from outside (${this.waitingFor.join(
+        "; "
+      )}), but Workflow.run gives no handle to answer with, so it would wait forever. Use ` +
+      `Workflow.start(wf, input) and answer with handle.send(...) (handle.pending lists the open prompts).`
+    )
+  }
+}
+
+/**
+ * The run's state does not survive its `state` schema (encode, then decode), so a snapshot or checkpoint of it
+ * would be wrong: e.g. a function in a `Schema.Unknown` field, a `Date` under `Schema.DateFromSelf`, or state
+ * without a `state` schema that is not plain JSON. Raised at the first checkpoint/snapshot, never silently.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class StateNotSerializableError extends Data.TaggedError("StateNotSerializableError")<{
+  readonly workflow: string
+  readonly runId: string
+  /** Where in the state, e.g. `["items", 0, "at"]` (ParseResult's path). */
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly detail: string
+}> {
+  override get message(): string {
+    const where =
+      this.path.length === 0 ? "the state" : `state${this.path.map((k) => `[${JSON.stringify(String(k))}]`).join("")}`
+    return (
+      `Run ${this.runId} of workflow "${this.workflow}": ${where} cannot be saved in a snapshot: ${this.detail}. ` +
+      `Give the workflow a \`state\` schema whose encoded form is JSON (e.g. Schema.Date rather than ` +
+      `Schema.DateFromSelf, no functions).`
+    )
+  }
+}
+
+/**
  * A snapshot could not be decoded or does not belong to this workflow.
  *
  * @since 0.1.0
@@ -216,6 +308,8 @@ export type RunError<E> =
   | WorkflowCancelledError
   | WorkflowStalledError
   | WorkflowValidationError
+  | RecoveryBudgetError
+  | HandleRequiredError
 
 /**
  * A run store could not save, load, list or remove a snapshot.

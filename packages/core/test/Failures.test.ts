@@ -211,35 +211,24 @@ describe("Failures", () => {
 
   describe("defects", () => {
     it.scoped(
-      "a defect is not retried, not routed to StepFailed: the run dies with it and publishes WorkflowFailed",
+      "a defect is not retried; without a StepFailed handler the run dies with it and publishes WorkflowFailed",
       () =>
         Effect.gen(function* () {
           const executions = yield* Ref.make(0)
-          const recovered = yield* Ref.make(0)
           const defect = new Error("kaboom")
-          const wf = defineWorkflow({ name: "defect", output: Schema.String })
-            .step(
-              StartEvent,
-              () =>
-                Effect.zipRight(
-                  Ref.update(executions, (n) => n + 1),
-                  Effect.die(defect)
-                ),
-              {
-                name: "dies",
-                emits: [StopEvent],
-                retry: Schedule.recurs(3)
-              }
-            )
-            .step(
-              StepFailed,
-              () =>
-                Effect.as(
-                  Ref.update(recovered, (n) => n + 1),
-                  StopEvent.make({ result: "should not recover" })
-                ),
-              { name: "recovery", emits: [StopEvent] }
-            )
+          const wf = defineWorkflow({ name: "defect", output: Schema.String }).step(
+            StartEvent,
+            () =>
+              Effect.zipRight(
+                Ref.update(executions, (n) => n + 1),
+                Effect.die(defect)
+              ),
+            {
+              name: "dies",
+              emits: [StopEvent],
+              retry: Schedule.recurs(3)
+            }
+          )
           const handle = yield* Workflow.start(wf)
           const exit = yield* Effect.exit(handle.result)
 
@@ -250,7 +239,6 @@ describe("Failures", () => {
             assert.strictEqual(Option.getOrThrow(Cause.dieOption(exit.cause)), defect)
           }
           assert.strictEqual(yield* Ref.get(executions), 1, "defects are not retried")
-          assert.strictEqual(yield* Ref.get(recovered), 0, "defects are not routed to StepFailed")
 
           const published = yield* collectAll(handle.events())
           assert.strictEqual(published.length, 1)

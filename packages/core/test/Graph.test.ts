@@ -110,6 +110,48 @@ describe("Workflow.validate", () => {
     })
   )
 
+  it.effect("reports steps that only feed each other with no path to StopEvent (a dead-end cycle)", () =>
+    Effect.gen(function* () {
+      // start -> A | StopEvent; l1: A -> B; l2: B -> A. StopEvent is reachable, but not from l1/l2.
+      const wf = defineWorkflow({ name: "dead-end" })
+        .step(StartEvent, unused, { emits: [A, StopEvent] })
+        .step(A, unused, { name: "l1", emits: [B] })
+        .step(B, unused, { name: "l2", emits: [A] })
+      const issues = yield* issuesOf(wf)
+      assert.strictEqual(issues.length, 1, issues.join("\n"))
+      assertIssue(issues, "dead-end cycle", '"l1"', '"l2"', "StopEvent")
+      // A step feeding only itself is one too.
+      assertIssue(
+        yield* issuesOf(
+          defineWorkflow({ name: "self-loop" })
+            .step(StartEvent, unused, { emits: [A, StopEvent] })
+            .step(A, unused, { name: "spin", emits: [A] })
+        ),
+        "dead-end cycle",
+        '"spin"'
+      )
+    })
+  )
+
+  it.effect("a cycle with a way out (StopEvent, a prompt, a step without declared emits) is not a dead end", () =>
+    Effect.gen(function* () {
+      const exits = [
+        { emits: [A, StopEvent] },
+        { emits: [A, InputRequired] },
+        {} // no emits declared: its edges are unknown, the graph checks are skipped
+      ]
+      for (const exit of exits) {
+        const wf = defineWorkflow({ name: "loop-with-exit" })
+          .step(StartEvent, unused, { emits: [A, StopEvent] })
+          .step(A, unused, { name: "l1", emits: [B] })
+          .step(B, unused, { name: "l2", ...exit } as any)
+        const result = yield* Effect.either(Workflow.validate(wf))
+        const issues = Either.isLeft(result) ? result.left.issues : []
+        assert.deepStrictEqual(matching(issues, "dead-end"), [], JSON.stringify(exit))
+      }
+    })
+  )
+
   it.effect("reports a step that accepts StopEvent", () =>
     Effect.gen(function* () {
       const wf = defineWorkflow({ name: "acceptsStop" })

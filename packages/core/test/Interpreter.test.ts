@@ -393,14 +393,41 @@ describe("interpreter", () => {
       assert.strictEqual(state.status, "failed")
     })
 
-    it("a defect is never routed to StepFailed: the run ends Failed with defect: true", () => {
+    it("a defect is routed to StepFailed marked defect: true; an interruption ends the run Failed", () => {
       const { state, root } = start(recovering)
-      const [a] = runsOf(complete(state, root, A.make({ n: 1 })))
+      const [a, a2] = runsOf(complete(state, root, [A.make({ n: 1 }), A.make({ n: 2 })]))
       const defect = new Error("bug")
-      const commands = I.transition(state, { _tag: "Failed", invocation: a, error: defect, defect: true })
-      assert.deepStrictEqual(runsOf(commands), [])
-      assert.deepStrictEqual(endsOf(commands), [{ _tag: "Failed", step: "A", error: defect, defect: true }])
+      const routed = I.transition(state, { _tag: "Failed", invocation: a, error: defect, defect: true })
+      assert.deepStrictEqual(endsOf(routed), [])
+      assert.deepStrictEqual(
+        runsOf(routed).map((r) => (r.event as StepFailed).defect),
+        [true]
+      )
+      const interrupted = I.transition(state, {
+        _tag: "Failed",
+        invocation: a2,
+        error: "interrupted",
+        defect: true,
+        interrupted: true
+      })
+      assert.deepStrictEqual(runsOf(interrupted), [])
+      assert.deepStrictEqual(endsOf(interrupted), [{ _tag: "Failed", step: "A", error: "interrupted", defect: true }])
       assert.strictEqual(state.status, "failed")
+    })
+
+    it("the recovery budget: after maxRecoveries routed failures the next one ends the run", () => {
+      const { state, root } = start(recovering)
+      state.maxRecoveries = 1
+      const [a, a2] = runsOf(complete(state, root, [A.make({ n: 1 }), A.make({ n: 2 })]))
+      assert.strictEqual(
+        runsOf(I.transition(state, { _tag: "Failed", invocation: a, error: "one", defect: false })).length,
+        1
+      )
+      const commands = I.transition(state, { _tag: "Failed", invocation: a2, error: "two", defect: false })
+      const [ending] = endsOf(commands) as Array<{ _tag: string; error: unknown }>
+      assert.strictEqual(ending._tag, "Failed")
+      assert.strictEqual((ending.error as { _tag: string })._tag, "RecoveryBudgetError")
+      assert.strictEqual(state.recoveries, 1)
     })
 
     it("Cancel publishes WorkflowCancelled and ends Cancelled", () => {

@@ -4,7 +4,9 @@ import { expectTypeOf } from "vitest"
 import {
   defineWorkflow,
   Event,
+  type HandleRequiredError,
   type InvalidInputError,
+  type RecoveryBudgetError,
   StartEvent,
   type StepTimeoutError,
   StopEvent,
@@ -25,7 +27,13 @@ class Search extends Context.Tag("Types/Search")<Search, { readonly find: (q: st
 class LlmError extends Data.TaggedError("LlmError")<{ readonly reason: string }> {}
 class SearchError extends Data.TaggedError("SearchError")<{}> {}
 
-type EngineErrors = WorkflowTimeoutError | WorkflowCancelledError | WorkflowStalledError | WorkflowValidationError
+type EngineErrors =
+  | WorkflowTimeoutError
+  | WorkflowCancelledError
+  | WorkflowStalledError
+  | WorkflowValidationError
+  | RecoveryBudgetError
+  | HandleRequiredError
 
 const rag = defineWorkflow({
   name: "types-rag",

@@ -8,7 +8,9 @@ import { expectTypeOf } from "vitest"
 import {
   defineWorkflow,
   Event,
+  type HandleRequiredError,
   type InvalidInputError,
+  type RecoveryBudgetError,
   type RunStore,
   type RunStoreError,
   type UnknownStepError,
@@ -23,7 +25,13 @@ import {
   type WorkflowValidationError
 } from "@eventflow/core"
 
-type EngineErrors = WorkflowTimeoutError | WorkflowCancelledError | WorkflowStalledError | WorkflowValidationError
+type EngineErrors =
+  | WorkflowTimeoutError
+  | WorkflowCancelledError
+  | WorkflowStalledError
+  | WorkflowValidationError
+  | RecoveryBudgetError
+  | HandleRequiredError
 
 const echo = defineWorkflow({ name: "strict-echo", input: Schema.String, output: Schema.String }).step(
   StartEvent,

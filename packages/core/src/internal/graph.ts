@@ -161,7 +161,74 @@ export const problems = (self: Workflow.Any): ReadonlyArray<string> => {
     }
     if (accepted.has(START) && !reachedEvents.has(STOP)) {
       issues.push(`no path can emit StopEvent: no reachable step declares StopEvent in its emits.`)
+    } else {
+      issues.push(...deadEndCycles(self, accepted, reachedSteps))
     }
+  }
+  return issues
+}
+
+/**
+ * Reachable steps that only feed each other in a cycle, with no path out of it to `StopEvent` (`l1 <-> l2`): a run
+ * that gets there loops forever (LlamaIndex's dead-end check). Checked where every `emits` is declared; a prompt
+ * (`InputRequired`) counts as a way out: the answer comes from outside. Unreachable cycles are reported as
+ * unreachable instead.
+ */
+const deadEndCycles = (
+  self: Workflow.Any,
+  accepted: ReadonlyMap<string, ReadonlyArray<string>>,
+  reachable: ReadonlySet<Workflow.StepDefinition>
+): Array<string> => {
+  const byName = new Map(self.steps.map((step) => [step.name, step]))
+  const next = new Map<Workflow.StepDefinition, Array<Workflow.StepDefinition>>()
+  const exits = new Set<Workflow.StepDefinition>()
+  for (const step of self.steps) {
+    const tags = emitTags(step)
+    if (tags === undefined || tags.includes(STOP) || tags.includes(INPUT_REQUIRED)) {
+      exits.add(step)
+      continue
+    }
+    const successors: Array<Workflow.StepDefinition> = []
+    for (const tag of tags) for (const name of accepted.get(tag) ?? []) successors.push(byName.get(name)!)
+    next.set(step, successors)
+  }
+  // Backwards from the ways out: every step with a path to one can end.
+  const canEnd = new Set(exits)
+  let changed = true
+  while (changed) {
+    changed = false
+    for (const [step, successors] of next) {
+      if (!canEnd.has(step) && successors.some((s) => canEnd.has(s))) {
+        canEnd.add(step)
+        changed = true
+      }
+    }
+  }
+  const reaches = (from: Workflow.StepDefinition): Set<Workflow.StepDefinition> => {
+    const seen = new Set<Workflow.StepDefinition>()
+    const stack = [...(next.get(from) ?? [])]
+    while (stack.length > 0) {
+      const step = stack.pop()!
+      if (seen.has(step)) continue
+      seen.add(step)
+      stack.push(...(next.get(step) ?? []))
+    }
+    return seen
+  }
+  const issues: Array<string> = []
+  const reported = new Set<Workflow.StepDefinition>()
+  for (const step of self.steps) {
+    if (canEnd.has(step) || reported.has(step) || !reachable.has(step)) continue
+    const reached = reaches(step)
+    if (!reached.has(step)) continue
+    // The cycle through `step`: the steps it reaches that reach it back.
+    const cycle = self.steps.filter((other) => other === step || (reached.has(other) && reaches(other).has(step)))
+    for (const member of cycle) reported.add(member)
+    issues.push(
+      `dead-end cycle: ${cycle.map((s) => `"${s.name}"`).join(", ")} only feed${cycle.length === 1 ? "s itself" : " each other"} ` +
+        `and no path leads from ${cycle.length === 1 ? "it" : "them"} to StopEvent, so a run that gets there never ends. ` +
+        `Let one of them emit StopEvent (or an event that leads to it).`
+    )
   }
   return issues
 }

@@ -10,7 +10,12 @@
 import type { Duration } from "effect/Duration"
 import type { AnyEvent } from "../Event.js"
 import { childId, externalId, startEventId } from "./ids.js"
-import { EventNotAcceptedError, PromptNotOpenError, WorkflowStalledError } from "../WorkflowError.js"
+import {
+  EventNotAcceptedError,
+  PromptNotOpenError,
+  RecoveryBudgetError,
+  WorkflowStalledError
+} from "../WorkflowError.js"
 import type { Plan } from "./plan.js"
 
 /** @internal */
@@ -42,6 +47,8 @@ export interface Invocation {
   replay: Replay | undefined
   /** Currently suspended in `ctx.waitFor` (its worker slot is released). */
   suspended: boolean
+  /** `ctx.send`/`ctx.write` effects the current execution created and has not run (a forgotten `yield*`?). */
+  unran: number
 }
 
 /** What a re-executed invocation had done before the snapshot. @internal */
@@ -127,6 +134,9 @@ export interface RunState {
   /** Events no step and no waiter took: a waiter registered later takes the oldest matching one. */
   readonly unclaimed: Array<{ readonly id: string; readonly event: AnyEvent }>
   idle: boolean
+  /** Step failures routed to `StepFailed` so far, and how many may be (`maxRecoveries`). */
+  recoveries: number
+  maxRecoveries: number
 }
 
 /** @internal */
@@ -158,8 +168,10 @@ export type Input =
       readonly _tag: "Failed"
       readonly invocation: Invocation
       readonly error: unknown
-      /** A defect (or an interruption) is neither retried nor routed to `StepFailed`. */
+      /** A defect is not retried; it is routed to `StepFailed` (marked `defect: true`) when a step accepts it. */
       readonly defect: boolean
+      /** An interruption of the step's own fiber: never routed to `StepFailed`. */
+      readonly interrupted?: boolean | undefined
     }
   | {
       readonly _tag: "Wait"
@@ -208,7 +220,9 @@ export const make = (plan: Plan, runId: string, trace = true): RunState => ({
   pending: [],
   waiters: [],
   unclaimed: [],
-  idle: false
+  idle: false,
+  recoveries: 0,
+  maxRecoveries: plan.workflow.maxRecoveries ?? Infinity
 })
 
 /** A new invocation record. @internal */
@@ -224,7 +238,8 @@ export const invocation = (step: number, eventId: string, event: AnyEvent, repla
   collectResults: undefined,
   answers: undefined,
   replay,
-  suspended: false
+  suspended: false,
+  unran: 0
 })
 
 // -----------------------------------------------------------------------------
@@ -370,15 +385,34 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       const inv = input.invocation
       const step = state.plan.steps[inv.step]
       release(state, inv)
-      if (!input.defect && state.plan.recovers && !step.acceptsStepFailed) {
-        const event = {
-          _tag: "StepFailed",
-          step: step.name,
-          event: inv.event,
-          error: input.error,
-          attempts: inv.attempts
+      if (input.interrupted !== true && state.plan.recovers && !step.acceptsStepFailed) {
+        if (state.recoveries >= state.maxRecoveries) {
+          const error = new RecoveryBudgetError({
+            workflow: state.plan.name,
+            runId: state.runId,
+            step: step.name,
+            maxRecoveries: state.maxRecoveries,
+            error: input.error
+          })
+          end(
+            state,
+            "failed",
+            { _tag: "Failed", step: step.name, error, defect: false },
+            { _tag: "WorkflowFailed", step: step.name, error, attempts: inv.attempts } as AnyEvent,
+            out
+          )
+        } else {
+          state.recoveries++
+          const event: Record<string, unknown> = {
+            _tag: "StepFailed",
+            step: step.name,
+            event: inv.event,
+            error: input.error,
+            attempts: inv.attempts
+          }
+          if (input.defect) event.defect = true
+          dispatch(state, childId(inv.eventId, step.name, inv.emitted++), event as unknown as AnyEvent, undefined, out)
         }
-        dispatch(state, childId(inv.eventId, step.name, inv.emitted++), event, undefined, out)
       } else {
         end(
           state,

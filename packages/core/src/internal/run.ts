@@ -21,19 +21,22 @@ import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import type { AnyEvent, EventType } from "../Event.js"
 import type { RunHandle, RunOptions, Status } from "../Run.js"
-import type { StepContext, WaitForOptions } from "../StepContext.js"
+import type { RetryInfo, StepContext, WaitForOptions } from "../StepContext.js"
 import { RunStore, type Service as RunStoreService, unfinished } from "../RunStore.js"
 import type * as Snapshot from "../Snapshot.js"
 import type * as Workflow from "../Workflow.js"
 import {
   type EventNotAcceptedError,
+  HandleRequiredError,
   InvalidEventError,
   InvalidInputError,
   InvalidSnapshotError,
+  InvalidStepOutputError,
   RunNotFoundError,
   RunLimitError,
   type PromptNotOpenError,
   type RunStoreError,
+  StateNotSerializableError,
   RunNotActiveError,
   StepTimeoutError,
   UnknownStepError,
@@ -49,6 +52,8 @@ import { Log } from "./log.js"
 import { Outcome } from "./outcome.js"
 import { decode as decodeSnapshot, encode as encodeSnapshot } from "./snapshot.js"
 import { type Plan, planOf } from "./plan.js"
+import { admit } from "./concurrency.js"
+import { shouldYield, yieldToEventLoop } from "./yield.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
 
@@ -127,6 +132,18 @@ const isOutput = (u: unknown): u is AnyEvent | ReadonlyArray<AnyEvent> | undefin
   if (Array.isArray(u)) return u.every(isEventLike)
   return isEventLike(u)
 }
+
+/**
+ * An Effect (not an Option or Either, which are Effects too): a handler that forgot a `yield*`. Events are plain
+ * objects, so the prototype test keeps this off the hot path.
+ */
+const returnedEffect = (u: unknown): boolean =>
+  typeof u === "object" &&
+  u !== null &&
+  Object.getPrototypeOf(u) !== Object.prototype &&
+  Effect.isEffect(u) &&
+  !Option.isOption(u) &&
+  !Either.isEither(u)
 
 const isEventLike = (u: unknown): u is AnyEvent =>
   typeof u === "object" && u !== null && typeof (u as { _tag?: unknown })._tag === "string"
@@ -228,7 +245,7 @@ export class RunImpl<S = unknown> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
     return durable.lock.withPermits(1)(
-      Effect.suspend(() => durable.store.save(this.snapshot())).pipe(
+      Effect.suspend(() => this.save(durable.store)).pipe(
         Effect.catchAll((error) =>
           Effect.sync(() => {
             // A durable run that cannot persist must not go on as if it could.
@@ -237,6 +254,20 @@ export class RunImpl<S = unknown> {
         )
       )
     )
+  }
+
+  /** Saves a snapshot; a state that cannot be snapshotted fails the run with `StateNotSerializableError`. */
+  private save(store: RunStoreService): Effect.Effect<void, RunStoreError> {
+    let snapshot: Snapshot.Snapshot
+    try {
+      snapshot = this.snapshot()
+    } catch (error) {
+      if (!(error instanceof StateNotSerializableError)) throw error
+      return Effect.sync(() => {
+        if (this.state.status === "running") this.apply({ _tag: "Abort", error })
+      })
+    }
+    return store.save(snapshot)
   }
 
   snapshot(): Snapshot.Snapshot {
@@ -324,7 +355,37 @@ export class RunImpl<S = unknown> {
       this.settleListeners = []
       for (const listener of listeners) listener()
     }
+    // `idle`: the interpreter saw the run become quiet but wakeable (cheap to test on every input).
+    if (this.withoutHandle && this.state.idle && I.isWaiting(this.state)) this.failWithoutHandle()
     return next
+  }
+
+  /** Set by `Workflow.run`: nobody holds a handle, so nothing can be sent into this run. */
+  withoutHandle = false
+
+  /**
+   * A `Workflow.run` run that waits for input could only wait forever: it fails at once with `HandleRequiredError`,
+   * unless an open `ctx.waitFor` has a `timeout` (its expiry wakes the run).
+   */
+  private failWithoutHandle(): void {
+    const waitingFor: Array<string> = []
+    for (const waiter of this.state.waiters) {
+      if (this.waiters.get(waiter)?.timeout !== undefined) return
+      waitingFor.push(`step "${this.plan.steps[waiter.invocation.step].name}" waits in ctx.waitFor for ${waiter.tag}`)
+    }
+    for (const p of this.state.pending) {
+      if (!this.state.waiters.some((w) => w.key === p.eventId)) {
+        waitingFor.push(`the ${p.prompt._tag} ${p.eventId} waits for an answer`)
+      }
+    }
+    if (waitingFor.length === 0) {
+      const external = [...this.plan.externalTags].filter((tag) => this.plan.routes.has(tag))
+      waitingFor.push(`steps accept ${external.join(", ")} events, which can only be sent from outside`)
+    }
+    this.apply({
+      _tag: "Abort",
+      error: new HandleRequiredError({ workflow: this.workflowName, runId: this.runId, waitingFor })
+    })
   }
 
   /** Who waits in `settled` for the run to wait for input (created on first use). */
@@ -370,18 +431,55 @@ export class RunImpl<S = unknown> {
     fiber.addObserver(() => this.fibers.delete(fiber))
   }
 
-  /** A worker fiber: runs an invocation, feeds back its outcome, and goes on with the next one it is given. */
+  /**
+   * A worker fiber: runs an invocation, feeds back its outcome, and goes on with the next one it is given. Between
+   * two invocations it lets the event loop run when this macrotask has been busy for a while (see `yield.ts`).
+   */
   work(invocation: I.Invocation): Effect.Effect<void> {
     return Effect.flatMap(Effect.exit(this.execute(invocation)), (exit) => {
       const input = this.outcome(invocation, exit)
-      if (this.durable === undefined) {
-        const next = this.apply(input, true)
-        return next === undefined ? Effect.void : this.work(next)
+      if (invocation.unran > 0 && input._tag === "Completed") {
+        return Effect.zipRight(
+          this.warnUnran(invocation),
+          Effect.suspend(() => this.proceed(input))
+        )
       }
-      return Effect.flatMap(this.applyAndCheckpoint(input, true), (next) =>
-        next === undefined ? Effect.void : this.work(next)
-      )
+      return this.proceed(input)
     })
+  }
+
+  /**
+   * A `ctx.send(...)`/`ctx.write(...)` whose Effect was created but never run did nothing: almost always a
+   * forgotten `yield*`. Logged (not failed): an Effect built and then skipped on purpose (`Effect.when`) is legal.
+   */
+  private warnUnran(invocation: I.Invocation): Effect.Effect<void> {
+    const n = invocation.unran
+    invocation.unran = 0
+    return Effect.logWarning(
+      `Step "${this.plan.steps[invocation.step].name}" of workflow "${this.workflowName}" created ${n} ` +
+        `ctx.send/ctx.write Effect${n === 1 ? "" : "s"} that never ran, so nothing was sent or written: did you ` +
+        "forget `yield*`? (The @effect/language-service `floatingEffect` diagnostic catches this at compile time.)"
+    )
+  }
+
+  /** Feeds an outcome back and goes on with the invocation it starts for this worker, if any. */
+  private proceed(input: I.Input): Effect.Effect<void> {
+    if (this.durable === undefined) {
+      const next = this.apply(input, true)
+      return next === undefined ? Effect.void : this.next(next)
+    }
+    return Effect.flatMap(this.applyAndCheckpoint(input, true), (next) =>
+      next === undefined ? Effect.void : this.next(next)
+    )
+  }
+
+  /** Hops of this run's workers since the run last yielded to the event loop. */
+  private hops = 0
+
+  private next(invocation: I.Invocation): Effect.Effect<void> {
+    if (!shouldYield(++this.hops)) return this.work(invocation)
+    this.hops = 0
+    return Effect.zipRight(yieldToEventLoop, this.work(invocation))
   }
 
   execute(invocation: I.Invocation): Effect.Effect<unknown, unknown> {
@@ -390,7 +488,10 @@ export class RunImpl<S = unknown> {
     const ctx = new StepCtx(this, invocation, step.name)
     let effect: Effect.Effect<unknown, unknown> = Effect.suspend(() => {
       this.apply({ _tag: "Attempt", invocation })
+      invocation.unran = 0
       ctx.attempt = invocation.attempts
+      // For `ctx.retry.elapsed` (only a step with a `retry` schedule is ever executed again).
+      if (def.retry !== undefined && ctx.startedAt === undefined) ctx.startedAt = this.clock.unsafeCurrentTimeMillis()
       return def.handler(invocation.event, ctx) as Effect.Effect<unknown, unknown>
     })
     if (def.timeout !== undefined) {
@@ -403,7 +504,12 @@ export class RunImpl<S = unknown> {
     }
     if (def.retry !== undefined) {
       effect = Effect.retry(
-        Effect.tapError(effect, (error) => Effect.sync(() => this.apply({ _tag: "AttemptFailed", invocation, error }))),
+        Effect.tapError(effect, (error) =>
+          Effect.sync(() => {
+            ctx.lastError = error
+            this.apply({ _tag: "AttemptFailed", invocation, error })
+          })
+        ),
         def.retry
       )
     }
@@ -418,11 +524,15 @@ export class RunImpl<S = unknown> {
   outcome(invocation: I.Invocation, exit: Exit.Exit<unknown, unknown>): I.Input {
     if (Exit.isSuccess(exit)) {
       const output = exit.value
-      if (!isOutput(output)) {
-        const error = new Error(
-          `Step "${this.plan.steps[invocation.step].name}" returned ${describe(output)}, which is not an event, ` +
-            `an array of events or undefined.`
-        )
+      if (!isOutput(output) || returnedEffect(output)) {
+        const error = new InvalidStepOutputError({
+          workflow: this.workflowName,
+          step: this.plan.steps[invocation.step].name,
+          detail: returnedEffect(output)
+            ? "returned an Effect: did you forget `yield*`? (`return yield* effect`, or `Effect.flatMap` instead " +
+              "of `Effect.map`)"
+            : `returned ${describe(output)}, which is not an event, an array of events or undefined.`
+        })
         return { _tag: "Failed", invocation, error, defect: true }
       }
       return { _tag: "Completed", invocation, output }
@@ -435,7 +545,13 @@ export class RunImpl<S = unknown> {
       }
       return { _tag: "Failed", invocation, error: failure.value, defect: false }
     }
-    return { _tag: "Failed", invocation, error: Cause.squash(cause), defect: true }
+    return {
+      _tag: "Failed",
+      invocation,
+      error: Cause.squash(cause),
+      defect: true,
+      interrupted: Cause.isInterruptedOnly(cause)
+    }
   }
 
   private finish(ending: I.Ending): void {
@@ -490,6 +606,22 @@ export class RunImpl<S = unknown> {
       case "Aborted":
         return Exit.fail(ending.error)
     }
+  }
+
+  /** Names and counts of the invocations executing now (retries included, waiting ones not). */
+  runningSteps(): Record<string, number> {
+    const counts: Record<string, number> = {}
+    for (const inv of this.state.active) {
+      if (inv.suspended) continue
+      const name = this.plan.steps[inv.step].name
+      counts[name] = (counts[name] ?? 0) + 1
+    }
+    return counts
+  }
+
+  /** The run's clock (a `TestClock` in tests). */
+  now(): number {
+    return this.clock.unsafeCurrentTimeMillis()
   }
 
   status(): Status {
@@ -602,10 +734,12 @@ export class RunImpl<S = unknown> {
       cancel: this.cancel,
       status: Effect.sync(() => this.status()),
       settled: this.settled,
+      // A state that cannot be snapshotted dies with `StateNotSerializableError` (never a silently wrong snapshot).
       snapshot: Effect.sync(() => this.snapshot()),
       pending: Effect.sync(() =>
         this.state.pending.map((p) => ({ eventId: p.requestId, requestId: p.requestId, prompt: p.prompt }))
       ),
+      runningSteps: Effect.sync(() => this.runningSteps()),
       state: SynchronizedRef.get(this.stateRef)
     }
   }
@@ -641,6 +775,9 @@ export const decodeEvent = (plan: Plan, event: unknown): AnyEvent | InvalidEvent
 
 class StepCtx implements StepContext<any> {
   attempt = 0
+  /** When the first execution started (the run's clock), and the last failed execution's error. */
+  startedAt: number | undefined = undefined
+  lastError: unknown = undefined
   constructor(
     readonly run: RunImpl<any>,
     readonly invocation: I.Invocation,
@@ -653,6 +790,14 @@ class StepCtx implements StepContext<any> {
   get runId() {
     return this.run.runId
   }
+  get retry(): Option.Option<RetryInfo> {
+    if (this.attempt <= 1 || this.startedAt === undefined) return Option.none()
+    return Option.some({
+      attempt: this.attempt,
+      lastError: this.lastError,
+      elapsed: Duration.millis(Math.max(0, this.run.now() - this.startedAt))
+    })
+  }
   get eventId() {
     return this.invocation.eventId
   }
@@ -660,7 +805,11 @@ class StepCtx implements StepContext<any> {
   send(event: AnyEvent): Effect.Effect<void>
   send(event: AnyEvent, options: { readonly step?: string | undefined }): Effect.Effect<void, UnknownStepError>
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnknownStepError> {
+    const invocation = this.invocation
+    const attempt = invocation.attempts
+    invocation.unran++
     return Effect.suspend((): Effect.Effect<void, UnknownStepError> => {
+      if (invocation.attempts === attempt) invocation.unran--
       let step: number | undefined
       if (options?.step !== undefined) {
         const resolved = resolveStep(this.run.plan, options.step, event._tag)
@@ -673,8 +822,12 @@ class StepCtx implements StepContext<any> {
   }
 
   write(event: AnyEvent): Effect.Effect<void> {
+    const invocation = this.invocation
+    const attempt = invocation.attempts
+    invocation.unran++
     return Effect.sync(() => {
-      this.run.apply({ _tag: "Write", from: this.invocation, event })
+      if (invocation.attempts === attempt) invocation.unran--
+      this.run.apply({ _tag: "Write", from: invocation, event })
     })
   }
 
@@ -787,6 +940,7 @@ const makeRun = (
       state,
       limitsOf(options)
     )
+    if (options?.maxRecoveries !== undefined) run.state.maxRecoveries = options.maxRecoveries
     return run
   })
 
@@ -839,8 +993,24 @@ const startRunWith = <R>(
       yield* makeRun(self, runId, options?.state !== undefined ? options.state : self.initialState, options)
     )
     if (options?.durable === true) yield* makeDurable(run)
-    yield* startTimer(self, run, options)
-    yield* run.applyAndCheckpoint({ _tag: "Start", input: decoded }, false)
+    const begin = Effect.zipRight(
+      startTimer(self, run, options),
+      Effect.suspend(() => run.applyAndCheckpoint({ _tag: "Start", input: decoded }, false))
+    )
+    if (self.concurrency === undefined) {
+      yield* begin
+      return run
+    }
+    // A capped workflow: the run begins now if a slot is free, otherwise when an earlier run ends (FIFO).
+    let inline = true
+    let admitted = false
+    const end = admit(self, self.concurrency, () => {
+      if (inline) admitted = true
+      else run.track(run.runFork(begin))
+    })
+    inline = false
+    run.ended.listen(end)
+    if (admitted) yield* begin
     return run
   }) as Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError, R>
 
@@ -911,8 +1081,14 @@ export const run = (self: Workflow.Any, input?: unknown, options?: RunOptions) =
     "Workflow.run",
     // Like `Effect.scoped(start … result)`, without a Scope (creating and closing one costs more than a short run).
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(startRunWith(self, input, options, Effect.succeed), (run) =>
-        Effect.ensuring(restore(run.ended.await), run.shutdown)
+      Effect.flatMap(
+        startRunWith(self, input, options, (run) =>
+          Effect.sync(() => {
+            run.withoutHandle = true
+            return run
+          })
+        ),
+        (run) => Effect.ensuring(restore(run.ended.await), run.shutdown)
       )
     )
   )

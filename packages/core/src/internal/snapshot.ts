@@ -7,7 +7,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { AnyEvent } from "../Event.js"
 import * as Snapshot from "../Snapshot.js"
-import { InvalidSnapshotError } from "../WorkflowError.js"
+import { InvalidSnapshotError, StateNotSerializableError } from "../WorkflowError.js"
 import * as I from "./interpreter.js"
 import type { Plan } from "./plan.js"
 
@@ -76,6 +76,81 @@ export const decodeEvent = (plan: Plan, encoded: unknown, path: string): AnyEven
   return result.right
 }
 
+/**
+ * Encodes the run's state with the workflow's `state` schema and checks that the result is JSON that decodes back:
+ * a state that would not survive a snapshot (a function, a `Date` under `Schema.DateFromSelf`, a `Map`, ...) throws
+ * `StateNotSerializableError` naming where, instead of coming back wrong after a resume.
+ *
+ * @internal
+ */
+export const encodeState = (
+  plan: Plan,
+  runId: string,
+  schema: Schema.Schema<unknown, unknown, never> | undefined,
+  value: unknown
+): unknown => {
+  const fail = (path: ReadonlyArray<PropertyKey>, detail: string) =>
+    new StateNotSerializableError({ workflow: plan.name, runId, path, detail })
+  if (schema === undefined) {
+    const problem = notJson(value ?? null, [])
+    if (problem !== undefined) throw fail(problem.path, `${problem.detail} (the workflow has no \`state\` schema)`)
+    return value ?? null
+  }
+  const encoded = Schema.encodeEither(schema)(value)
+  if (Either.isLeft(encoded)) {
+    const [first] = ParseResult.ArrayFormatter.formatErrorSync(encoded.left)
+    throw fail(first?.path ?? [], `it does not encode with the state schema: ${first?.message ?? "unknown error"}`)
+  }
+  const problem = notJson(encoded.right, [])
+  if (problem !== undefined) throw fail(problem.path, `its encoded form ${problem.detail}`)
+  const decoded = Schema.decodeUnknownEither(schema)(JSON.parse(JSON.stringify(encoded.right)))
+  if (Either.isLeft(decoded)) {
+    const [first] = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+    throw fail(first?.path ?? [], `its JSON does not decode back with the state schema: ${first?.message ?? "?"}`)
+  }
+  return encoded.right
+}
+
+/** The first place where `u` is not plain JSON (functions, class instances, `Date`s, non-finite numbers...). */
+const notJson = (
+  u: unknown,
+  path: Array<PropertyKey>
+): { readonly path: ReadonlyArray<PropertyKey>; readonly detail: string } | undefined => {
+  switch (typeof u) {
+    case "string":
+    case "boolean":
+      return undefined
+    case "number":
+      return Number.isFinite(u) ? undefined : { path, detail: `is ${u}, which JSON turns into null` }
+    case "object": {
+      if (u === null) return undefined
+      if (Array.isArray(u)) {
+        for (let i = 0; i < u.length; i++) {
+          if (u[i] === undefined) return { path: [...path, i], detail: "is undefined, which JSON turns into null" }
+          const problem = notJson(u[i], [...path, i])
+          if (problem !== undefined) return problem
+        }
+        return undefined
+      }
+      const proto = Object.getPrototypeOf(u)
+      if (proto !== Object.prototype && proto !== null) {
+        const name = (u as object).constructor?.name ?? "object"
+        return { path, detail: `is a ${name}, which is not plain JSON` }
+      }
+      for (const key of Object.keys(u)) {
+        const v = (u as Record<string, unknown>)[key]
+        // An absent optional field: JSON drops it, which decodes the same.
+        if (v === undefined) continue
+        const problem = notJson(v, [...path, key])
+        if (problem !== undefined) return problem
+      }
+      return undefined
+    }
+    default:
+      return { path, detail: `is a ${typeof u}, which JSON cannot hold` }
+  }
+}
+
 /** What a snapshot needs besides the interpreter state. @internal */
 export interface SnapshotContext {
   readonly state: I.RunState
@@ -136,7 +211,7 @@ export const encode = (ctx: SnapshotContext): Snapshot.Snapshot => {
     status: ctx.status,
     createdAt: ctx.createdAt,
     updatedAt: ctx.now,
-    state: stateSchema === undefined ? (ctx.value ?? null) : Schema.encodeSync(stateSchema)(ctx.value),
+    state: encodeState(plan, state.runId, stateSchema, ctx.value),
     external: state.external,
     queued,
     inFlight,

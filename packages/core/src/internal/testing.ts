@@ -2,7 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import type { AnyEvent, EventType } from "../Event.js"
-import type { StepContext, WaitForOptions } from "../StepContext.js"
+import type { RetryInfo, StepContext, WaitForOptions } from "../StepContext.js"
 import type { RunStepOptions, StepResult } from "../Testing.js"
 import type * as Workflow from "../Workflow.js"
 import { UnknownStepError, WaitTimeoutError } from "../WorkflowError.js"
@@ -17,6 +17,7 @@ class RecordingCtx implements StepContext<any> {
   readonly written: Array<AnyEvent> = []
   readonly buffers = { collected: new Map<string, Array<AnyEvent>>() }
   readonly responses: Array<AnyEvent>
+  readonly retry = Option.none<RetryInfo>()
   constructor(
     readonly workflow: Workflow.Any,
     readonly state: SynchronizedRef.SynchronizedRef<any>,

@@ -10,6 +10,9 @@ export const TypeId: unique symbol = Symbol.for("@eventflow/core/Workflow") as a
 /** @internal */
 export const defaultWorkers = 4
 
+/** @internal */
+export const defaultMaxRecoveries = 100
+
 interface Definition {
   readonly name: string
   readonly description: string | undefined
@@ -19,6 +22,8 @@ interface Definition {
   readonly initialState: unknown
   readonly timeout: Duration.Duration | undefined
   readonly external: ReadonlyArray<Schema.Schema.Any>
+  readonly maxRecoveries: number
+  readonly concurrency: number | undefined
   readonly steps: ReadonlyArray<Workflow.StepDefinition>
   readonly problems: ReadonlyArray<string>
 }
@@ -86,6 +91,16 @@ export const defineWorkflow = (
       problems.push(`defineWorkflow: "${key}" must be an effect Schema, got ${describe(value)}.`)
     }
   }
+  const maxRecoveries = options.maxRecoveries ?? defaultMaxRecoveries
+  if (!(maxRecoveries === Infinity || (Number.isInteger(maxRecoveries) && maxRecoveries >= 0))) {
+    problems.push(
+      `defineWorkflow: "maxRecoveries" must be an integer >= 0 or Infinity, got ${describe(options.maxRecoveries)}.`
+    )
+  }
+  const concurrency = options.concurrency
+  if (concurrency !== undefined && !(concurrency === Infinity || (Number.isInteger(concurrency) && concurrency >= 1))) {
+    problems.push(`defineWorkflow: "concurrency" must be an integer >= 1 or Infinity, got ${describe(concurrency)}.`)
+  }
   const external: Array<Schema.Schema.Any> = []
   for (const type of options.external ?? []) {
     if (tagOfSafe(type) === undefined) {
@@ -103,6 +118,8 @@ export const defineWorkflow = (
     initialState: options.initialState,
     timeout: decodeDuration(options.timeout, `defineWorkflow "timeout"`, problems),
     external,
+    maxRecoveries,
+    concurrency: concurrency === Infinity ? undefined : concurrency,
     steps: [],
     problems
   })
