@@ -21,8 +21,10 @@ import { Event, RunStore, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Layer from "effect/Layer"
@@ -242,29 +244,42 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
       // The runs live in the server's scope: closing the server interrupts them (durable runs keep their checkpoint).
       const scope = yield* Effect.scope
       // Everything the workflows' steps need, captured once and given to every run.
-      const context = yield* Effect.context<RunStore.RunStore>()
+      // (Without the layer's Scope: each run gets a scope of its own, see `inRunScope`.)
+      const context = Context.omit(Scope.Scope)(yield* Effect.context<RunStore.RunStore>())
       const store = yield* RunStore.RunStore
       const heartbeat = Duration.decode(options.heartbeat ?? "15 seconds")
       // The runs live in this process; a finished run leaves the map once its final checkpoint is stored (which
       // happens before its result is delivered), and is then read from the store.
       const runs = new Map<string, Entry>()
-      const track = (entry: Entry) =>
+      // Each run lives in a scope of its own, a child of the server's: closed when the run has ended (so a finished
+      // run leaves nothing behind in the server's scope), or with the server's scope (which detaches durable runs).
+      const track = (entry: Entry, runScope: Scope.CloseableScope) =>
         Effect.suspend(() => {
           runs.set(entry.handle.runId, entry)
           return Effect.forkIn(
-            Effect.exit(entry.handle.result).pipe(Effect.ensuring(Effect.sync(() => runs.delete(entry.handle.runId)))),
+            Effect.exit(entry.handle.result).pipe(
+              Effect.flatMap((exit) => Scope.close(runScope, exit)),
+              Effect.ensuring(Effect.sync(() => runs.delete(entry.handle.runId)))
+            ),
             scope
           )
         })
+      /** Runs `make` in a new child scope of the server's scope; the scope is closed again when `make` fails. */
+      const inRunScope = <A, E>(make: Effect.Effect<A, E, Scope.Scope>) =>
+        Effect.flatMap(Scope.fork(scope, ExecutionStrategy.sequential), (runScope) =>
+          make.pipe(
+            Scope.extend(runScope),
+            Effect.map((value) => [value, runScope] as const),
+            Effect.onExit((exit) => (Exit.isFailure(exit) ? Scope.close(runScope, exit) : Effect.void))
+          )
+        )
 
       for (const workflow of workflows) {
         const unfinished = yield* store.list({ workflow: workflow.name, status: RunStore.unfinished })
         for (const { runId } of unfinished) {
           // One run that cannot be resumed (e.g. a snapshot from an incompatible version) must not stop the server.
-          yield* resume(workflow, runId).pipe(
-            Effect.provide(context),
-            Scope.extend(scope),
-            Effect.flatMap((handle) => track({ workflow, handle })),
+          yield* inRunScope(Effect.provide(resume(workflow, runId), context)).pipe(
+            Effect.flatMap(([handle, runScope]) => track({ workflow, handle }, runScope)),
             Effect.catchAllCause((cause) =>
               Effect.logWarning(`run ${runId} of workflow "${workflow.name}" was not resumed`, cause)
             )
@@ -300,16 +315,16 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
         .handle("startRun", ({ path, payload, urlParams }) =>
           Effect.gen(function* () {
             const workflow = yield* findWorkflow(path.name)
-            const handle = yield* start(workflow, payload, { durable: true }).pipe(
-              Effect.provide(context),
-              Scope.extend(scope),
+            const [handle, runScope] = yield* inRunScope(
+              Effect.provide(start(workflow, payload, { durable: true }), context)
+            ).pipe(
               Effect.catchTags({
                 InvalidInputError: (error) => new InvalidInput({ message: error.message }),
                 WorkflowValidationError: (error) => Effect.die(error)
               })
             )
             const entry: Entry = { workflow, handle }
-            yield* track(entry)
+            yield* track(entry, runScope)
             // Answers with the result, or with the prompt the run waits on (no request held until a person answers).
             if (urlParams.wait === true) yield* handle.settled
             return yield* runInfo(entry)
