@@ -9,7 +9,13 @@ import type * as Stream from "effect/Stream"
 import type { AnyEvent } from "./Event.js"
 import type { Snapshot } from "./Snapshot.js"
 import type * as Workflow from "./Workflow.js"
-import type { InvalidEventError, RunError, RunNotActiveError, UnknownStepError } from "./WorkflowError.js"
+import type {
+  InvalidEventError,
+  RunError,
+  RunNotActiveError,
+  RunStoreError,
+  UnknownStepError
+} from "./WorkflowError.js"
 
 /**
  * An event published to a run's stream, as the raw event object (`_tag` plus fields): `ctx.write` events,
@@ -73,12 +79,13 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any> {
   events(options?: { readonly internal?: boolean | undefined }): Stream.Stream<PublishedEvent>
   /**
    * Sends an event into the run (decoded with its schema): to a waiter, to every step that accepts it, or to one
-   * named step.
+   * named step. In a durable run, `RunStoreError` when the checkpoint of the event was not saved: the run keeps the
+   * event and saves it (and goes on) once the store takes writes again.
    */
   send(
     event: unknown,
     options?: { readonly step?: string | undefined }
-  ): Effect.Effect<void, UnknownStepError | InvalidEventError | RunNotActiveError>
+  ): Effect.Effect<void, UnknownStepError | InvalidEventError | RunNotActiveError | RunStoreError>
   /** Interrupts all steps, publishes `WorkflowCancelled`; `result` fails with `WorkflowCancelledError`. */
   readonly cancel: Effect.Effect<void>
   readonly status: Effect.Effect<Status>

@@ -423,7 +423,7 @@ export const run: {
     self: W & ValidateHandled<W>,
     input: InputEncoded<W>,
     options: RunOptions<State<W>> & { readonly durable: true }
-  ): Effect.Effect<Output<W>, RunError<Error<W>> | InvalidInputError, Requirements<W> | RunStore>
+  ): Effect.Effect<Output<W>, RunError<Error<W>> | InvalidInputError | RunStoreError, Requirements<W> | RunStore>
 } = internalRun.run as any
 
 /**
@@ -441,7 +441,11 @@ export const start: {
     self: W & ValidateHandled<W>,
     input: InputEncoded<W>,
     options: RunOptions<State<W>> & { readonly durable: true }
-  ): Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Requirements<W> | Scope.Scope | RunStore>
+  ): Effect.Effect<
+    RunHandle<W>,
+    InvalidInputError | WorkflowValidationError | RunStoreError,
+    Requirements<W> | Scope.Scope | RunStore
+  >
 } = internalRun.start as any
 
 /**

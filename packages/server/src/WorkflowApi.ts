@@ -123,6 +123,47 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
 ) {}
 
 /**
+ * The run store did not take a write (or a read failed): nothing was acknowledged (503). A run caught mid-flight
+ * keeps its progress in memory and saves it once the store works again; `GET /health` reports the store as
+ * `degraded` meanwhile. Retry later (check `GET /runs/{id}` before sending an event again).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()(
+  "StoreUnavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+/**
+ * The server is not ready (503): it is shutting down, or its run store is degraded (`GET /ready`).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class NotReady extends Schema.TaggedError<NotReady>()(
+  "NotReady",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+/**
+ * The answer of `GET /health`: `ok`, or `degraded` when the run store fails (with the last failure and since when).
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const Health = Schema.Struct({
+  status: Schema.Literal("ok", "degraded"),
+  store: Schema.Struct({
+    status: Schema.Literal("ok", "degraded"),
+    error: Schema.optional(Schema.String),
+    since: Schema.optional(Schema.Number)
+  })
+})
+
+/**
  * The status of a run.
  *
  * @since 0.1.0
@@ -214,7 +255,12 @@ const idParam = Schema.Struct({ id: Schema.String })
 export class WorkflowApi extends HttpApi.make("eventflow")
   .add(
     HttpApiGroup.make("eventflow")
-      .add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+      .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
+      .add(
+        HttpApiEndpoint.get("ready", "/ready")
+          .addSuccess(Schema.Struct({ status: Schema.Literal("ready") }))
+          .addError(NotReady)
+      )
       .add(HttpApiEndpoint.get("listWorkflows", "/workflows").addSuccess(Schema.Array(WorkflowInfo)))
       .add(
         HttpApiEndpoint.get("getWorkflow", "/workflows/:name")
@@ -276,6 +322,7 @@ export class WorkflowApi extends HttpApi.make("eventflow")
   .addError(PayloadTooLarge)
   .addError(InvalidJson)
   .addError(UnsupportedMediaType)
+  .addError(StoreUnavailable)
   .annotateContext(
     OpenApi.annotations({
       title: "Eventflow workflow server",

@@ -38,13 +38,17 @@ import { createServer, type IncomingMessage } from "node:http"
 import {
   InvalidEvent,
   InvalidInput,
+  NotReady,
   type RunInfo,
   RunNotActive,
   RunNotFound,
+  StoreUnavailable,
   WorkflowApi,
   type WorkflowInfo,
   WorkflowNotFound
 } from "./WorkflowApi.js"
+import { Lifecycle } from "./internal/lifecycle.js"
+import * as StoreHealth from "./internal/storeHealth.js"
 
 /**
  * Options of {@link layer} and {@link layerWithStore}.
@@ -98,7 +102,7 @@ type AnyStart = (
   options: { readonly durable: true }
 ) => Effect.Effect<
   RunHandle,
-  WorkflowError.InvalidInputError | WorkflowError.WorkflowValidationError,
+  WorkflowError.InvalidInputError | WorkflowError.WorkflowValidationError | WorkflowError.RunStoreError,
   Scope.Scope | RunStore.RunStore
 >
 
@@ -151,7 +155,10 @@ const runInfo = ({ handle, workflow }: Entry): Effect.Effect<RunInfo> =>
       createdAt
     }
     if (status === "running" || status === "waiting") return base
-    const exit = yield* Effect.exit(handle.result)
+    // A run whose end is not saved yet (the store fails) has no result yet: it is still running.
+    const ended = yield* Effect.timeoutOption(Effect.exit(handle.result), Duration.zero)
+    if (Option.isNone(ended)) return { ...base, status: "running" as const }
+    const exit = ended.value
     if (Exit.isSuccess(exit)) {
       const result = yield* Schema.encodeUnknown(workflow.output)(exit.value).pipe(
         Effect.orElseSucceed(() => exit.value)
@@ -217,6 +224,12 @@ const eventStream = (
     { contentType: "text/event-stream", headers: { "cache-control": "no-cache" } }
   )
 
+/** A store failure, as the API answers it (503); the store's health wrapper has logged it. */
+const storeUnavailable = (error: WorkflowError.RunStoreError) =>
+  new StoreUnavailable({
+    message: `${error.message}. Nothing was acknowledged; the store is degraded (see GET /health), retry later.`
+  })
+
 type Found =
   | { readonly _tag: "Live"; readonly entry: Entry }
   | { readonly _tag: "Stored"; readonly snapshot: Snapshot.Snapshot }
@@ -245,8 +258,15 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
       const scope = yield* Effect.scope
       // Everything the workflows' steps need, captured once and given to every run.
       // (Without the layer's Scope: each run gets a scope of its own, see `inRunScope`.)
-      const context = Context.omit(Scope.Scope)(yield* Effect.context<RunStore.RunStore>())
-      const store = yield* RunStore.RunStore
+      // The runs use the store through a wrapper that tracks its health (`/health`, `/ready`).
+      const health = yield* StoreHealth.make(yield* RunStore.RunStore)
+      const store = health.store
+      const context = Context.add(
+        Context.omit(Scope.Scope)(yield* Effect.context<RunStore.RunStore>()),
+        RunStore.RunStore,
+        store
+      )
+      const lifecycle = yield* Effect.serviceOption(Lifecycle)
       const heartbeat = Duration.decode(options.heartbeat ?? "15 seconds")
       // The runs live in this process; a finished run leaves the map once its final checkpoint is stored (which
       // happens before its result is delivered), and is then read from the store.
@@ -291,12 +311,12 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
         Effect.fromNullable(byName.get(name)).pipe(
           Effect.mapError(() => new WorkflowNotFound({ message: `no workflow named "${name}"` }))
         )
-      const findRun = (id: string): Effect.Effect<Found, RunNotFound> =>
+      const findRun = (id: string): Effect.Effect<Found, RunNotFound | StoreUnavailable> =>
         Effect.suspend(() => {
           const entry = runs.get(id)
           if (entry !== undefined) return Effect.succeed<Found>({ _tag: "Live", entry })
           return store.load(id).pipe(
-            Effect.orDie,
+            Effect.mapError(storeUnavailable),
             Effect.flatMap(
               Option.match({
                 onNone: () => Effect.fail(new RunNotFound({ message: `no run "${id}"` })),
@@ -309,7 +329,19 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
         found._tag === "Live" ? runInfo(found.entry) : Effect.succeed(storedInfo(found.snapshot))
 
       return handlers
-        .handle("health", () => Effect.succeed({ status: "ok" as const }))
+        .handle("health", () => Effect.map(health.status, (store) => ({ status: store.status, store })))
+        .handle("ready", () =>
+          Effect.gen(function* () {
+            if (Option.isSome(lifecycle) && lifecycle.value.isDraining()) {
+              return yield* new NotReady({ message: "the server is shutting down" })
+            }
+            const status = yield* health.status
+            if (status.status === "degraded") {
+              return yield* new NotReady({ message: `the run store is degraded: ${status.error}` })
+            }
+            return { status: "ready" as const }
+          })
+        )
         .handle("listWorkflows", () => Effect.succeed(workflows.map(describe)))
         .handle("getWorkflow", ({ path }) => Effect.map(findWorkflow(path.name), describe))
         .handle("startRun", ({ path, payload, urlParams }) =>
@@ -320,7 +352,8 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
             ).pipe(
               Effect.catchTags({
                 InvalidInputError: (error) => new InvalidInput({ message: error.message }),
-                WorkflowValidationError: (error) => Effect.die(error)
+                WorkflowValidationError: (error) => Effect.die(error),
+                RunStoreError: (error) => Effect.fail(storeUnavailable(error))
               })
             )
             const entry: Entry = { workflow, handle }
@@ -338,7 +371,7 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
               limit: urlParams.limit,
               offset: urlParams.offset
             })
-            .pipe(Effect.orDie)
+            .pipe(Effect.mapError(storeUnavailable))
         )
         .handle("getRun", ({ path }) => Effect.flatMap(findRun(path.id), info))
         .handle("runEvents", ({ headers, path }) =>
@@ -367,7 +400,8 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
               Effect.catchTags({
                 InvalidEventError: (error) => new InvalidEvent({ message: error.message }),
                 UnknownStepError: (error) => new InvalidEvent({ message: error.message }),
-                RunNotActiveError: (error) => new RunNotActive({ message: error.message, status: error.status })
+                RunNotActiveError: (error) => new RunNotActive({ message: error.message, status: error.status }),
+                RunStoreError: (error) => Effect.fail(storeUnavailable(error))
               })
             )
             return { accepted: true as const }
@@ -418,7 +452,7 @@ const guard =
   (app: HttpApp.Default): HttpApp.Default =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       const path = request.url.split("?")[0]
-      if (Option.isSome(token) && path !== "/health") {
+      if (Option.isSome(token) && path !== "/health" && path !== "/ready") {
         const match = /^Bearer (.+)$/i.exec(request.headers.authorization ?? "")
         if (match === null || !sameToken(match[1], token.value)) {
           return Effect.succeed(

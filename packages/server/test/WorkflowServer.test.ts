@@ -62,7 +62,7 @@ describe("WorkflowServer", () => {
       const base = yield* setup
       const response = yield* request(`${base}/health`)
       assert.strictEqual(response.status, 200)
-      assert.deepStrictEqual(response.body, { status: "ok" })
+      assert.deepStrictEqual(response.body, { status: "ok", store: { status: "ok" } })
     })
   )
 
