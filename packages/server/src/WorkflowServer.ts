@@ -23,6 +23,7 @@ import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
@@ -34,7 +35,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createHash, timingSafeEqual } from "node:crypto"
-import { createServer, type IncomingMessage } from "node:http"
+import { type IncomingMessage, ServerResponse } from "node:http"
 import {
   InvalidEvent,
   InvalidInput,
@@ -47,7 +48,8 @@ import {
   type WorkflowInfo,
   WorkflowNotFound
 } from "./WorkflowApi.js"
-import { Lifecycle } from "./internal/lifecycle.js"
+import { Lifecycle, makeController } from "./internal/lifecycle.js"
+import * as Sse from "./internal/sse.js"
 import * as StoreHealth from "./internal/storeHealth.js"
 
 /**
@@ -78,6 +80,15 @@ export interface Options<Ws extends ReadonlyArray<Workflow.Any>> {
   readonly cors?: boolean | Parameters<typeof HttpMiddleware.cors>[0] | undefined
   /** The interval of the `: heartbeat` comments sent on idle Server-Sent Events streams. Default 15 seconds. */
   readonly heartbeat?: Duration.DurationInput | undefined
+  /** See {@link ApiOptions.sseWriteTimeout}. Default 30 seconds. */
+  readonly sseWriteTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long a shutdown (closing the layer, e.g. on SIGTERM) waits for the requests in progress to finish: it stops
+   * accepting connections, answers new requests on open connections with 503 `NotReady`, ends the event streams
+   * (clients resume them elsewhere with `Last-Event-ID`), and after this deadline closes every connection left (a
+   * client that does not read, an upload that never ends). Default 10 seconds.
+   */
+  readonly shutdownTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -89,6 +100,11 @@ export interface Options<Ws extends ReadonlyArray<Workflow.Any>> {
 export interface ApiOptions {
   /** The interval of the `: heartbeat` comments sent on idle Server-Sent Events streams. Default 15 seconds. */
   readonly heartbeat?: Duration.DurationInput | undefined
+  /**
+   * Events are written to a Server-Sent Events client only as fast as it reads them; a client that reads nothing
+   * for this long (its buffer stays full) is disconnected. Default 30 seconds.
+   */
+  readonly sseWriteTimeout?: Duration.DurationInput | undefined
 }
 
 interface Entry {
@@ -190,40 +206,6 @@ const storedInfo = (snapshot: Snapshot.Snapshot): RunInfo => {
   }
 }
 
-const encoder = new TextEncoder()
-
-const heartbeatChunk = encoder.encode(": heartbeat\n\n")
-
-/**
- * Published events as Server-Sent Events: `id:` is the event's offset in the published log (replayed from the
- * start), so a client that reconnects with `Last-Event-ID: n` gets the events after `n`; a `: heartbeat` comment
- * every `heartbeat` keeps idle connections open.
- */
-const eventStream = (
-  events: Stream.Stream<unknown>,
-  lastEventId: number | undefined,
-  heartbeat: Duration.Duration
-): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.stream(
-    Stream.merge(
-      events.pipe(
-        Stream.zipWithIndex,
-        Stream.drop(lastEventId === undefined ? 0 : lastEventId + 1),
-        Stream.map(([event, offset]) =>
-          encoder.encode(
-            `id: ${offset}\nevent: ${(event as { readonly _tag: string })._tag}\ndata: ${JSON.stringify(event)}\n\n`
-          )
-        )
-      ),
-      Stream.tick(heartbeat).pipe(
-        Stream.drop(1),
-        Stream.map(() => heartbeatChunk)
-      ),
-      { haltStrategy: "left" }
-    ),
-    { contentType: "text/event-stream", headers: { "cache-control": "no-cache" } }
-  )
-
 /** A store failure, as the API answers it (503); the store's health wrapper has logged it. */
 const storeUnavailable = (error: WorkflowError.RunStoreError) =>
   new StoreUnavailable({
@@ -268,6 +250,7 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
       )
       const lifecycle = yield* Effect.serviceOption(Lifecycle)
       const heartbeat = Duration.decode(options.heartbeat ?? "15 seconds")
+      const writeTimeout = Duration.decode(options.sseWriteTimeout ?? "30 seconds")
       // The runs live in this process; a finished run leaves the map once its final checkpoint is stored (which
       // happens before its result is delivered), and is then read from the store.
       const runs = new Map<string, Entry>()
@@ -375,17 +358,24 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
         )
         .handle("getRun", ({ path }) => Effect.flatMap(findRun(path.id), info))
         .handle("runEvents", ({ headers, path }) =>
-          Effect.map(findRun(path.id), (found) =>
-            eventStream(
+          Effect.gen(function* () {
+            const found = yield* findRun(path.id)
+            const request = yield* HttpServerRequest.HttpServerRequest
+            return Sse.eventStream(
               found._tag === "Live"
                 ? found.entry.handle.events()
                 : Stream.fromIterable(
                     found.snapshot.published.filter((event) => !Event.isInternal(event as Event.AnyEvent))
                   ),
               headers["last-event-id"],
-              heartbeat
+              nodeResponse(request),
+              {
+                heartbeat,
+                writeTimeout,
+                stop: Option.isSome(lifecycle) ? Deferred.await(lifecycle.value.draining) : Effect.never
+              }
             )
-          )
+          })
         )
         .handle("sendEvent", ({ path, payload }) =>
           Effect.gen(function* () {
@@ -448,10 +438,17 @@ const errorResponse = (status: number, _tag: string, message: string, headers?: 
  * (415) or does not parse (400 `InvalidJson`), and JSON bodies for the errors the platform answers with an empty body.
  */
 const guard =
-  (token: Option.Option<Redacted.Redacted>, maxBodyBytes: number) =>
+  (token: Option.Option<Redacted.Redacted>, maxBodyBytes: number, lifecycle: Lifecycle) =>
   (app: HttpApp.Default): HttpApp.Default =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       const path = request.url.split("?")[0]
+      if (lifecycle.isDraining()) {
+        return Effect.succeed(
+          errorResponse(503, "NotReady", "the server is shutting down; retry on another instance or later", {
+            connection: "close"
+          })
+        )
+      }
       if (Option.isSome(token) && path !== "/health" && path !== "/ready") {
         const match = /^Bearer (.+)$/i.exec(request.headers.authorization ?? "")
         if (match === null || !sameToken(match[1], token.value)) {
@@ -580,6 +577,16 @@ const withBody = (
   return buffered
 }
 
+/** The Node response under a request of the Node server (none for another platform, e.g. in `layerApi` tests). */
+const nodeResponse = (request: HttpServerRequest.HttpServerRequest) => {
+  try {
+    const response: unknown = NodeHttpServerRequest.toServerResponse(request)
+    return response instanceof ServerResponse ? response : undefined
+  } catch {
+    return undefined
+  }
+}
+
 const readUpTo = (incoming: IncomingMessage, limit: number) =>
   Effect.async<Uint8Array | "too-large" | "aborted">((resume) => {
     const chunks: Array<Buffer> = []
@@ -640,19 +647,37 @@ export const layerWithStore = <const Ws extends ReadonlyArray<Workflow.Any>>(
   RunStore.RunStore | Workflow.Requirements<Ws[number]>
 > =>
   Layer.unwrapEffect(
-    Effect.map(resolveToken(options.token), (token) => {
-      const guarded = guard(token, options.maxBodyBytes ?? 1024 * 1024)
+    Effect.gen(function* () {
+      const token = yield* resolveToken(options.token)
+      const controller = yield* makeController()
+      const guarded = guard(token, options.maxBodyBytes ?? 1024 * 1024, controller)
       const cors = options.cors
       const middleware =
         cors === undefined || cors === false
           ? guarded
           : (app: HttpApp.Default): HttpApp.Default =>
               HttpMiddleware.cors(cors === true ? undefined : cors)(guarded(app))
-      return HttpApiBuilder.serve(middleware).pipe(
+      const served = HttpApiBuilder.serve(middleware).pipe(
         Layer.provide(HttpApiBuilder.middlewareOpenApi()),
-        Layer.provide(layerApi(options.workflows, { heartbeat: options.heartbeat })),
+        // The port listens only once the API is ready (its unfinished runs resumed): no connection hangs at boot.
         Layer.provideMerge(
-          NodeHttpServer.layer(createServer, { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" })
+          NodeHttpServer.layer(controller.createServer, {
+            port: options.port ?? 3000,
+            host: options.host ?? "127.0.0.1"
+          })
+        ),
+        Layer.provide(
+          layerApi(options.workflows, { heartbeat: options.heartbeat, sseWriteTimeout: options.sseWriteTimeout }).pipe(
+            Layer.provide(Layer.succeed(Lifecycle, controller))
+          )
+        )
+      )
+      const deadline = Duration.decode(options.shutdownTimeout ?? "10 seconds")
+      // Built last, so released first: the drain runs before the platform closes the server and the runs stop.
+      return Layer.flatMap(served, (context) =>
+        Layer.merge(
+          Layer.succeedContext(context),
+          Layer.scopedDiscard(Effect.addFinalizer(() => controller.drain(deadline)))
         )
       )
     })
