@@ -49,6 +49,7 @@ import {
   WorkflowNotFound
 } from "./WorkflowApi.js"
 import { Lifecycle, makeController } from "./internal/lifecycle.js"
+import { nestsDeeperThan } from "./internal/jsonDepth.js"
 import * as Sse from "./internal/sse.js"
 import * as StoreHealth from "./internal/storeHealth.js"
 
@@ -76,6 +77,11 @@ export interface Options<Ws extends ReadonlyArray<Workflow.Any>> {
    * the rest of an oversized chunked body is discarded, the connection stays usable). Default 1 MiB.
    */
   readonly maxBodyBytes?: number | undefined
+  /**
+   * The deepest nesting of objects and arrays accepted in a JSON body: a body nested deeper gets 400 `InvalidJson`
+   * before it is parsed or decoded. Default 64.
+   */
+  readonly maxJsonDepth?: number | undefined
   /** CORS headers: off by default; `true` allows every origin, or give the options of `HttpMiddleware.cors`. */
   readonly cors?: boolean | Parameters<typeof HttpMiddleware.cors>[0] | undefined
   /** The interval of the `: heartbeat` comments sent on idle Server-Sent Events streams. Default 15 seconds. */
@@ -438,7 +444,7 @@ const errorResponse = (status: number, _tag: string, message: string, headers?: 
  * (415) or does not parse (400 `InvalidJson`), and JSON bodies for the errors the platform answers with an empty body.
  */
 const guard =
-  (token: Option.Option<Redacted.Redacted>, maxBodyBytes: number, lifecycle: Lifecycle) =>
+  (token: Option.Option<Redacted.Redacted>, limits: Limits, lifecycle: Lifecycle) =>
   (app: HttpApp.Default): HttpApp.Default =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       const path = request.url.split("?")[0]
@@ -457,6 +463,7 @@ const guard =
           )
         }
       }
+      const { maxBodyBytes } = limits
       const declared = request.headers["content-length"]
       const chunked = declared === undefined && request.headers["transfer-encoding"] !== undefined
       if (!chunked) {
@@ -464,8 +471,13 @@ const guard =
         if (Number.isFinite(length) && length > maxBodyBytes) return Effect.succeed(tooLarge(maxBodyBytes))
         if (!(length > 0)) return jsonErrors(HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodyBytes)))
       }
-      return readBody(request, maxBodyBytes, app)
+      return readBody(request, limits, app)
     })
+
+interface Limits {
+  readonly maxBodyBytes: number
+  readonly maxJsonDepth: number
+}
 
 const tooLarge = (maxBodyBytes: number) =>
   errorResponse(413, "PayloadTooLarge", `the request body exceeds the limit of ${maxBodyBytes} bytes`)
@@ -485,7 +497,7 @@ const isJson = (request: HttpServerRequest.HttpServerRequest): boolean => {
  */
 const readBody = (
   request: HttpServerRequest.HttpServerRequest,
-  maxBodyBytes: number,
+  { maxBodyBytes, maxJsonDepth }: Limits,
   app: HttpApp.Default
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> =>
   Effect.flatMap(readUpTo(NodeHttpServerRequest.toIncomingMessage(request), maxBodyBytes), (body) => {
@@ -504,6 +516,16 @@ const readBody = (
     }
     const text = new TextDecoder().decode(body)
     let json: unknown = null
+    // Checked before parsing: a deeply nested body would overflow the stack of the decoders (a 500 per request).
+    if (nestsDeeperThan(text, maxJsonDepth)) {
+      return Effect.succeed(
+        errorResponse(
+          400,
+          "InvalidJson",
+          `the request body is nested deeper than ${maxJsonDepth} levels of objects and arrays (the server's maxJsonDepth)`
+        )
+      )
+    }
     if (text !== "") {
       try {
         json = JSON.parse(text)
@@ -650,7 +672,11 @@ export const layerWithStore = <const Ws extends ReadonlyArray<Workflow.Any>>(
     Effect.gen(function* () {
       const token = yield* resolveToken(options.token)
       const controller = yield* makeController()
-      const guarded = guard(token, options.maxBodyBytes ?? 1024 * 1024, controller)
+      const guarded = guard(
+        token,
+        { maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, maxJsonDepth: options.maxJsonDepth ?? 64 },
+        controller
+      )
       const cors = options.cors
       const middleware =
         cors === undefined || cors === false
