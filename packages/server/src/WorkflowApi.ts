@@ -246,6 +246,38 @@ export const SendEvent = Schema.Struct({
 const nameParam = Schema.Struct({ name: Schema.String })
 const idParam = Schema.Struct({ id: Schema.String })
 
+/** Declares the bearer token in the OpenAPI document: on every operation but `/health` and `/ready`. */
+const withBearerSecurity = (spec: Record<string, any>): Record<string, any> => {
+  // Every operation needs the token (the platform gives each an empty `security`, which would say none does).
+  const paths: Record<string, Record<string, any>> = {}
+  for (const [path, item] of Object.entries<Record<string, any>>(spec.paths ?? {})) {
+    const open = path === "/health" || path === "/ready"
+    paths[path] = Object.fromEntries(
+      Object.entries(item).map(([method, operation]) => {
+        if (typeof operation !== "object" || operation === null) return [method, operation]
+        const { security: _, ...rest } = operation
+        return [method, open ? { ...rest, security: [] } : rest]
+      })
+    )
+  }
+  return {
+    ...spec,
+    paths,
+    components: {
+      ...spec.components,
+      securitySchemes: {
+        ...spec.components?.securitySchemes,
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "The server's token (`EVENTFLOW_TOKEN`); not required when the server has none."
+        }
+      }
+    },
+    security: [{ bearer: [] }]
+  }
+}
+
 /**
  * The endpoints of the server.
  *
@@ -298,6 +330,10 @@ export class WorkflowApi extends HttpApi.make("eventflow")
             })
           )
           .addSuccess(Schema.Array(RunSummary))
+          .annotate(
+            OpenApi.Description,
+            "The runs in the store, a page at a time: `limit` (default 100, at most 1000) and `offset`."
+          )
       )
       .add(HttpApiEndpoint.get("getRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
       .add(
@@ -329,6 +365,7 @@ export class WorkflowApi extends HttpApi.make("eventflow")
       version: "0.1.0",
       description:
         "Start workflow runs, follow their events (Server-Sent Events), answer their prompts, cancel them. " +
-        "When the server has a token, every route but /health requires `Authorization: Bearer <token>`."
+        "When the server has a token, every route but /health and /ready requires `Authorization: Bearer <token>`.",
+      transform: (spec) => withBearerSecurity(spec)
     })
   ) {}

@@ -50,6 +50,7 @@ import {
 } from "./WorkflowApi.js"
 import { Lifecycle, makeController } from "./internal/lifecycle.js"
 import { nestsDeeperThan } from "./internal/jsonDepth.js"
+import * as Routes from "./internal/routes.js"
 import * as Sse from "./internal/sse.js"
 import * as StoreHealth from "./internal/storeHealth.js"
 
@@ -218,6 +219,9 @@ const storeUnavailable = (error: WorkflowError.RunStoreError) =>
     message: `${error.message}. Nothing was acknowledged; the store is degraded (see GET /health), retry later.`
   })
 
+/** The page size of `GET /runs` without `limit`. */
+const defaultPageSize = 100
+
 type Found =
   | { readonly _tag: "Live"; readonly entry: Entry }
   | { readonly _tag: "Stored"; readonly snapshot: Snapshot.Snapshot }
@@ -357,7 +361,7 @@ const handlersLayer = (workflows: ReadonlyArray<Workflow.Any>, options: ApiOptio
             .list({
               workflow: urlParams.workflow,
               status: urlParams.status === undefined ? undefined : [urlParams.status],
-              limit: urlParams.limit,
+              limit: urlParams.limit ?? defaultPageSize,
               offset: urlParams.offset
             })
             .pipe(Effect.mapError(storeUnavailable))
@@ -555,12 +559,50 @@ const jsonErrors = <E, R>(
     )
   )
 
+/**
+ * CORS headers on every response: the middleware adds them to the responses of the app, and a pre-response handler
+ * to the error responses the platform writes itself (a failure of a handler, an unknown route), so that a browser can
+ * read the error too.
+ */
+const withCors =
+  (cors: HttpMiddleware.HttpMiddleware, inner: (app: HttpApp.Default) => HttpApp.Default) =>
+  (app: HttpApp.Default): HttpApp.Default =>
+    Effect.zipRight(
+      HttpApp.appendPreResponseHandler((request, response) =>
+        response.headers["access-control-allow-origin"] !== undefined
+          ? Effect.succeed(response)
+          : (Effect.provideService(
+              Effect.orElseSucceed(cors(Effect.succeed(response)), () => response),
+              HttpServerRequest.HttpServerRequest,
+              request
+            ) as Effect.Effect<HttpServerResponse.HttpServerResponse>)
+      ),
+      cors(inner(app))
+    ) as HttpApp.Default
+
+const allowedMethods = Routes.make(WorkflowApi, [["GET", "/openapi.json"]])
+
 const withJsonError = (
   request: HttpServerRequest.HttpServerRequest,
   response: HttpServerResponse.HttpServerResponse
 ): HttpServerResponse.HttpServerResponse => {
   if (response.status < 400 || response.body._tag !== "Empty") return response
   const path = request.url.split("?")[0]
+  if (response.status === 404) {
+    // The path exists, with other methods: 405 with the methods it has.
+    const allow = allowedMethods(path)
+    if (allow.length > 0 && !allow.includes(request.method)) {
+      return errorResponse(
+        405,
+        "MethodNotAllowed",
+        `${request.method} is not allowed on ${path}; use ${allow.join(", ")}`,
+        {
+          ...response.headers,
+          allow: allow.join(", ")
+        }
+      )
+    }
+  }
   const [tag, message] =
     response.status === 404
       ? ["RouteNotFound", `no route for ${request.method} ${path}`]
@@ -569,7 +611,8 @@ const withJsonError = (
         : response.status >= 500
           ? ["InternalServerError", `the server failed to answer ${request.method} ${path}`]
           : ["HttpError", `${request.method} ${path} failed with status ${response.status}`]
-  return errorResponse(response.status, tag, message)
+  // (With the response's headers, e.g. the CORS ones.)
+  return errorResponse(response.status, tag, message, { ...response.headers })
 }
 
 /**
@@ -584,6 +627,11 @@ const withBody = (
   json: unknown
 ): HttpServerRequest.HttpServerRequest => {
   const buffered: HttpServerRequest.HttpServerRequest = Object.create(request)
+  // Every JSON media type (`text/json`, `application/<x>+json`) is decoded as JSON, like `application/json`.
+  const type = request.headers["content-type"]
+  if (type !== undefined && body.length > 0 && !/^application\/json\s*(;|$)/i.test(type)) {
+    Object.defineProperty(buffered, "headers", { value: { ...request.headers, "content-type": "application/json" } })
+  }
   Object.defineProperties(buffered, {
     text: { value: Effect.succeed(text) },
     json: { value: Effect.succeed(json) },
@@ -681,8 +729,7 @@ export const layerWithStore = <const Ws extends ReadonlyArray<Workflow.Any>>(
       const middleware =
         cors === undefined || cors === false
           ? guarded
-          : (app: HttpApp.Default): HttpApp.Default =>
-              HttpMiddleware.cors(cors === true ? undefined : cors)(guarded(app))
+          : withCors(HttpMiddleware.cors(cors === true ? undefined : cors), guarded)
       const served = HttpApiBuilder.serve(middleware).pipe(
         Layer.provide(HttpApiBuilder.middlewareOpenApi()),
         // The port listens only once the API is ready (its unfinished runs resumed): no connection hangs at boot.
