@@ -52,15 +52,30 @@ const probeSnapshot = (now: number): Snapshot.Snapshot => ({
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
+const causeOf = (error: unknown): unknown =>
+  typeof error === "object" && error !== null && "cause" in error
+    ? (error as { readonly cause: unknown }).cause
+    : undefined
+
 /** @internal */
 export const make = (store: RunStore.Service): Effect.Effect<StoreHealth> =>
   Effect.sync(() => {
     let current: StoreStatus = { status: "ok" }
     let lastProbe = 0
+    // A corrupt database does not heal by itself (a write that works elsewhere in the file says nothing): it stays
+    // degraded until the process restarts on a repaired file.
+    let corrupt = false
 
     const failed = (error: unknown) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const message = messageOf(error)
+        if (
+          /malformed|corrupt|not a database|SQLITE_CORRUPT|SQLITE_NOTADB/i.test(
+            `${message} ${messageOf(causeOf(error))}`
+          )
+        ) {
+          corrupt = true
+        }
         if (current.status === "degraded") {
           current = { ...current, error: message }
           return Effect.void
@@ -74,7 +89,7 @@ export const make = (store: RunStore.Service): Effect.Effect<StoreHealth> =>
         )
       })
     const recovered = Effect.suspend(() => {
-      if (current.status === "ok") return Effect.void
+      if (current.status === "ok" || corrupt) return Effect.void
       const since = current.since
       current = { status: "ok" }
       return Effect.logInfo(`eventflow server: the run store works again (degraded since ${since})`)
@@ -93,7 +108,7 @@ export const make = (store: RunStore.Service): Effect.Effect<StoreHealth> =>
     })
 
     const probe = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      if (current.status === "ok" || now - lastProbe < 1000) return Effect.void
+      if (current.status === "ok" || corrupt || now - lastProbe < 1000) return Effect.void
       lastProbe = now
       return Effect.ignore(
         Effect.all([
