@@ -179,8 +179,8 @@ const runInfo = ({ handle, workflow }: Entry): Effect.Effect<RunInfo> =>
     }
     if (status === "running" || status === "waiting") return base
     // A run whose end is not saved yet (the store fails) has no result yet: it is still running.
-    const ended = yield* Effect.timeoutOption(Effect.exit(handle.result), Duration.zero)
-    if (Option.isNone(ended)) return { ...base, status: "running" as const }
+    const ended = Effect.runSyncExit(Effect.exit(handle.result))
+    if (Exit.isFailure(ended)) return { ...base, status: "running" as const }
     const exit = ended.value
     if (Exit.isSuccess(exit)) {
       const result = yield* Schema.encodeUnknown(workflow.output)(exit.value).pipe(

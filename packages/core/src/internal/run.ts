@@ -199,12 +199,12 @@ export class RunImpl<S = unknown> {
    */
   get checkpoint(): Effect.Effect<void> {
     if (this.durable === undefined) return Effect.void
-    return this.save.pipe(
-      Effect.tapError((error) =>
-        Effect.logWarning(`run ${this.runId}: checkpoint not saved, retrying until the store takes it`, error)
-      ),
-      Effect.retry(checkpointRetry),
-      Effect.orDie
+    const save = this.save
+    return Effect.catchAll(save, (error) =>
+      Effect.logWarning(`run ${this.runId}: checkpoint not saved, retrying until the store takes it`, error).pipe(
+        Effect.zipRight(Effect.retry(save, checkpointRetry)),
+        Effect.orDie
+      )
     )
   }
 
