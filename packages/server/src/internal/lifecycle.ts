@@ -69,7 +69,8 @@ export const makeController = (): Effect.Effect<Controller> =>
             })
           })
           return Deferred.succeed(draining, undefined).pipe(
-            Effect.zipRight(Effect.timeoutOption(settled, deadline)),
+            // (Interruptible: a finalizer runs uninterruptibly, and the timeout must be able to stop the wait.)
+            Effect.zipRight(Effect.timeoutOption(Effect.interruptible(settled), deadline)),
             Effect.flatMap((done) =>
               done._tag === "Some"
                 ? Effect.void
