@@ -114,7 +114,10 @@ describe("examples/server (child process)", () => {
         try {
           const base = await startServer(child)
           assert.strictEqual(base, `http://127.0.0.1:${port}`)
-          assert.deepStrictEqual(await json(`${base}/health`), { status: 200, body: { status: "ok" } })
+          assert.deepStrictEqual(await json(`${base}/health`), {
+            status: 200,
+            body: { status: "ok", store: { status: "ok" } }
+          })
           const workflows = await json(`${base}/workflows`)
           assert.deepStrictEqual(
             workflows.body.map((w: { readonly name: string }) => w.name),

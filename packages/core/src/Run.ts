@@ -16,6 +16,7 @@ import type {
   RunError,
   RunLimitError,
   RunNotActiveError,
+  RunStoreError,
   UnknownStepError
 } from "./WorkflowError.js"
 
@@ -117,7 +118,9 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any, E = HandleErro
    * types may enter (`EventNotAcceptedError` otherwise; a send to a named step takes only the latter two). An answer
    * whose `requestId` names a prompt answers exactly that open prompt; one naming a prompt already answered or
    * unknown fails with `PromptNotOpenError`; without `requestId` it goes to the first waiter that accepts it, or
-   * answers the oldest open prompt. A refused event changes nothing. In a durable run it succeeds once checkpointed.
+   * answers the oldest open prompt. A refused event changes nothing. In a durable run it succeeds once checkpointed;
+   * `RunStoreError` when that checkpoint was not saved: the run keeps the event and saves it (and goes on) once the
+   * store takes writes again.
    */
   send(
     event: unknown,
@@ -130,6 +133,7 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any, E = HandleErro
     | EventNotAcceptedError
     | PromptNotOpenError
     | RunLimitError
+    | RunStoreError
   >
   /** Interrupts all steps, publishes `WorkflowCancelled`; `result` fails with `WorkflowCancelledError`. */
   readonly cancel: Effect.Effect<void>

@@ -676,7 +676,7 @@ export const start: {
     options: DurableOptions<State<W>, D>
   ): Effect.Effect<
     RunHandle<W, IfDurable<D, RunStoreError>>,
-    InvalidInputError | WorkflowValidationError,
+    InvalidInputError | WorkflowValidationError | IfDurable<D, RunStoreError>,
     Requirements<W> | Scope.Scope | IfDurable<D, RunStore>
   >
   <In = undefined, St = never>(
@@ -692,7 +692,7 @@ export const start: {
     self: W & ValidateHandled<W> & ValidateArgs<W, In, St>
   ) => Effect.Effect<
     RunHandle<W, IfDurable<D, RunStoreError>>,
-    InvalidInputError | WorkflowValidationError,
+    InvalidInputError | WorkflowValidationError | IfDurable<D, RunStoreError>,
     Requirements<W> | Scope.Scope | IfDurable<D, RunStore>
   >
 } = dual((args) => internal.isWorkflow(args[0]), internalRun.start) as any

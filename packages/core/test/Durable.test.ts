@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Data, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Chunk, Data, Deferred, Effect, Layer, Option, Schema, Stream, TestClock } from "effect"
 import {
   defineWorkflow,
   Event,
@@ -33,6 +33,8 @@ const makeStore = (options?: { readonly failOnSave?: number }) =>
   Effect.gen(function* () {
     const saves: Array<Snapshot.Snapshot> = []
     let crashed = false
+    /** While `on`, every save fails (a full disk). */
+    const failing = { on: false }
     const layer = Layer.effect(
       RunStore.RunStore,
       Effect.map(RunStore.makeMemory, (store) => ({
@@ -40,6 +42,9 @@ const makeStore = (options?: { readonly failOnSave?: number }) =>
         save: (snapshot: Snapshot.Snapshot) =>
           Effect.suspend(() => {
             if (crashed) return Effect.void
+            if (failing.on) {
+              return Effect.fail(new RunStoreError({ operation: "save", runId: snapshot.runId, cause: "disk full" }))
+            }
             if (options?.failOnSave === saves.length + 1) {
               return Effect.fail(new RunStoreError({ operation: "save", runId: snapshot.runId, cause: "disk full" }))
             }
@@ -52,6 +57,7 @@ const makeStore = (options?: { readonly failOnSave?: number }) =>
     const context = yield* Layer.build(layer)
     return {
       saves,
+      failing,
       crash: () => {
         crashed = true
       },
@@ -392,17 +398,70 @@ describe("Durable", () => {
     })
   )
 
-  it.scoped("a store that cannot save makes the run fail, and no step runs after the failed checkpoint", () =>
+  it.scoped("a store that cannot save holds the run: no step starts after the failed checkpoint, until it saves", () =>
     Effect.gen(function* () {
-      // Save 1: after the StartEvent is dispatched; save 2 (fails): after the StartEvent step completes.
-      const store = yield* makeStore({ failOnSave: 2 })
+      const store = yield* makeStore()
       const count = yield* makeCounter
-      const handle = yield* store.provide(Workflow.start(chain("durable-save-fails", count.hit), 1, { durable: true }))
-      const error = yield* Effect.flip(resultOf(handle))
-      assert.instanceOf(error, RunStoreError)
-      assert.strictEqual(yield* handle.status, "failed")
+      const release = yield* Deferred.make<void>()
+      const handle = yield* store.provide(
+        Workflow.start(chain("durable-save-fails", count.hit, Deferred.await(release)), 1, { durable: true })
+      )
+      yield* waitUntil(
+        Effect.map(count.get, (c) => c.A === 1),
+        "step A reached"
+      )
+      store.failing.on = true
+      yield* Deferred.succeed(release, undefined)
+      // Step A completed, its checkpoint fails and is retried: B does not start, the run does not end.
       for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
-      assert.deepStrictEqual(yield* count.get, { start: 1 })
+      yield* TestClock.adjust("1 minute")
+      assert.deepStrictEqual(yield* count.get, { start: 1, A: 1 })
+      assert.strictEqual(yield* handle.status, "running")
+      assert.strictEqual(Option.getOrThrow(yield* (yield* store.store).load(handle.runId)).inFlight[0].step, "A")
+      // The store takes writes again: the run goes on by itself.
+      store.failing.on = false
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual(yield* resultOf(handle), 104)
+      assert.deepStrictEqual(yield* count.get, { start: 1, A: 1, B: 1 })
     })
+  )
+
+  it.scoped("a durable start that cannot be saved fails with RunStoreError, and nothing of the run runs", () =>
+    Effect.gen(function* () {
+      const store = yield* makeStore()
+      const count = yield* makeCounter
+      store.failing.on = true
+      const error = yield* Effect.flip(
+        store.provide(Workflow.start(chain("durable-start-fails", count.hit), 1, { durable: true }))
+      )
+      assert.instanceOf(error, RunStoreError)
+      for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
+      assert.deepStrictEqual(yield* count.get, {})
+    })
+  )
+
+  it.scoped(
+    "a send whose checkpoint cannot be saved fails with RunStoreError; the run saves it later and goes on",
+    () =>
+      Effect.gen(function* () {
+        const store = yield* makeStore()
+        const count = yield* makeCounter
+        const handle = yield* store.provide(
+          Workflow.start(approval("durable-send-fails", count.hit), "x", { durable: true })
+        )
+        yield* statusIs(handle, "waiting")
+        for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
+        const saved = store.saves.length
+        store.failing.on = true
+        const error = yield* Effect.flip(handle.send(HumanResponse.make({ response: "yes" })))
+        assert.instanceOf(error, RunStoreError)
+        // Not saved: the store has nothing newer than before the send.
+        assert.strictEqual(store.saves.length, saved)
+        assert.notStrictEqual(Option.getOrThrow(yield* (yield* store.store).load(handle.runId)).status, "completed")
+        store.failing.on = false
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* resultOf(handle), "x: yes")
+        assert.strictEqual(Option.getOrThrow(yield* (yield* store.store).load(handle.runId)).status, "completed")
+      })
   )
 })

@@ -162,6 +162,47 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
 ) {}
 
 /**
+ * The run store did not take a write (or a read failed): nothing was acknowledged (503). A run caught mid-flight
+ * keeps its progress in memory and saves it once the store works again; `GET /health` reports the store as
+ * `degraded` meanwhile. Retry later (check `GET /runs/{id}` before sending an event again).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()(
+  "StoreUnavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+/**
+ * The server is not ready (503): it is shutting down, or its run store is degraded (`GET /ready`).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class NotReady extends Schema.TaggedError<NotReady>()(
+  "NotReady",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+/**
+ * The answer of `GET /health`: `ok`, or `degraded` when the run store fails (with the last failure and since when).
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const Health = Schema.Struct({
+  status: Schema.Literal("ok", "degraded"),
+  store: Schema.Struct({
+    status: Schema.Literal("ok", "degraded"),
+    error: Schema.optional(Schema.String),
+    since: Schema.optional(Schema.Number)
+  })
+})
+
+/**
  * The status of a run.
  *
  * @since 0.1.0
@@ -245,6 +286,38 @@ export const SendEvent = Schema.Struct({
 const nameParam = Schema.Struct({ name: Schema.String })
 const idParam = Schema.Struct({ id: Schema.String })
 
+/** Declares the bearer token in the OpenAPI document: on every operation but `/health` and `/ready`. */
+const withBearerSecurity = (spec: Record<string, any>): Record<string, any> => {
+  // Every operation needs the token (the platform gives each an empty `security`, which would say none does).
+  const paths: Record<string, Record<string, any>> = {}
+  for (const [path, item] of Object.entries<Record<string, any>>(spec.paths ?? {})) {
+    const open = path === "/health" || path === "/ready"
+    paths[path] = Object.fromEntries(
+      Object.entries(item).map(([method, operation]) => {
+        if (typeof operation !== "object" || operation === null) return [method, operation]
+        const { security: _, ...rest } = operation
+        return [method, open ? { ...rest, security: [] } : rest]
+      })
+    )
+  }
+  return {
+    ...spec,
+    paths,
+    components: {
+      ...spec.components,
+      securitySchemes: {
+        ...spec.components?.securitySchemes,
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "The server's token (`EVENTFLOW_TOKEN`); not required when the server has none."
+        }
+      }
+    },
+    security: [{ bearer: [] }]
+  }
+}
+
 /**
  * The endpoints of the server.
  *
@@ -254,7 +327,12 @@ const idParam = Schema.Struct({ id: Schema.String })
 export class WorkflowApi extends HttpApi.make("eventflow")
   .add(
     HttpApiGroup.make("eventflow")
-      .add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+      .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
+      .add(
+        HttpApiEndpoint.get("ready", "/ready")
+          .addSuccess(Schema.Struct({ status: Schema.Literal("ready") }))
+          .addError(NotReady)
+      )
       .add(HttpApiEndpoint.get("listWorkflows", "/workflows").addSuccess(Schema.Array(WorkflowInfo)))
       .add(
         HttpApiEndpoint.get("getWorkflow", "/workflows/:name")
@@ -292,6 +370,10 @@ export class WorkflowApi extends HttpApi.make("eventflow")
             })
           )
           .addSuccess(Schema.Array(RunSummary))
+          .annotate(
+            OpenApi.Description,
+            "The runs in the store, a page at a time: `limit` (default 100, at most 1000) and `offset`."
+          )
       )
       .add(HttpApiEndpoint.get("getRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
       .add(
@@ -319,12 +401,14 @@ export class WorkflowApi extends HttpApi.make("eventflow")
   .addError(PayloadTooLarge)
   .addError(InvalidJson)
   .addError(UnsupportedMediaType)
+  .addError(StoreUnavailable)
   .annotateContext(
     OpenApi.annotations({
       title: "Eventflow workflow server",
       version: "0.1.0",
       description:
         "Start workflow runs, follow their events (Server-Sent Events), answer their prompts, cancel them. " +
-        "When the server has a token, every route but /health requires `Authorization: Bearer <token>`."
+        "When the server has a token, every route but /health and /ready requires `Authorization: Bearer <token>`.",
+      transform: (spec) => withBearerSecurity(spec)
     })
   ) {}

@@ -21,8 +21,11 @@ import { Event, RunStore, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Layer from "effect/Layer"
@@ -32,20 +35,27 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createHash, timingSafeEqual } from "node:crypto"
-import { createServer, type IncomingMessage } from "node:http"
+import { type IncomingMessage, ServerResponse } from "node:http"
 import {
   EventNotAccepted,
   InvalidEvent,
   PromptNotOpen,
   RunLimitReached,
   InvalidInput,
+  NotReady,
   type RunInfo,
   RunNotActive,
   RunNotFound,
+  StoreUnavailable,
   WorkflowApi,
   type WorkflowInfo,
   WorkflowNotFound
 } from "./WorkflowApi.js"
+import { Lifecycle, makeController } from "./internal/lifecycle.js"
+import { nestsDeeperThan } from "./internal/jsonDepth.js"
+import * as Routes from "./internal/routes.js"
+import * as Sse from "./internal/sse.js"
+import * as StoreHealth from "./internal/storeHealth.js"
 
 /**
  * Options of {@link layer} and {@link layerWithStore}.
@@ -71,12 +81,26 @@ export interface Options<Ws extends ReadonlyArray<Workflow.Any>> {
    * the rest of an oversized chunked body is discarded, the connection stays usable). Default 1 MiB.
    */
   readonly maxBodyBytes?: number | undefined
+  /**
+   * The deepest nesting of objects and arrays accepted in a JSON body: a body nested deeper gets 400 `InvalidJson`
+   * before it is parsed or decoded. Default 64.
+   */
+  readonly maxJsonDepth?: number | undefined
   /** CORS headers: off by default; `true` allows every origin, or give the options of `HttpMiddleware.cors`. */
   readonly cors?: boolean | Parameters<typeof HttpMiddleware.cors>[0] | undefined
   /** The interval of the `: heartbeat` comments sent on idle Server-Sent Events streams. Default 15 seconds. */
   readonly heartbeat?: Duration.DurationInput | undefined
   /** Per-run limits on what `POST /runs/{id}/events` may pile up in a run (429 `RunLimitReached`); see {@link ApiOptions}. */
   readonly limits?: Run.RunLimits | undefined
+  /** See {@link ApiOptions.sseWriteTimeout}. Default 30 seconds. */
+  readonly sseWriteTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long a shutdown (closing the layer, e.g. on SIGTERM) waits for the requests in progress to finish: it stops
+   * accepting connections, answers new requests on open connections with 503 `NotReady`, ends the event streams
+   * (clients resume them elsewhere with `Last-Event-ID`), and after this deadline closes every connection left (a
+   * client that does not read, an upload that never ends). Default 10 seconds.
+   */
+  readonly shutdownTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -95,6 +119,11 @@ export interface ApiOptions {
    * and changes nothing (see `RunLimits` of `@eventflow/core`).
    */
   readonly limits?: Run.RunLimits | undefined
+  /**
+   * Events are written to a Server-Sent Events client only as fast as it reads them; a client that reads nothing
+   * for this long (its buffer stays full) is disconnected. Default 30 seconds.
+   */
+  readonly sseWriteTimeout?: Duration.DurationInput | undefined
 }
 
 interface Entry {
@@ -149,7 +178,10 @@ const runInfo = ({ handle, workflow }: Entry): Effect.Effect<RunInfo> =>
       createdAt
     }
     if (status === "running" || status === "waiting") return base
-    const exit = yield* Effect.exit(handle.result)
+    // A run whose end is not saved yet (the store fails) has no result yet: it is still running.
+    const ended = Effect.runSyncExit(Effect.exit(handle.result))
+    if (Exit.isFailure(ended)) return { ...base, status: "running" as const }
+    const exit = ended.value
     if (Exit.isSuccess(exit)) {
       const result = yield* Schema.encodeUnknown(workflow.output)(exit.value).pipe(
         Effect.orElseSucceed(() => exit.value)
@@ -185,39 +217,14 @@ const storedInfo = (snapshot: Snapshot.Snapshot): RunInfo => {
   }
 }
 
-const encoder = new TextEncoder()
+/** A store failure, as the API answers it (503); the store's health wrapper has logged it. */
+const storeUnavailable = (error: WorkflowError.RunStoreError) =>
+  new StoreUnavailable({
+    message: `${error.message}. Nothing was acknowledged; the store is degraded (see GET /health), retry later.`
+  })
 
-const heartbeatChunk = encoder.encode(": heartbeat\n\n")
-
-/**
- * Published events as Server-Sent Events: `id:` is the event's offset in the published log (replayed from the
- * start), so a client that reconnects with `Last-Event-ID: n` gets the events after `n`; a `: heartbeat` comment
- * every `heartbeat` keeps idle connections open.
- */
-const eventStream = (
-  events: Stream.Stream<unknown>,
-  lastEventId: number | undefined,
-  heartbeat: Duration.Duration
-): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.stream(
-    Stream.merge(
-      events.pipe(
-        Stream.zipWithIndex,
-        Stream.drop(lastEventId === undefined ? 0 : lastEventId + 1),
-        Stream.map(([event, offset]) =>
-          encoder.encode(
-            `id: ${offset}\nevent: ${(event as { readonly _tag: string })._tag}\ndata: ${JSON.stringify(event)}\n\n`
-          )
-        )
-      ),
-      Stream.tick(heartbeat).pipe(
-        Stream.drop(1),
-        Stream.map(() => heartbeatChunk)
-      ),
-      { haltStrategy: "left" }
-    ),
-    { contentType: "text/event-stream", headers: { "cache-control": "no-cache" } }
-  )
+/** The page size of `GET /runs` without `limit`. */
+const defaultPageSize = 100
 
 type Found =
   | { readonly _tag: "Live"; readonly entry: Entry }
@@ -235,29 +242,52 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
       // The runs live in the server's scope: closing the server interrupts them (durable runs keep their checkpoint).
       const scope = yield* Effect.scope
       // Everything the workflows' steps need, captured once and given to every run.
-      const context = yield* Effect.context<RunStore.RunStore | R>()
-      const store = yield* RunStore.RunStore
+      // (Without the layer's Scope: each run gets a scope of its own, see `inRunScope`.)
+      // The runs use the store through a wrapper that tracks its health (`/health`, `/ready`).
+      const health = yield* StoreHealth.make(yield* RunStore.RunStore)
+      const store = health.store
+      // The steps' services minus the layer's Scope (each run gets its own); TS cannot simplify `Exclude<R, Scope>`
+      // for a generic R, so the context is typed as what it holds for the runs: their services and the store.
+      const context = Context.add(
+        Context.omit(Scope.Scope)(yield* Effect.context<RunStore.RunStore | R>()),
+        RunStore.RunStore,
+        store
+      ) as Context.Context<RunStore.RunStore | R>
+      const lifecycle = yield* Effect.serviceOption(Lifecycle)
       const heartbeat = Duration.decode(options.heartbeat ?? "15 seconds")
+      const writeTimeout = Duration.decode(options.sseWriteTimeout ?? "30 seconds")
       // The runs live in this process; a finished run leaves the map once its final checkpoint is stored (which
       // happens before its result is delivered), and is then read from the store.
       const runs = new Map<string, Entry>()
-      const track = (entry: Entry) =>
+      // Each run lives in a scope of its own, a child of the server's: closed when the run has ended (so a finished
+      // run leaves nothing behind in the server's scope), or with the server's scope (which detaches durable runs).
+      const track = (entry: Entry, runScope: Scope.CloseableScope) =>
         Effect.suspend(() => {
           runs.set(entry.handle.runId, entry)
           return Effect.forkIn(
-            Effect.exit(entry.handle.result).pipe(Effect.ensuring(Effect.sync(() => runs.delete(entry.handle.runId)))),
+            Effect.exit(entry.handle.result).pipe(
+              Effect.flatMap((exit) => Scope.close(runScope, exit)),
+              Effect.ensuring(Effect.sync(() => runs.delete(entry.handle.runId)))
+            ),
             scope
           )
         })
+      /** Runs `make` in a new child scope of the server's scope; the scope is closed again when `make` fails. */
+      const inRunScope = <A, E>(make: Effect.Effect<A, E, Scope.Scope>) =>
+        Effect.flatMap(Scope.fork(scope, ExecutionStrategy.sequential), (runScope) =>
+          make.pipe(
+            Scope.extend(runScope),
+            Effect.map((value) => [value, runScope] as const),
+            Effect.onExit((exit) => (Exit.isFailure(exit) ? Scope.close(runScope, exit) : Effect.void))
+          )
+        )
 
       for (const workflow of workflows) {
         const unfinished = yield* store.list({ workflow: workflow.name, status: RunStore.unfinished })
         for (const { runId } of unfinished) {
           // One run that cannot be resumed (e.g. a snapshot from an incompatible version) must not stop the server.
-          yield* Workflow.resume(workflow, runId, { limits: options.limits }).pipe(
-            Effect.provide(context),
-            Scope.extend(scope),
-            Effect.flatMap((handle) => track({ workflow, handle })),
+          yield* inRunScope(Effect.provide(Workflow.resume(workflow, runId, { limits: options.limits }), context)).pipe(
+            Effect.flatMap(([handle, runScope]) => track({ workflow, handle }, runScope)),
             Effect.catchAllCause((cause) =>
               Effect.logWarning(`run ${runId} of workflow "${workflow.name}" was not resumed`, cause)
             )
@@ -269,12 +299,12 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
         Effect.fromNullable(byName.get(name)).pipe(
           Effect.mapError(() => new WorkflowNotFound({ message: `no workflow named "${name}"` }))
         )
-      const findRun = (id: string): Effect.Effect<Found, RunNotFound> =>
+      const findRun = (id: string): Effect.Effect<Found, RunNotFound | StoreUnavailable> =>
         Effect.suspend(() => {
           const entry = runs.get(id)
           if (entry !== undefined) return Effect.succeed<Found>({ _tag: "Live", entry })
           return store.load(id).pipe(
-            Effect.orDie,
+            Effect.mapError(storeUnavailable),
             Effect.flatMap(
               Option.match({
                 onNone: () => Effect.fail(new RunNotFound({ message: `no run "${id}"` })),
@@ -287,22 +317,35 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
         found._tag === "Live" ? runInfo(found.entry) : Effect.succeed(storedInfo(found.snapshot))
 
       return handlers
-        .handle("health", () => Effect.succeed({ status: "ok" as const }))
+        .handle("health", () => Effect.map(health.status, (store) => ({ status: store.status, store })))
+        .handle("ready", () =>
+          Effect.gen(function* () {
+            if (Option.isSome(lifecycle) && lifecycle.value.isDraining()) {
+              return yield* new NotReady({ message: "the server is shutting down" })
+            }
+            const status = yield* health.status
+            if (status.status === "degraded") {
+              return yield* new NotReady({ message: `the run store is degraded: ${status.error}` })
+            }
+            return { status: "ready" as const }
+          })
+        )
         .handle("listWorkflows", () => Effect.succeed(workflows.map(describe)))
         .handle("getWorkflow", ({ path }) => Effect.map(findWorkflow(path.name), describe))
         .handle("startRun", ({ path, payload, urlParams }) =>
           Effect.gen(function* () {
             const workflow = yield* findWorkflow(path.name)
-            const handle = yield* Workflow.start(workflow, payload, { durable: true, limits: options.limits }).pipe(
-              Effect.provide(context),
-              Scope.extend(scope),
+            const [handle, runScope] = yield* inRunScope(
+              Effect.provide(Workflow.start(workflow, payload, { durable: true, limits: options.limits }), context)
+            ).pipe(
               Effect.catchTags({
                 InvalidInputError: (error) => new InvalidInput({ message: error.message }),
-                WorkflowValidationError: (error) => Effect.die(error)
+                WorkflowValidationError: (error) => Effect.die(error),
+                RunStoreError: (error) => Effect.fail(storeUnavailable(error))
               })
             )
             const entry: Entry = { workflow, handle }
-            yield* track(entry)
+            yield* track(entry, runScope)
             // Answers with the result, or with the prompt the run waits on (no request held until a person answers).
             if (urlParams.wait === true) yield* handle.settled
             return yield* runInfo(entry)
@@ -313,24 +356,31 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
             .list({
               workflow: urlParams.workflow,
               status: urlParams.status === undefined ? undefined : [urlParams.status],
-              limit: urlParams.limit,
+              limit: urlParams.limit ?? defaultPageSize,
               offset: urlParams.offset
             })
-            .pipe(Effect.orDie)
+            .pipe(Effect.mapError(storeUnavailable))
         )
         .handle("getRun", ({ path }) => Effect.flatMap(findRun(path.id), info))
         .handle("runEvents", ({ headers, path }) =>
-          Effect.map(findRun(path.id), (found) =>
-            eventStream(
+          Effect.gen(function* () {
+            const found = yield* findRun(path.id)
+            const request = yield* HttpServerRequest.HttpServerRequest
+            return Sse.eventStream(
               found._tag === "Live"
                 ? found.entry.handle.events()
                 : Stream.fromIterable(
                     found.snapshot.published.filter((event) => !Event.isInternal(event as Event.AnyEvent))
                   ),
               headers["last-event-id"],
-              heartbeat
+              nodeResponse(request),
+              {
+                heartbeat,
+                writeTimeout,
+                stop: Option.isSome(lifecycle) ? Deferred.await(lifecycle.value.draining) : Effect.never
+              }
             )
-          )
+          })
         )
         .handle("sendEvent", ({ path, payload }) =>
           Effect.gen(function* () {
@@ -351,7 +401,8 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
                 PromptNotOpenError: (error) =>
                   new PromptNotOpen({ message: error.message, requestId: error.requestId, open: error.open }),
                 RunLimitError: (error) =>
-                  new RunLimitReached({ message: error.message, limit: error.limit, max: error.max })
+                  new RunLimitReached({ message: error.message, limit: error.limit, max: error.max }),
+                RunStoreError: (error) => Effect.fail(storeUnavailable(error))
               })
             )
             return { accepted: true as const }
@@ -404,11 +455,18 @@ const errorResponse = (status: number, _tag: string, message: string, headers?: 
  * (415) or does not parse (400 `InvalidJson`), and JSON bodies for the errors the platform answers with an empty body.
  */
 const guard =
-  (token: Option.Option<Redacted.Redacted>, maxBodyBytes: number) =>
+  (token: Option.Option<Redacted.Redacted>, limits: Limits, lifecycle: Lifecycle) =>
   (app: HttpApp.Default): HttpApp.Default =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       const path = request.url.split("?")[0]
-      if (Option.isSome(token) && path !== "/health") {
+      if (lifecycle.isDraining()) {
+        return Effect.succeed(
+          errorResponse(503, "NotReady", "the server is shutting down; retry on another instance or later", {
+            connection: "close"
+          })
+        )
+      }
+      if (Option.isSome(token) && path !== "/health" && path !== "/ready") {
         const match = /^Bearer (.+)$/i.exec(request.headers.authorization ?? "")
         if (match === null || !sameToken(match[1], token.value)) {
           return Effect.succeed(
@@ -416,6 +474,7 @@ const guard =
           )
         }
       }
+      const { maxBodyBytes } = limits
       const declared = request.headers["content-length"]
       const chunked = declared === undefined && request.headers["transfer-encoding"] !== undefined
       if (!chunked) {
@@ -423,8 +482,13 @@ const guard =
         if (Number.isFinite(length) && length > maxBodyBytes) return Effect.succeed(tooLarge(maxBodyBytes))
         if (!(length > 0)) return jsonErrors(HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodyBytes)))
       }
-      return readBody(request, maxBodyBytes, app)
+      return readBody(request, limits, app)
     })
+
+interface Limits {
+  readonly maxBodyBytes: number
+  readonly maxJsonDepth: number
+}
 
 const tooLarge = (maxBodyBytes: number) =>
   errorResponse(413, "PayloadTooLarge", `the request body exceeds the limit of ${maxBodyBytes} bytes`)
@@ -444,7 +508,7 @@ const isJson = (request: HttpServerRequest.HttpServerRequest): boolean => {
  */
 const readBody = (
   request: HttpServerRequest.HttpServerRequest,
-  maxBodyBytes: number,
+  { maxBodyBytes, maxJsonDepth }: Limits,
   app: HttpApp.Default
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> =>
   Effect.flatMap(readUpTo(NodeHttpServerRequest.toIncomingMessage(request), maxBodyBytes), (body) => {
@@ -463,6 +527,16 @@ const readBody = (
     }
     const text = new TextDecoder().decode(body)
     let json: unknown = null
+    // Checked before parsing: a deeply nested body would overflow the stack of the decoders (a 500 per request).
+    if (nestsDeeperThan(text, maxJsonDepth)) {
+      return Effect.succeed(
+        errorResponse(
+          400,
+          "InvalidJson",
+          `the request body is nested deeper than ${maxJsonDepth} levels of objects and arrays (the server's maxJsonDepth)`
+        )
+      )
+    }
     if (text !== "") {
       try {
         json = JSON.parse(text)
@@ -492,12 +566,50 @@ const jsonErrors = <E, R>(
     )
   )
 
+/**
+ * CORS headers on every response: the middleware adds them to the responses of the app, and a pre-response handler
+ * to the error responses the platform writes itself (a failure of a handler, an unknown route), so that a browser can
+ * read the error too.
+ */
+const withCors =
+  (cors: HttpMiddleware.HttpMiddleware, inner: (app: HttpApp.Default) => HttpApp.Default) =>
+  (app: HttpApp.Default): HttpApp.Default =>
+    Effect.zipRight(
+      HttpApp.appendPreResponseHandler((request, response) =>
+        response.headers["access-control-allow-origin"] !== undefined
+          ? Effect.succeed(response)
+          : (Effect.provideService(
+              Effect.orElseSucceed(cors(Effect.succeed(response)), () => response),
+              HttpServerRequest.HttpServerRequest,
+              request
+            ) as Effect.Effect<HttpServerResponse.HttpServerResponse>)
+      ),
+      cors(inner(app))
+    ) as HttpApp.Default
+
+const allowedMethods = Routes.make(WorkflowApi, [["GET", "/openapi.json"]])
+
 const withJsonError = (
   request: HttpServerRequest.HttpServerRequest,
   response: HttpServerResponse.HttpServerResponse
 ): HttpServerResponse.HttpServerResponse => {
   if (response.status < 400 || response.body._tag !== "Empty") return response
   const path = request.url.split("?")[0]
+  if (response.status === 404) {
+    // The path exists, with other methods: 405 with the methods it has.
+    const allow = allowedMethods(path)
+    if (allow.length > 0 && !allow.includes(request.method)) {
+      return errorResponse(
+        405,
+        "MethodNotAllowed",
+        `${request.method} is not allowed on ${path}; use ${allow.join(", ")}`,
+        {
+          ...response.headers,
+          allow: allow.join(", ")
+        }
+      )
+    }
+  }
   const [tag, message] =
     response.status === 404
       ? ["RouteNotFound", `no route for ${request.method} ${path}`]
@@ -506,7 +618,8 @@ const withJsonError = (
         : response.status >= 500
           ? ["InternalServerError", `the server failed to answer ${request.method} ${path}`]
           : ["HttpError", `${request.method} ${path} failed with status ${response.status}`]
-  return errorResponse(response.status, tag, message)
+  // (With the response's headers, e.g. the CORS ones.)
+  return errorResponse(response.status, tag, message, { ...response.headers })
 }
 
 /**
@@ -521,6 +634,11 @@ const withBody = (
   json: unknown
 ): HttpServerRequest.HttpServerRequest => {
   const buffered: HttpServerRequest.HttpServerRequest = Object.create(request)
+  // Every JSON media type (`text/json`, `application/<x>+json`) is decoded as JSON, like `application/json`.
+  const type = request.headers["content-type"]
+  if (type !== undefined && body.length > 0 && !/^application\/json\s*(;|$)/i.test(type)) {
+    Object.defineProperty(buffered, "headers", { value: { ...request.headers, "content-type": "application/json" } })
+  }
   Object.defineProperties(buffered, {
     text: { value: Effect.succeed(text) },
     json: { value: Effect.succeed(json) },
@@ -534,6 +652,16 @@ const withBody = (
     stream: { value: Stream.succeed(body) }
   })
   return buffered
+}
+
+/** The Node response under a request of the Node server (none for another platform, e.g. in `layerApi` tests). */
+const nodeResponse = (request: HttpServerRequest.HttpServerRequest) => {
+  try {
+    const response: unknown = NodeHttpServerRequest.toServerResponse(request)
+    return response instanceof ServerResponse ? response : undefined
+  } catch {
+    return undefined
+  }
 }
 
 const readUpTo = (incoming: IncomingMessage, limit: number) =>
@@ -596,19 +724,42 @@ export const layerWithStore = <const Ws extends ReadonlyArray<Workflow.Any>>(
   RunStore.RunStore | Workflow.Requirements<Ws[number]>
 > =>
   Layer.unwrapEffect(
-    Effect.map(resolveToken(options.token), (token) => {
-      const guarded = guard(token, options.maxBodyBytes ?? 1024 * 1024)
+    Effect.gen(function* () {
+      const token = yield* resolveToken(options.token)
+      const controller = yield* makeController()
+      const guarded = guard(
+        token,
+        { maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, maxJsonDepth: options.maxJsonDepth ?? 64 },
+        controller
+      )
       const cors = options.cors
       const middleware =
         cors === undefined || cors === false
           ? guarded
-          : (app: HttpApp.Default): HttpApp.Default =>
-              HttpMiddleware.cors(cors === true ? undefined : cors)(guarded(app))
-      return HttpApiBuilder.serve(middleware).pipe(
+          : withCors(HttpMiddleware.cors(cors === true ? undefined : cors), guarded)
+      const served = HttpApiBuilder.serve(middleware).pipe(
         Layer.provide(HttpApiBuilder.middlewareOpenApi()),
-        Layer.provide(layerApi(options.workflows, { heartbeat: options.heartbeat, limits: options.limits })),
+        // The port listens only once the API is ready (its unfinished runs resumed): no connection hangs at boot.
         Layer.provideMerge(
-          NodeHttpServer.layer(createServer, { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" })
+          NodeHttpServer.layer(controller.createServer, {
+            port: options.port ?? 3000,
+            host: options.host ?? "127.0.0.1"
+          })
+        ),
+        Layer.provide(
+          layerApi(options.workflows, {
+            heartbeat: options.heartbeat,
+            sseWriteTimeout: options.sseWriteTimeout,
+            limits: options.limits
+          }).pipe(Layer.provide(Layer.succeed(Lifecycle, controller)))
+        )
+      )
+      const deadline = Duration.decode(options.shutdownTimeout ?? "10 seconds")
+      // Built last, so released first: the drain runs before the platform closes the server and the runs stop.
+      return Layer.flatMap(served, (context) =>
+        Layer.merge(
+          Layer.succeedContext(context),
+          Layer.scopedDiscard(Effect.addFinalizer(() => controller.drain(deadline)))
         )
       )
     })

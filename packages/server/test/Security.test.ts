@@ -62,7 +62,7 @@ describe("bearer-token authentication", () => {
       const base = yield* serve({ token: Redacted.make("s3cret") })
       const health = yield* request(`${base}/health`)
       assert.strictEqual(health.status, 200)
-      assert.deepStrictEqual(health.body, { status: "ok" })
+      assert.deepStrictEqual(health.body, { status: "ok", store: { status: "ok" } })
       const workflows = yield* request(`${base}/workflows`, { headers: bearer("s3cret") })
       assert.strictEqual(workflows.status, 200)
       assert.deepStrictEqual(

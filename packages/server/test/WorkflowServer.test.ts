@@ -62,7 +62,7 @@ describe("WorkflowServer", () => {
       const base = yield* setup
       const response = yield* request(`${base}/health`)
       assert.strictEqual(response.status, 200)
-      assert.deepStrictEqual(response.body, { status: "ok" })
+      assert.deepStrictEqual(response.body, { status: "ok", store: { status: "ok" } })
     })
   )
 
@@ -131,7 +131,7 @@ describe("WorkflowServer", () => {
     })
   )
 
-  it.scoped("an unknown route or method is 404 RouteNotFound with a JSON body naming it", () =>
+  it.scoped("an unknown route is 404 RouteNotFound with a JSON body naming it; a wrong method is 405", () =>
     Effect.gen(function* () {
       const base = yield* setup
       const unknown = yield* request(`${base}/nope?x=1`)
@@ -142,12 +142,14 @@ describe("WorkflowServer", () => {
           body: { _tag: "RouteNotFound", message: "no route for GET /nope" }
         }
       )
+      // A known path with another method: 405 with the methods it has.
       const method = yield* request(`${base}/health`, { method: "PUT" })
       assert.deepStrictEqual(
-        { status: method.status, body: method.body },
+        { status: method.status, body: method.body, allow: method.headers.get("allow") },
         {
-          status: 404,
-          body: { _tag: "RouteNotFound", message: "no route for PUT /health" }
+          status: 405,
+          body: { _tag: "MethodNotAllowed", message: "PUT is not allowed on /health; use GET" },
+          allow: "GET"
         }
       )
     })

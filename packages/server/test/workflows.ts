@@ -67,3 +67,22 @@ export const rounds = defineWorkflow({
       }),
     { name: "round", emits: [NextRound, StopEvent] }
   )
+
+const Line = Event.define("Line", { text: Schema.String })
+
+/** Writes `count` events of `size` characters each (a long log), then waits for a `HumanResponse`. */
+export const chatty = defineWorkflow({
+  name: "chatty",
+  input: Schema.Struct({ count: Schema.Number, size: Schema.Number }),
+  output: Schema.String
+}).step(
+  StartEvent,
+  (start, ctx) =>
+    Effect.gen(function* () {
+      const text = "x".repeat(start.input.size)
+      for (let i = 0; i < start.input.count; i++) yield* ctx.write(Line.make({ text }))
+      const answer = yield* ctx.waitFor(HumanResponse, { prompt: InputRequired.make({ prompt: "done?" }) })
+      return StopEvent.make({ result: answer.response })
+    }),
+  { emits: [StopEvent] }
+)

@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -97,6 +98,7 @@ export type SendError =
   | EventNotAcceptedError
   | PromptNotOpenError
   | RunLimitError
+  | RunStoreError
 
 /** The per-run limits on what sends from outside may add (`RunOptions.limits`), with their defaults. @internal */
 export interface Limits {
@@ -157,6 +159,9 @@ interface Durable {
   readonly store: RunStoreService
   readonly lock: Effect.Semaphore
 }
+
+/** How a failed checkpoint is retried: soon at first, then every 5 seconds, until the store takes it. */
+const checkpointRetry = Schedule.union(Schedule.exponential("50 millis"), Schedule.spaced("5 seconds"))
 
 const currentFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
   Option.getOrUndefined(Fiber.getCurrentFiber())
@@ -240,24 +245,31 @@ export class RunImpl<S = unknown> {
     return undefined
   }
 
-  /** Saves a snapshot (serialized per run, so a newer snapshot is never overwritten by an older one). */
-  get checkpoint(): Effect.Effect<void> {
+  /** Saves a snapshot once (serialized per run, so a newer snapshot is never overwritten by an older one). */
+  get save(): Effect.Effect<void, RunStoreError> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
-    return durable.lock.withPermits(1)(
-      Effect.suspend(() => this.save(durable.store)).pipe(
-        Effect.catchAll((error) =>
-          Effect.sync(() => {
-            // A durable run that cannot persist must not go on as if it could.
-            if (this.state.status === "running") this.apply({ _tag: "Abort", error })
-          })
-        )
+    return durable.lock.withPermits(1)(Effect.suspend(() => this.saveTo(durable.store)))
+  }
+
+  /**
+   * Saves a snapshot; a failed save is retried with backoff until the store takes it (a full disk, a read-only
+   * file): the run makes no progress it could not persist (what the input started waits), and goes on by itself
+   * once writes work again.
+   */
+  get checkpoint(): Effect.Effect<void> {
+    if (this.durable === undefined) return Effect.void
+    const save = this.save
+    return Effect.catchAll(save, (error) =>
+      Effect.logWarning(`run ${this.runId}: checkpoint not saved, retrying until the store takes it`, error).pipe(
+        Effect.zipRight(Effect.retry(save, checkpointRetry)),
+        Effect.orDie
       )
     )
   }
 
   /** Saves a snapshot; a state that cannot be snapshotted fails the run with `StateNotSerializableError`. */
-  private save(store: RunStoreService): Effect.Effect<void, RunStoreError> {
+  private saveTo(store: RunStoreService): Effect.Effect<void, RunStoreError> {
     let snapshot: Snapshot.Snapshot
     try {
       snapshot = this.snapshot()
@@ -268,6 +280,47 @@ export class RunImpl<S = unknown> {
       })
     }
     return store.save(snapshot)
+  }
+
+  /**
+   * Applies an input from outside the run (start, send) and saves it once: the caller must not be told the input
+   * was taken when the save failed, so it fails with the store's error. The run keeps the input and goes on saving
+   * it in the background, retrying until the store takes it; what the input started starts then.
+   */
+  applyAndSave(input: I.Input): Effect.Effect<void, RunStoreError> {
+    if (this.durable === undefined) return Effect.sync(() => void this.apply(input))
+    const runs: Array<I.Invocation> = []
+    this.deferred = runs
+    try {
+      this.apply(input)
+    } finally {
+      this.deferred = undefined
+    }
+    const launch = Effect.sync(() => {
+      if (this.state.status === "running" && !this.detached) this.launch(runs, false)
+    })
+    return Effect.matchEffect(this.save, {
+      onSuccess: () => launch,
+      onFailure: (error) =>
+        Effect.zipRight(
+          Effect.sync(() => this.track(this.runFork(Effect.zipRight(this.checkpoint, launch)))),
+          Effect.fail(error)
+        )
+    })
+  }
+
+  /** Drops a run whose start was not saved: nothing of it runs, and nothing of it is saved. */
+  get discard(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.detached = true
+      return Effect.zipRight(
+        Fiber.interruptAll(Array.from(this.fibers)),
+        Effect.sync(() => {
+          this.log.close()
+          this.ended.done(Exit.interrupt(FiberId.none))
+        })
+      )
+    })
   }
 
   snapshot(): Snapshot.Snapshot {
@@ -559,11 +612,13 @@ export class RunImpl<S = unknown> {
     if (ending._tag === "Completed") this.completedWith = ending.result
     if (this.durable !== undefined) {
       const others = Array.from(this.fibers)
-      this.runFork(
+      // Kept, so that closing the run's scope while the final checkpoint waits for the store interrupts it
+      // (the store keeps the run's last saved checkpoint, to resume from).
+      this.finishing = this.runFork(
         Effect.zipRight(
           Effect.zipRight(this.checkpoint, Fiber.interruptAll(others.filter((f) => f !== currentFiber()))),
           Effect.sync(() => this.ended.done(exit))
-        )
+        ).pipe(Effect.onInterrupt(() => Effect.sync(() => this.ended.done(Exit.interrupt(FiberId.none)))))
       )
       return
     }
@@ -583,6 +638,9 @@ export class RunImpl<S = unknown> {
         )
       )
   }
+
+  /** The fiber that saves a durable run's final checkpoint, then delivers its result. */
+  private finishing: Fiber.RuntimeFiber<void> | undefined = undefined
 
   private exitOf(ending: I.Ending): Exit.Exit<unknown, unknown> {
     switch (ending._tag) {
@@ -638,7 +696,9 @@ export class RunImpl<S = unknown> {
         if (this.durable !== undefined) return this.detach
         this.apply({ _tag: "Cancel" })
       }
-      return Effect.zipRight(Fiber.interruptAll(Array.from(this.fibers)), Effect.exit(this.ended.await))
+      const fibers = Array.from(this.fibers)
+      if (this.finishing !== undefined) fibers.push(this.finishing)
+      return Effect.zipRight(Fiber.interruptAll(fibers), Effect.exit(this.ended.await))
     })
   }
 
@@ -659,7 +719,10 @@ export class RunImpl<S = unknown> {
     return Effect.suspend(() => {
       if (this.detached) return Effect.exit(this.ended.await)
       return Effect.zipRight(
-        this.checkpoint,
+        // One attempt: a store that fails must not hold up the shutdown (the store keeps the last saved checkpoint).
+        Effect.catchAll(this.save, (error) =>
+          Effect.logWarning(`run ${this.runId}: the last checkpoint before detaching was not saved`, error)
+        ),
         Effect.suspend(() => {
           this.detached = true
           return Effect.zipRight(
@@ -698,7 +761,7 @@ export class RunImpl<S = unknown> {
         (admitted.prompt !== undefined && typeof (decoded as { requestId?: unknown }).requestId === "string")
       const limited = this.overLimit(answers)
       if (limited !== undefined) return Effect.fail(limited)
-      return Effect.asVoid(this.applyAndCheckpoint({ _tag: "External", event: decoded, step, admitted }, false))
+      return this.applyAndSave({ _tag: "External", event: decoded, step, admitted })
     })
   }
 
@@ -976,7 +1039,7 @@ export const startRun = (
   self: Workflow.Any,
   input: unknown,
   options?: RunOptions
-): Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError, Scope.Scope> =>
+): Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError | RunStoreError, Scope.Scope> =>
   startRunWith(self, input, options, bindToScope)
 
 const startRunWith = <R>(
@@ -984,7 +1047,7 @@ const startRunWith = <R>(
   input: unknown,
   options: RunOptions | undefined,
   bind: (run: RunImpl) => Effect.Effect<RunImpl, never, R>
-): Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError, R> =>
+): Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError | RunStoreError, R> =>
   Effect.gen(function* () {
     yield* checkDefinition(self, options)
     const decoded = yield* decodeInput(self, input)
@@ -995,7 +1058,8 @@ const startRunWith = <R>(
     if (options?.durable === true) yield* makeDurable(run)
     const begin = Effect.zipRight(
       startTimer(self, run, options),
-      Effect.suspend(() => run.applyAndCheckpoint({ _tag: "Start", input: decoded }, false))
+      // A start that was not saved is no run: the caller gets the store's error, and nothing of the run goes on.
+      Effect.suspend(() => Effect.tapError(run.applyAndSave({ _tag: "Start", input: decoded }), () => run.discard))
     )
     if (self.concurrency === undefined) {
       yield* begin
@@ -1012,7 +1076,7 @@ const startRunWith = <R>(
     run.ended.listen(end)
     if (admitted) yield* begin
     return run
-  }) as Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError, R>
+  }) as Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError | RunStoreError, R>
 
 /** @internal */
 export const resumeRun = (
@@ -1057,7 +1121,8 @@ export const resumeRun = (
     }
     if (durable) yield* makeDurable(run)
     yield* startTimer(self, run, options)
-    yield* run.applyAndCheckpoint({ _tag: "Restart", invocations: restored.inFlight }, false)
+    // A resume that cannot save fails (the store keeps the snapshot it was resumed from, to resume later).
+    yield* Effect.tapError(run.applyAndSave({ _tag: "Restart", invocations: restored.inFlight }), () => run.discard)
     return run
   }) as Effect.Effect<RunImpl, InvalidSnapshotError | RunNotFoundError | RunStoreError, Scope.Scope>
 
