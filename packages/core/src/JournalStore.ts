@@ -17,7 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Journal from "./Journal.js"
-import { compactionBeyondEnd, type Existing, prepareAppend, unknownRun } from "./internal/journalStore.js"
+import * as internal from "./internal/journalStore.js"
 import { applyFilter, type ListFilter, type RunSummary } from "./RunStore.js"
 import type { Status } from "./Snapshot.js"
 import type { JournalConflictError, JournalStoreError } from "./WorkflowError.js"
@@ -107,6 +107,57 @@ export interface Service {
  * @category Models
  */
 export class JournalStore extends Context.Tag("@eventflow/core/JournalStore")<JournalStore, Service>() {}
+
+/**
+ * An entry already in a journal, for {@link prepareAppend}: its offset and its text ({@link Journal.toJson}).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Existing extends internal.Existing {}
+
+/**
+ * What {@link prepareAppend} decided: the rows to insert (offset, entry id, tag, text), every entry of the batch with
+ * its offset, the batch's `RunStarted` when it starts the journal and the status of its `RunEnded`, if any.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Prepared extends internal.Prepared {}
+
+/**
+ * The append rules every store applies the same way, for store implementations: given the batch, the entries of
+ * the journal that have the batch's ids (by id) and the journal's length, returns the rows to insert, or the
+ * `JournalConflictError` / `JournalStoreError` the append fails with. A store runs it inside the transaction that
+ * inserts the rows.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const prepareAppend: (
+  runId: string,
+  entries: ReadonlyArray<Journal.Entry>,
+  existing: ReadonlyMap<string, Existing>,
+  length: number
+) => Prepared | JournalStoreError | JournalConflictError = internal.prepareAppend
+
+/**
+ * The error of a compaction past the end of a journal, for store implementations.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export const compactionBeyondEnd: (runId: string, upToOffset: number, length: number) => JournalStoreError =
+  internal.compactionBeyondEnd
+
+/**
+ * The error of an operation on a run the store has no journal for, for store implementations.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export const unknownRun: (operation: JournalStoreError["operation"], runId: string) => JournalStoreError =
+  internal.unknownRun
 
 /**
  * The status of a run's summary after an append: a `RunEnded` decides; otherwise the append's `status`, unless the
