@@ -56,9 +56,15 @@ const EntryRow = Schema.Struct({ entry_offset: Schema.Number, payload: Schema.pa
 
 const decodeEntries = Schema.decodeUnknown(Schema.Array(EntryRow))
 
-const ExistingRow = Schema.Struct({ entry_id: Schema.String, entry_offset: Schema.Number, payload: Schema.String })
+const HeadAndExistingRow = Schema.Struct({
+  entries: Schema.Number,
+  status: Snapshot.Status,
+  entry_id: Schema.NullOr(Schema.String),
+  entry_offset: Schema.NullOr(Schema.Number),
+  payload: Schema.NullOr(Schema.String)
+})
 
-const decodeExisting = Schema.decodeUnknown(Schema.Array(ExistingRow))
+const decodeHeadAndExisting = Schema.decodeUnknown(Schema.Array(HeadAndExistingRow))
 
 /** @internal */
 export const make = (options?: Options): Effect.Effect<JournalStore.Service, JournalStoreError, SqlClient.SqlClient> =>
@@ -93,16 +99,18 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
         ? Effect.succeed([])
         : transaction(
             Effect.gen(function* () {
-              const [head] = yield* sql<{
-                readonly entries: number
-                readonly status: Snapshot.Status
-              }>`SELECT entries, status FROM eventflow_journal_runs WHERE run_id = ${runId}`
+              // One query for the head row and the entries of the batch's ids already in the journal.
               const ids = [...new Set(entries.map((entry) => entry.id))]
+              const rows = yield* sql`SELECT r.entries, r.status, e.entry_id, e.entry_offset, e.payload
+                FROM eventflow_journal_runs r LEFT JOIN eventflow_journal_entries e
+                  ON e.run_id = r.run_id AND ${sql.in("e.entry_id", ids)}
+                WHERE r.run_id = ${runId}`.pipe(Effect.flatMap(decodeHeadAndExisting))
+              const head = rows[0]
               const existing = new Map<string, JournalStore.Existing>()
-              if (head !== undefined) {
-                const rows = yield* sql`SELECT entry_id, entry_offset, payload FROM eventflow_journal_entries
-                  WHERE run_id = ${runId} AND ${sql.in("entry_id", ids)}`.pipe(Effect.flatMap(decodeExisting))
-                for (const row of rows) existing.set(row.entry_id, { offset: row.entry_offset, json: row.payload })
+              for (const row of rows) {
+                if (row.entry_id !== null) {
+                  existing.set(row.entry_id, { offset: row.entry_offset!, json: row.payload! })
+                }
               }
               const prepared = JournalStore.prepareAppend(runId, entries, existing, head?.entries ?? 0)
               if (prepared._tag !== "Prepared") return yield* Effect.fail(prepared)
