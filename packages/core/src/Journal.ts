@@ -20,9 +20,12 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as internal from "./internal/journal.js"
+import * as check_ from "./internal/journalCheck.js"
 import type * as Workflow from "./Workflow.js"
+import { JournalMismatchError } from "./WorkflowError.js"
 
 /**
  * The format version of journal entries; `RunStarted` records it.
@@ -319,3 +322,32 @@ export const isSame = (self: Entry, that: Entry): boolean =>
  * ```
  */
 export const signature: (self: Workflow.Any) => string = internal.signature
+
+/**
+ * Checks a journal against the workflow definition a resume would replay it with, and returns every mismatch (empty
+ * when it fits): a journal of another workflow, a journaled step that no longer exists or no longer accepts the tag
+ * it handled, an event id handled as two different tags, or an input, state, event or result the current schemas
+ * cannot decode. Pure: nothing is run.
+ *
+ * @since 0.1.0
+ * @category Accessors
+ */
+export const check: (self: Workflow.Any, entries: ReadonlyArray<Stored>) => ReadonlyArray<string> = check_.check
+
+/**
+ * {@link check} as an effect: fails with one `JournalMismatchError` listing every mismatch.
+ *
+ * @since 0.1.0
+ * @category Accessors
+ */
+export const verify = (
+  self: Workflow.Any,
+  runId: string,
+  entries: ReadonlyArray<Stored>
+): Effect.Effect<void, JournalMismatchError> =>
+  Effect.suspend(() => {
+    const mismatches = check_.check(self, entries)
+    return mismatches.length === 0
+      ? Effect.void
+      : Effect.fail(new JournalMismatchError({ workflow: self.name, runId, mismatches }))
+  })

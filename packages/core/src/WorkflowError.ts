@@ -285,3 +285,26 @@ export class JournalConflictError extends Data.TaggedError("JournalConflictError
     )
   }
 }
+
+/**
+ * A run's journal does not fit the workflow definition it is resumed with: a journaled step that no longer exists or
+ * no longer accepts the tag it handled, a payload the current schemas cannot decode, or a journal written for another
+ * workflow. Every mismatch is listed; the run is not resumed (a result is never fed to the wrong step).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class JournalMismatchError extends Data.TaggedError("JournalMismatchError")<{
+  readonly workflow: string
+  readonly runId: string
+  readonly mismatches: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return (
+      `Run ${this.runId} cannot be resumed with workflow "${this.workflow}": its journal was written by a definition ` +
+      `that does not fit this one (${this.mismatches.length} mismatch${this.mismatches.length === 1 ? "" : "es"}):\n` +
+      this.mismatches.map((m) => `  - ${m}`).join("\n") +
+      "\nResume it with the definition it was started with (see its signature), or migrate the journal."
+    )
+  }
+}

@@ -100,3 +100,126 @@ describe("Journal.Entry", () => {
     assert.isFalse(Journal.isSame(JournalStoreSuite.completed("draft", "0", 1), entry))
   })
 })
+
+/** The journal of a run of the fixture workflow that was answered and completed. */
+const journalOfFixture: ReadonlyArray<Journal.Stored> = (
+  [
+    {
+      ...(JournalStoreSuite.started("run-1", { workflow: "signed" }) as Journal.Entry & {
+        readonly _tag: "RunStarted"
+      }),
+      input: { topic: "t" },
+      state: { revisions: 0 }
+    },
+    {
+      _tag: "InvocationCompleted",
+      id: Journal.ids.invocationCompleted("draft", "0"),
+      step: "draft",
+      eventId: "0",
+      tag: "StartEvent",
+      attempts: 1,
+      events: [{ id: "0/draft/0", event: { _tag: "Draft", text: "t", revision: 0 } }],
+      sends: [],
+      writes: [],
+      state: { revisions: 0 }
+    },
+    {
+      _tag: "WaiterRegistered",
+      id: Journal.ids.waiterRegistered("review@0/draft/0#0"),
+      key: "review@0/draft/0#0",
+      step: "review",
+      eventId: "0/draft/0",
+      index: 0,
+      tag: "HumanResponse",
+      prompt: { id: "review@0/draft/0#0", event: { _tag: "InputRequired", prompt: "ok?" } }
+    },
+    {
+      _tag: "ExternalEventSent",
+      id: Journal.ids.externalEventSent("x/0"),
+      eventId: "x/0",
+      event: { _tag: "HumanResponse", response: "yes" }
+    },
+    {
+      _tag: "WaiterAnswered",
+      id: Journal.ids.waiterAnswered("review@0/draft/0#0"),
+      key: "review@0/draft/0#0",
+      step: "review",
+      eventId: "0/draft/0",
+      index: 0,
+      outcome: { _tag: "Event", answer: { id: "x/0", event: { _tag: "HumanResponse", response: "yes" } } }
+    },
+    {
+      _tag: "InvocationCompleted",
+      id: Journal.ids.invocationCompleted("review", "0/draft/0"),
+      step: "review",
+      eventId: "0/draft/0",
+      tag: "Draft",
+      attempts: 1,
+      events: [{ id: "0/draft/0/review/0", event: { _tag: "StopEvent", result: { text: "t" } } }],
+      sends: [],
+      writes: [],
+      state: { revisions: 0 }
+    },
+    { _tag: "RunEnded", id: Journal.ids.runEnded, status: "completed", result: { text: "t" } }
+  ] satisfies ReadonlyArray<Journal.Entry>
+).map((entry, offset) => ({ offset, entry }))
+
+describe("Journal.check", () => {
+  it("finds nothing wrong with a journal of the same definition", () => {
+    assert.deepStrictEqual(Journal.check(makeWorkflow(), journalOfFixture), [])
+  })
+
+  it("lists every entry of a renamed step", () => {
+    const mismatches = Journal.check(makeWorkflow({ reviewName: "approve" }), journalOfFixture)
+    assert.deepStrictEqual(
+      mismatches.map((m) => m.slice(0, m.indexOf("): ") + 1)),
+      [
+        'entry 2 (WaiterRegistered "wait:review@0/draft/0#0")',
+        'entry 4 (WaiterAnswered "answer:review@0/draft/0#0")',
+        'entry 5 (InvocationCompleted "done:review@0/draft/0")'
+      ]
+    )
+    for (const m of mismatches) assert.include(m, 'the workflow has no step "review" (steps: draft, approve, tag)')
+  })
+
+  it("reports a step that no longer accepts the tag it handled", () => {
+    const mismatches = Journal.check(makeWorkflow({ reviewAccepts: "Revision" }), journalOfFixture)
+    assert.deepStrictEqual(mismatches, [
+      'entry 5 (InvocationCompleted "done:review@0/draft/0"): step "review" no longer accepts Draft (it accepts Revision)'
+    ])
+  })
+
+  it("reports payloads the current schemas cannot decode", () => {
+    const mismatches = Journal.check(
+      makeWorkflow({ draftFields: { text: Schema.String, revision: Schema.String } }),
+      journalOfFixture
+    )
+    assert.strictEqual(mismatches.length, 1)
+    assert.include(mismatches[0], 'entry 1 (InvocationCompleted "done:draft@0"): event 0/draft/0 (Draft) no longer')
+    const state = Journal.check(
+      makeWorkflow({ stateSchema: Schema.Struct({ revisions: Schema.String }) }),
+      journalOfFixture
+    )
+    assert.deepStrictEqual(
+      state.map((m) => m.slice(0, m.indexOf(": the"))),
+      [
+        'entry 0 (RunStarted "start")',
+        'entry 1 (InvocationCompleted "done:draft@0")',
+        'entry 5 (InvocationCompleted "done:review@0/draft/0")'
+      ]
+    )
+  })
+
+  it.effect("verify fails with one JournalMismatchError listing every mismatch", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Journal.verify(makeWorkflow({ reviewName: "approve" }), "run-1", journalOfFixture)
+      )
+      assert.strictEqual(error._tag, "JournalMismatchError")
+      assert.strictEqual(error.mismatches.length, 3)
+      assert.include(error.message, 'Run run-1 cannot be resumed with workflow "signed"')
+      assert.include(error.message, 'no step "review"')
+      yield* Journal.verify(makeWorkflow(), "run-1", journalOfFixture)
+    })
+  )
+})
