@@ -5,8 +5,10 @@
  * Tables: `eventflow_journal_entries` (one row per entry: run id, offset, entry id unique per run, tag, the entry as
  * canonical JSON), `eventflow_journal_runs` (one head row per run: workflow, definition signature, status,
  * timestamps, number of entries) and `eventflow_journal_compactions` (the last compaction of each run). An append is
- * one transaction (`BEGIN IMMEDIATE`, or the caller's transaction on a shared client) costing a few indexed
- * statements, whatever the journal's length.
+ * one indexed query and one INSERT whatever the journal's length; a trigger advances the head row in the INSERT's
+ * own statement, so an append is atomic without an explicit transaction (inside a caller's transaction on a shared
+ * client, it joins it). Offsets are taken from the head row: two writers racing on one run collide on the primary key
+ * (run id, offset) and the loser retries from the read, so each entry lands once and offsets stay dense.
  *
  * @since 0.1.0
  */

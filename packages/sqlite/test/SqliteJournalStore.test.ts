@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -171,6 +172,61 @@ describe("SqliteJournalStore", () => {
         )
       }).pipe(Effect.provide(layer))
     })
+  )
+
+  it.live(
+    "two processes appending the same entries to one run at once: each lands once, offsets dense",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const filename = path.join(dir, "runs.db")
+        yield* Effect.provide(
+          Effect.flatMap(JournalStore.JournalStore, (store) =>
+            store.append("run-1", [JournalStoreSuite.started("run-1")])
+          ),
+          SqliteJournalStore.layer({ filename })
+        )
+        const appender = (n: number) =>
+          Effect.async<string, Error>((resume) => {
+            const child = spawn(
+              process.execPath,
+              [
+                "--conditions=source",
+                "--import",
+                "tsx",
+                "packages/sqlite/test/fixtures/journal-appender.ts",
+                filename,
+                `${n}`
+              ],
+              { stdio: ["ignore", "pipe", "pipe"] }
+            )
+            let out = ""
+            let err = ""
+            child.stdout.on("data", (chunk) => (out += chunk))
+            child.stderr.on("data", (chunk) => (err += chunk))
+            child.on("close", (code) =>
+              resume(
+                code === 0 ? Effect.succeed(out.trim()) : Effect.fail(new Error(`appender exited with ${code}: ${err}`))
+              )
+            )
+            return Effect.sync(() => child.kill("SIGKILL"))
+          })
+        const outputs = yield* Effect.all([appender(2_000), appender(2_000)], { concurrency: "unbounded" })
+        assert.deepStrictEqual(outputs, ["done", "done"])
+        const read = yield* Effect.provide(
+          Effect.flatMap(JournalStore.JournalStore, (store) => store.read("run-1")),
+          SqliteJournalStore.layer({ filename })
+        )
+        assert.deepStrictEqual(
+          read.map((s) => s.offset),
+          Array.from({ length: 2_001 }, (_, i) => i)
+        )
+        assert.deepStrictEqual(
+          read.slice(1).map((s) => s.entry.id),
+          Array.from({ length: 2_000 }, (_, i) => `done:s@x/${i}`)
+        )
+      }).pipe(Effect.scoped),
+    60_000
   )
 
   it.scoped("a stored entry that is not a journal entry fails to read with JournalStoreError", () =>

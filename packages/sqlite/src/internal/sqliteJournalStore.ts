@@ -4,6 +4,7 @@
  * compaction per run in `eventflow_journal_compactions`. Schema version 2 (see `sqliteRunStore.ts`).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import * as Journal from "@eventflow/core/Journal"
 import * as JournalStore from "@eventflow/core/JournalStore"
 import type * as RunStore from "@eventflow/core/RunStore"
@@ -94,50 +95,61 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
         mapErrors("list", runId)
       ) as Effect.Effect<Option.Option<JournalStore.Summary>, JournalStoreError>
 
+    /**
+     * An append is one query (the head row and the entries of the batch's ids already there) and one INSERT of the
+     * new entries, whose trigger advances the head row in the same statement: no explicit transaction. The offsets
+     * come from the head row read first, so the primary key (run id, offset) is the compare-and-set: an append that
+     * raced with another one on the same run fails on it and is retried from the read (and finds, on a replay, its
+     * entries already there).
+     */
+    const appendOnce = (runId: string, entries: ReadonlyArray<Journal.Entry>, options?: JournalStore.AppendOptions) =>
+      Effect.gen(function* () {
+        const ids = [...new Set(entries.map((entry) => entry.id))]
+        const rows = yield* sql`SELECT r.entries, r.status, e.entry_id, e.entry_offset, e.payload
+          FROM eventflow_journal_runs r LEFT JOIN eventflow_journal_entries e
+            ON e.run_id = r.run_id AND ${sql.in("e.entry_id", ids)}
+          WHERE r.run_id = ${runId}`.pipe(Effect.flatMap(decodeHeadAndExisting))
+        const head = rows[0]
+        const existing = new Map<string, JournalStore.Existing>()
+        for (const row of rows) {
+          if (row.entry_id !== null) existing.set(row.entry_id, { offset: row.entry_offset!, json: row.payload! })
+        }
+        const prepared = JournalStore.prepareAppend(runId, entries, existing, head?.entries ?? 0)
+        if (prepared._tag !== "Prepared") return yield* Effect.fail(prepared)
+        if (prepared.rows.length === 0) return prepared.stored
+        const now = yield* Clock.currentTimeMillis
+        yield* sql`INSERT INTO eventflow_journal_entries ${sql.insert(
+          prepared.rows.map((row) => ({
+            run_id: runId,
+            entry_offset: row.offset,
+            entry_id: row.entryId,
+            tag: row.tag,
+            payload: row.json,
+            appended_at: now
+          }))
+        )}`
+        // The status a caller gives (running / waiting) is written only when it changes.
+        const before = prepared.ended ?? head?.status ?? "running"
+        const status = JournalStore.nextStatus(before, undefined, options)
+        if (status !== before) {
+          yield* sql`UPDATE eventflow_journal_runs SET status = ${status} WHERE run_id = ${runId}`
+        }
+        return prepared.stored
+      })
+
+    const isConstraint = (error: unknown): boolean =>
+      error instanceof SqlError &&
+      typeof (error.cause as { code?: unknown } | undefined)?.code === "string" &&
+      ((error.cause as { code: string }).code.startsWith("SQLITE_CONSTRAINT_PRIMARYKEY") ||
+        (error.cause as { code: string }).code.startsWith("SQLITE_CONSTRAINT_UNIQUE"))
+
     const append = (runId: string, entries: ReadonlyArray<Journal.Entry>, options?: JournalStore.AppendOptions) =>
       entries.length === 0
         ? Effect.succeed([])
-        : transaction(
-            Effect.gen(function* () {
-              // One query for the head row and the entries of the batch's ids already in the journal.
-              const ids = [...new Set(entries.map((entry) => entry.id))]
-              const rows = yield* sql`SELECT r.entries, r.status, e.entry_id, e.entry_offset, e.payload
-                FROM eventflow_journal_runs r LEFT JOIN eventflow_journal_entries e
-                  ON e.run_id = r.run_id AND ${sql.in("e.entry_id", ids)}
-                WHERE r.run_id = ${runId}`.pipe(Effect.flatMap(decodeHeadAndExisting))
-              const head = rows[0]
-              const existing = new Map<string, JournalStore.Existing>()
-              for (const row of rows) {
-                if (row.entry_id !== null) {
-                  existing.set(row.entry_id, { offset: row.entry_offset!, json: row.payload! })
-                }
-              }
-              const prepared = JournalStore.prepareAppend(runId, entries, existing, head?.entries ?? 0)
-              if (prepared._tag !== "Prepared") return yield* Effect.fail(prepared)
-              if (prepared.rows.length === 0) return prepared.stored
-              const now = yield* Clock.currentTimeMillis
-              if (head === undefined) {
-                const started = prepared.started!
-                yield* sql`INSERT INTO eventflow_journal_runs
-                  (run_id, workflow, signature, status, created_at, updated_at, entries)
-                  VALUES (${runId}, ${started.workflow}, ${started.signature}, 'running', ${started.at ?? now},
-                    ${now}, 0)`
-              }
-              yield* sql`INSERT INTO eventflow_journal_entries ${sql.insert(
-                prepared.rows.map((row) => ({
-                  run_id: runId,
-                  entry_offset: row.offset,
-                  entry_id: row.entryId,
-                  tag: row.tag,
-                  payload: row.json
-                }))
-              )}`
-              const status = JournalStore.nextStatus(head?.status ?? "running", prepared.ended, options)
-              yield* sql`UPDATE eventflow_journal_runs SET entries = entries + ${prepared.rows.length},
-                status = ${status}, updated_at = ${now} WHERE run_id = ${runId}`
-              return prepared.stored
-            })
-          ).pipe(mapErrors("append", runId))
+        : appendOnce(runId, entries, options).pipe(
+            Effect.retry({ while: isConstraint, times: 20 }),
+            mapErrors("append", runId)
+          )
 
     const read = (runId: string, fromOffset = 0) =>
       sql`SELECT entry_offset, payload FROM eventflow_journal_entries

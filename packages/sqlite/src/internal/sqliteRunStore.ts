@@ -64,9 +64,22 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
       entry_id TEXT NOT NULL,
       tag TEXT NOT NULL,
       payload TEXT NOT NULL,
+      appended_at INTEGER NOT NULL,
       PRIMARY KEY (run_id, entry_offset),
       UNIQUE (run_id, entry_id)
     ) WITHOUT ROWID`,
+    // The head row follows its entries in the statement that inserts them (an append is one INSERT): RunStarted
+    // creates it, every entry counts, RunEnded sets the ended status.
+    `CREATE TRIGGER IF NOT EXISTS eventflow_journal_entries_head AFTER INSERT ON eventflow_journal_entries
+    BEGIN
+      INSERT INTO eventflow_journal_runs (run_id, workflow, signature, status, created_at, updated_at, entries)
+        SELECT NEW.run_id, json_extract(NEW.payload, '$.workflow'), json_extract(NEW.payload, '$.signature'),
+          'running', coalesce(json_extract(NEW.payload, '$.at'), NEW.appended_at), NEW.appended_at, 0
+        WHERE NEW.tag = 'RunStarted';
+      UPDATE eventflow_journal_runs SET entries = entries + 1, updated_at = NEW.appended_at,
+        status = CASE WHEN NEW.tag = 'RunEnded' THEN json_extract(NEW.payload, '$.status') ELSE status END
+        WHERE run_id = NEW.run_id;
+    END`,
     `CREATE TABLE IF NOT EXISTS eventflow_journal_compactions (
       run_id TEXT PRIMARY KEY NOT NULL,
       up_to_offset INTEGER NOT NULL,
