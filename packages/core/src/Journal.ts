@@ -10,6 +10,7 @@
  * | `InvocationCompleted` | `done:<step>@<eventId>`         | an invocation returns (events, writes, sends, state) |
  * | `AttemptFailed`       | `attempt:<step>@<eventId>#<n>`  | attempt `n` failed and will be retried            |
  * | `InvocationFailed`    | `failed:<step>@<eventId>`       | an invocation failed for good                     |
+ * | `EventSent`           | `emit:<p/s/k>`                  | a step's `ctx.send` (before it is dispatched)     |
  * | `ExternalEventSent`   | `sent:x/<n>`                    | `handle.send` / the HTTP API sent an event        |
  * | `WaiterRegistered`    | `wait:<step>@<eventId>#<i>`     | `ctx.waitFor` registered its i-th waiter          |
  * | `WaiterAnswered`      | `answer:<step>@<eventId>#<i>`   | that waiter got its event (or expired)            |
@@ -146,6 +147,24 @@ export const InvocationFailed = Schema.TaggedStruct("InvocationFailed", {
 })
 
 /**
+ * A step's `ctx.send`, journaled when it happens (before the event is dispatched, so that whatever handles it is
+ * journaled after it): `eventId` is the sent event's `p/s/k` id, `step`/`from` the sending invocation, `target` the step
+ * it was addressed to, if any. An engine that journals sends this way leaves `InvocationCompleted.sends` empty (that
+ * field is for sends staged until their invocation completes).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const EventSent = Schema.TaggedStruct("EventSent", {
+  ...common,
+  step: Schema.String,
+  from: Schema.String,
+  eventId: Schema.String,
+  event: Encoded,
+  target: Schema.optional(Schema.String)
+})
+
+/**
  * An event sent into the run from outside (`handle.send`, the server's events route): `eventId` is `x/<n>`, `step`
  * the step it was addressed to, if any.
  *
@@ -224,6 +243,7 @@ export const Entry = Schema.Union(
   InvocationCompleted,
   AttemptFailed,
   InvocationFailed,
+  EventSent,
   ExternalEventSent,
   WaiterRegistered,
   WaiterAnswered,
@@ -265,6 +285,7 @@ export const ids: {
   readonly invocationCompleted: (step: string, eventId: string) => string
   readonly attemptFailed: (step: string, eventId: string, attempt: number) => string
   readonly invocationFailed: (step: string, eventId: string) => string
+  readonly eventSent: (eventId: string) => string
   readonly externalEventSent: (eventId: string) => string
   readonly waiterRegistered: (key: string) => string
   readonly waiterAnswered: (key: string) => string

@@ -118,6 +118,15 @@ const everyKind: ReadonlyArray<Journal.Entry> = [
     requestId: "r-1"
   },
   {
+    _tag: "EventSent",
+    id: Journal.ids.eventSent("0/draft/0/review/0"),
+    step: "review",
+    from: "0/draft/0",
+    eventId: "0/draft/0/review/0",
+    event: { _tag: "Notify", to: "editor" },
+    target: "notify"
+  },
+  {
     _tag: "ExternalEventSent",
     id: Journal.ids.externalEventSent("x/0"),
     eventId: "x/0",

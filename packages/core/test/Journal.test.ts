@@ -90,6 +90,7 @@ describe("Journal.Entry", () => {
     assert.strictEqual(Journal.waiterKey("review", "0/draft/0", 0), "review@0/draft/0#0")
     assert.strictEqual(Journal.ids.waiterAnswered(Journal.waiterKey("review", "x/3", 1)), "answer:review@x/3#1")
     assert.strictEqual(Journal.ids.externalEventSent("x/7"), "sent:x/7")
+    assert.strictEqual(Journal.ids.eventSent("0/draft/0/review/0"), "emit:0/draft/0/review/0")
   })
 
   it("toJson is the same whatever the key order", () => {
@@ -149,13 +150,22 @@ const journalOfFixture: ReadonlyArray<Journal.Stored> = (
       outcome: { _tag: "Event", answer: { id: "x/0", event: { _tag: "HumanResponse", response: "yes" } } }
     },
     {
+      _tag: "EventSent",
+      id: Journal.ids.eventSent("0/draft/0/review/0"),
+      step: "review",
+      from: "0/draft/0",
+      eventId: "0/draft/0/review/0",
+      event: { _tag: "Revision", text: "again" },
+      target: "tag"
+    },
+    {
       _tag: "InvocationCompleted",
       id: Journal.ids.invocationCompleted("review", "0/draft/0"),
       step: "review",
       eventId: "0/draft/0",
       tag: "Draft",
       attempts: 1,
-      events: [{ id: "0/draft/0/review/0", event: { _tag: "StopEvent", result: { text: "t" } } }],
+      events: [{ id: "0/draft/0/review/1", event: { _tag: "StopEvent", result: { text: "t" } } }],
       sends: [],
       writes: [],
       state: { revisions: 0 }
@@ -176,7 +186,8 @@ describe("Journal.check", () => {
       [
         'entry 2 (WaiterRegistered "wait:review@0/draft/0#0")',
         'entry 4 (WaiterAnswered "answer:review@0/draft/0#0")',
-        'entry 5 (InvocationCompleted "done:review@0/draft/0")'
+        'entry 5 (EventSent "emit:0/draft/0/review/0")',
+        'entry 6 (InvocationCompleted "done:review@0/draft/0")'
       ]
     )
     for (const m of mismatches) assert.include(m, 'the workflow has no step "review" (steps: draft, approve, tag)')
@@ -185,7 +196,7 @@ describe("Journal.check", () => {
   it("reports a step that no longer accepts the tag it handled", () => {
     const mismatches = Journal.check(makeWorkflow({ reviewAccepts: "Revision" }), journalOfFixture)
     assert.deepStrictEqual(mismatches, [
-      'entry 5 (InvocationCompleted "done:review@0/draft/0"): step "review" no longer accepts Draft (it accepts Revision)'
+      'entry 6 (InvocationCompleted "done:review@0/draft/0"): step "review" no longer accepts Draft (it accepts Revision)'
     ])
   })
 
@@ -205,7 +216,7 @@ describe("Journal.check", () => {
       [
         'entry 0 (RunStarted "start")',
         'entry 1 (InvocationCompleted "done:draft@0")',
-        'entry 5 (InvocationCompleted "done:review@0/draft/0")'
+        'entry 6 (InvocationCompleted "done:review@0/draft/0")'
       ]
     )
   })
@@ -216,7 +227,7 @@ describe("Journal.check", () => {
         Journal.verify(makeWorkflow({ reviewName: "approve" }), "run-1", journalOfFixture)
       )
       assert.strictEqual(error._tag, "JournalMismatchError")
-      assert.strictEqual(error.mismatches.length, 3)
+      assert.strictEqual(error.mismatches.length, 4)
       assert.include(error.message, 'Run run-1 cannot be resumed with workflow "signed"')
       assert.include(error.message, 'no step "review"')
       yield* Journal.verify(makeWorkflow(), "run-1", journalOfFixture)

@@ -26,6 +26,7 @@ export const ids = {
   attemptFailed: (step: string, eventId: string, attempt: number): string =>
     `attempt:${invocationKey(step, eventId)}#${attempt}`,
   invocationFailed: (step: string, eventId: string): string => `failed:${invocationKey(step, eventId)}`,
+  eventSent: (eventId: string): string => `emit:${eventId}`,
   externalEventSent: (eventId: string): string => `sent:${eventId}`,
   waiterRegistered: (key: string): string => `wait:${key}`,
   waiterAnswered: (key: string): string => `answer:${key}`,

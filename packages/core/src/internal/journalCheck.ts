@@ -93,6 +93,11 @@ export const check = (self: Workflow.Any, entries: ReadonlyArray<Journal.Stored>
         step(entry.step, where)
         if (entry.event !== undefined) event(entry.event, where)
         break
+      case "EventSent":
+        step(entry.step, where)
+        event({ id: entry.eventId, event: entry.event }, where)
+        if (entry.target !== undefined) step(entry.target, `${where}, target`)
+        break
       case "ExternalEventSent":
         event({ id: entry.eventId, event: entry.event }, where)
         if (entry.step !== undefined) step(entry.step, where)
