@@ -430,3 +430,66 @@ export class RunLimitError extends Data.TaggedError("RunLimitError")<{
     )
   }
 }
+
+/**
+ * A journal store could not append, read, compact, list or remove a run's journal, or the entries asked of it are
+ * not a valid journal (for example a first entry that is not `RunStarted`).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class JournalStoreError extends Data.TaggedError("JournalStoreError")<{
+  readonly operation: "append" | "read" | "load" | "compact" | "list" | "remove" | "open"
+  readonly runId?: string | undefined
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const detail = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `Journal store failed to ${this.operation}${this.runId === undefined ? "" : ` run ${this.runId}`}: ${detail}`
+  }
+}
+
+/**
+ * An append carried an entry whose id is already in the run's journal with different content. Appends are
+ * idempotent on the entry id, so the same entry appended twice is a no-op; a different entry under the same id means
+ * two writers disagree about the run (two processes driving it, or a definition that changed under a running run).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class JournalConflictError extends Data.TaggedError("JournalConflictError")<{
+  readonly runId: string
+  readonly entryId: string
+  /** The offset of the entry already in the journal. */
+  readonly offset: number
+}> {
+  override get message(): string {
+    return (
+      `Run ${this.runId}: the journal already holds a different entry "${this.entryId}" (at offset ${this.offset}). ` +
+      "Appends are idempotent only for identical entries: check that a single process drives this run."
+    )
+  }
+}
+
+/**
+ * A run's journal does not fit the workflow definition it is resumed with: a journaled step that no longer exists or
+ * no longer accepts the tag it handled, a payload the current schemas cannot decode, or a journal written for another
+ * workflow. Every mismatch is listed; the run is not resumed (a result is never fed to the wrong step).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class JournalMismatchError extends Data.TaggedError("JournalMismatchError")<{
+  readonly workflow: string
+  readonly runId: string
+  readonly mismatches: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return (
+      `Run ${this.runId} cannot be resumed with workflow "${this.workflow}": its journal was written by a definition ` +
+      `that does not fit this one (${this.mismatches.length} mismatch${this.mismatches.length === 1 ? "" : "es"}):\n` +
+      this.mismatches.map((m) => `  - ${m}`).join("\n") +
+      "\nResume it with the definition it was started with (see its signature), or migrate the journal."
+    )
+  }
+}

@@ -59,6 +59,27 @@ export * as Testing from "./Testing.js"
 export * as Workflow from "./Workflow.js"
 
 /**
+ * The run journal: entries, ids, definition signature.
+ *
+ * @since 0.1.0
+ */
+export * as Journal from "./Journal.js"
+
+/**
+ * Where durable runs keep their journals.
+ *
+ * @since 0.1.0
+ */
+export * as JournalStore from "./JournalStore.js"
+
+/**
+ * The conformance suite of journal stores.
+ *
+ * @since 0.1.0
+ */
+export * as JournalStoreSuite from "./JournalStoreSuite.js"
+
+/**
  * Errors.
  *
  * @since 0.1.0

@@ -23,7 +23,8 @@ export const childId = (parent: string, step: string, k: number): string => {
 }
 
 // cyrb53 (public domain), run with two seeds for 106 bits.
-const cyrb53 = (str: string, seed: number): number => {
+/** @internal */
+export const cyrb53 = (str: string, seed: number): number => {
   let h1 = 0xdeadbeef ^ seed
   let h2 = 0x41c6ce57 ^ seed
   for (let i = 0; i < str.length; i++) {

@@ -44,6 +44,48 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
     )`,
     "CREATE INDEX IF NOT EXISTS eventflow_runs_workflow_status ON eventflow_runs (workflow, status)",
     "CREATE INDEX IF NOT EXISTS eventflow_runs_status ON eventflow_runs (status)"
+  ],
+  // Version 2: the run journal (SqliteJournalStore). Version-1 tables and rows are kept as they are.
+  [
+    `CREATE TABLE IF NOT EXISTS eventflow_journal_runs (
+      run_id TEXT PRIMARY KEY NOT NULL,
+      workflow TEXT NOT NULL,
+      signature TEXT NOT NULL,
+      status TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      entries INTEGER NOT NULL
+    )`,
+    "CREATE INDEX IF NOT EXISTS eventflow_journal_runs_workflow_status ON eventflow_journal_runs (workflow, status)",
+    "CREATE INDEX IF NOT EXISTS eventflow_journal_runs_status ON eventflow_journal_runs (status)",
+    `CREATE TABLE IF NOT EXISTS eventflow_journal_entries (
+      run_id TEXT NOT NULL,
+      entry_offset INTEGER NOT NULL,
+      entry_id TEXT NOT NULL,
+      tag TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      appended_at INTEGER NOT NULL,
+      PRIMARY KEY (run_id, entry_offset),
+      UNIQUE (run_id, entry_id)
+    ) WITHOUT ROWID`,
+    // The head row follows its entries in the statement that inserts them (an append is one INSERT): RunStarted
+    // creates it, every entry counts, RunEnded sets the ended status.
+    `CREATE TRIGGER IF NOT EXISTS eventflow_journal_entries_head AFTER INSERT ON eventflow_journal_entries
+    BEGIN
+      INSERT INTO eventflow_journal_runs (run_id, workflow, signature, status, created_at, updated_at, entries)
+        SELECT NEW.run_id, json_extract(NEW.payload, '$.workflow'), json_extract(NEW.payload, '$.signature'),
+          'running', coalesce(json_extract(NEW.payload, '$.at'), NEW.appended_at), NEW.appended_at, 0
+        WHERE NEW.tag = 'RunStarted';
+      UPDATE eventflow_journal_runs SET entries = entries + 1, updated_at = NEW.appended_at,
+        status = CASE WHEN NEW.tag = 'RunEnded' THEN json_extract(NEW.payload, '$.status') ELSE status END
+        WHERE run_id = NEW.run_id;
+    END`,
+    `CREATE TABLE IF NOT EXISTS eventflow_journal_compactions (
+      run_id TEXT PRIMARY KEY NOT NULL,
+      up_to_offset INTEGER NOT NULL,
+      snapshot TEXT NOT NULL,
+      updated_at INTEGER NOT NULL
+    )`
   ]
 ]
 
@@ -54,7 +96,7 @@ export const schemaVersion: number = migrations.length
  * A `SqlError` says "Failed to execute statement" and keeps SQLite's reason in its `cause`: bring the reason into
  * the message, which `RunStoreError` shows.
  */
-const withReason = (cause: unknown): unknown => {
+export const withReason = (cause: unknown): unknown => {
   if (cause instanceof SqlError && cause.cause instanceof Error && !cause.message.includes(cause.cause.message)) {
     return new SqlError({ message: `${cause.message}: ${cause.cause.message}`, cause: cause.cause })
   }
@@ -75,7 +117,7 @@ const mapErrors =
  * Runs `body` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front (waiting up to `busy_timeout`),
  * so two processes opening the same new file do not fail on a lock upgrade.
  */
-const immediateTransaction = <A, E, R>(
+export const immediateTransaction = <A, E, R>(
   sql: SqlClient.SqlClient,
   body: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | SqlError, R> =>
@@ -112,7 +154,7 @@ const SummaryRow = Schema.Struct({
 const decodeSummaries = Schema.decodeUnknown(Schema.Array(SummaryRow))
 
 /** Sets the connection's pragmas and brings the schema to {@link schemaVersion}. */
-const open = (sql: SqlClient.SqlClient, options: Options | undefined) => {
+export const open = (sql: SqlClient.SqlClient, options: Options | undefined) => {
   const busyTimeout = Math.max(0, Math.round(Duration.toMillis(options?.busyTimeout ?? Duration.seconds(5))))
   const migrate = Effect.gen(function* () {
     yield* sql`CREATE TABLE IF NOT EXISTS eventflow_schema_version (
@@ -223,7 +265,7 @@ export const layerFromClient = (
 ): Layer.Layer<RunStore.RunStore, RunStoreError, SqlClient.SqlClient> => Layer.effect(RunStore.RunStore, make(options))
 
 /** A client of its own on `filename`; a file that cannot be opened fails with `RunStoreError` "open". */
-const clientLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, RunStoreError> =>
+export const clientLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, RunStoreError> =>
   Layer.scoped(
     SqlClient.SqlClient,
     SqliteClient.make({ filename, disableWAL: true }).pipe(

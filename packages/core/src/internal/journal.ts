@@ -1,0 +1,200 @@
+/**
+ * The journal's pure parts: deterministic entry ids, the canonical JSON that entries are compared and stored as, and
+ * the definition signature of a workflow.
+ */
+import * as AST from "effect/SchemaAST"
+import type * as Workflow from "../Workflow.js"
+import { tagOfSafe } from "./event.js"
+import { cyrb53 } from "./ids.js"
+import { planOf } from "./plan.js"
+
+// -----------------------------------------------------------------------------
+// Entry ids (DESIGN.md "Identity": events "0", "p/s/k", "x/n"; an invocation is (step, eventId))
+// -----------------------------------------------------------------------------
+
+/** The `step@eventId` of an invocation, as in today's waiter keys (`step@eventId#index`). @internal */
+export const invocationKey = (step: string, eventId: string): string => `${step}@${eventId}`
+
+/** @internal */
+export const waiterKey = (step: string, eventId: string, index: number): string =>
+  `${invocationKey(step, eventId)}#${index}`
+
+/** @internal */
+export const ids = {
+  runStarted: "start",
+  invocationCompleted: (step: string, eventId: string): string => `done:${invocationKey(step, eventId)}`,
+  attemptFailed: (step: string, eventId: string, attempt: number): string =>
+    `attempt:${invocationKey(step, eventId)}#${attempt}`,
+  invocationFailed: (step: string, eventId: string): string => `failed:${invocationKey(step, eventId)}`,
+  eventSent: (eventId: string): string => `emit:${eventId}`,
+  externalEventSent: (eventId: string): string => `sent:${eventId}`,
+  waiterRegistered: (key: string): string => `wait:${key}`,
+  waiterAnswered: (key: string): string => `answer:${key}`,
+  runEnded: "end"
+} as const
+
+// -----------------------------------------------------------------------------
+// Canonical JSON
+// -----------------------------------------------------------------------------
+
+const sortKeys = (_key: string, value: unknown): unknown => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value
+  const sorted: Record<string, unknown> = {}
+  for (const key of Object.keys(value).sort()) sorted[key] = (value as Record<string, unknown>)[key]
+  return sorted
+}
+
+/**
+ * `JSON.stringify` with object keys sorted at every level: two values that are equal as JSON have the same text,
+ * whatever order their keys were built (or returned by a database) in.
+ *
+ * @internal
+ */
+export const canonicalJson = (value: unknown): string => JSON.stringify(value, sortKeys)
+
+// -----------------------------------------------------------------------------
+// Definition signature
+// -----------------------------------------------------------------------------
+
+const symbolName = (symbol: symbol): string => Symbol.keyFor(symbol) ?? symbol.description ?? ""
+
+const annotationsOf = (ast: AST.Annotated): Record<string, unknown> | undefined => {
+  const out: Record<string, unknown> = {}
+  const identifier = AST.getIdentifierAnnotation(ast)
+  if (identifier._tag === "Some") out.identifier = identifier.value
+  const schemaId = AST.getSchemaIdAnnotation(ast)
+  if (schemaId._tag === "Some") {
+    out.schemaId = typeof schemaId.value === "symbol" ? symbolName(schemaId.value) : String(schemaId.value)
+  }
+  const brand = AST.getBrandAnnotation(ast)
+  if (brand._tag === "Some") out.brand = brand.value.map((b) => (typeof b === "symbol" ? symbolName(b) : String(b)))
+  const jsonSchema = AST.getJSONSchemaAnnotation(ast)
+  if (jsonSchema._tag === "Some") out.jsonSchema = jsonSchema.value
+  return Object.keys(out).length === 0 ? undefined : out
+}
+
+const keyName = (key: PropertyKey): string => (typeof key === "symbol" ? `@@${symbolName(key)}` : String(key))
+
+/**
+ * A JSON description of a schema's AST: its structure (both sides of transformations), literals, and the
+ * annotations that change what decodes (identifiers, brands, schema ids and JSON Schema constraints of filters).
+ * Titles, descriptions and examples are left out (docs do not change a journal's meaning); so are the functions of
+ * transformations. A filter without a schema id or JSON Schema annotation is described by its source text.
+ */
+const describe = (ast: AST.AST, ancestors: Map<AST.AST, number>): unknown => {
+  const seen = ancestors.get(ast)
+  if (seen !== undefined) return { $ref: seen }
+  ancestors.set(ast, ancestors.size)
+  try {
+    const annotations = annotationsOf(ast)
+    const base = (body: Record<string, unknown>) =>
+      annotations === undefined ? { _tag: ast._tag, ...body } : { _tag: ast._tag, ...body, annotations }
+    const go = (child: AST.AST) => describe(child, ancestors)
+    switch (ast._tag) {
+      case "Declaration":
+        return base({ typeParameters: ast.typeParameters.map(go) })
+      case "Literal":
+        return base({ literal: typeof ast.literal === "bigint" ? `${ast.literal}n` : ast.literal })
+      case "UniqueSymbol":
+        return base({ symbol: symbolName(ast.symbol) })
+      case "Enums":
+        return base({ enums: ast.enums.map(([name, value]) => [name, value]) })
+      case "TemplateLiteral":
+        return base({
+          head: ast.head,
+          spans: ast.spans.map((span) => ({ type: go(span.type), literal: span.literal }))
+        })
+      case "TupleType":
+        return base({
+          elements: ast.elements.map((e) => ({ type: go(e.type), optional: e.isOptional })),
+          rest: ast.rest.map((r) => go(r.type)),
+          readonly: ast.isReadonly
+        })
+      case "TypeLiteral":
+        return base({
+          properties: ast.propertySignatures.map((p) => ({
+            name: keyName(p.name),
+            type: go(p.type),
+            optional: p.isOptional
+          })),
+          index: ast.indexSignatures.map((i) => ({ parameter: go(i.parameter), type: go(i.type) }))
+        })
+      case "Union":
+        return base({ types: ast.types.map(go) })
+      case "Suspend":
+        return base({ type: go(ast.f()) })
+      case "Refinement":
+        return base({
+          from: go(ast.from),
+          ...(annotations === undefined ? { filter: ast.filter.toString() } : {})
+        })
+      case "Transformation": {
+        const kind = ast.transformation
+        return base({
+          from: go(ast.from),
+          to: go(ast.to),
+          kind: kind._tag,
+          ...(kind._tag === "TypeLiteralTransformation"
+            ? { properties: kind.propertySignatureTransformations.map((p) => [keyName(p.from), keyName(p.to)]) }
+            : {})
+        })
+      }
+      default:
+        // Keywords: string, number, unknown, …
+        return base({})
+    }
+  } finally {
+    ancestors.delete(ast)
+  }
+}
+
+/** @internal */
+export const describeSchema = (ast: AST.AST): unknown => describe(ast, new Map())
+
+/**
+ * What the signature of a workflow covers: its name, its input, output and state schemas, its steps in order (name,
+ * accepted tags, declared emitted tags) and the schema of every event tag it knows. Workers, retries and timeouts are
+ * left out: they change how a run goes on, not what its journal means.
+ *
+ * @internal
+ */
+export const describeWorkflow = (self: Workflow.Any): unknown => {
+  const plan = planOf(self)
+  return {
+    format: 1,
+    name: self.name,
+    input: describeSchema(self.input.ast),
+    output: describeSchema(self.output.ast),
+    state: self.state === undefined ? null : describeSchema(self.state.ast),
+    steps: self.steps.map((step) => ({
+      name: step.name,
+      accepts: [...step.accepts],
+      emits: step.emits === undefined ? null : step.emits.map((type) => tagOfSafe(type) ?? String(type.ast))
+    })),
+    events: [...plan.registry.keys()].sort().map((tag) => [tag, describeSchema(plan.registry.get(tag)!.ast)])
+  }
+}
+
+const hex = (n: number): string => n.toString(16).padStart(14, "0")
+
+/**
+ * A 224-bit hash (cyrb53 with four seeds, hex) of the canonical JSON of `value`.
+ *
+ * @internal
+ */
+export const hash = (value: unknown): string => {
+  const text = canonicalJson(value)
+  return hex(cyrb53(text, 1)) + hex(cyrb53(text, 2)) + hex(cyrb53(text, 3)) + hex(cyrb53(text, 4))
+}
+
+const signatures = new WeakMap<Workflow.Any, string>()
+
+/** @internal */
+export const signature = (self: Workflow.Any): string => {
+  let sig = signatures.get(self)
+  if (sig === undefined) {
+    sig = hash(describeWorkflow(self))
+    signatures.set(self, sig)
+  }
+  return sig
+}

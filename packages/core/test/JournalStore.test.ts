@@ -1,0 +1,9 @@
+import { describe, it } from "@effect/vitest"
+import { JournalStore, JournalStoreSuite } from "@eventflow/core"
+import { Effect } from "effect"
+
+describe("JournalStore.layerMemory (JournalStoreSuite)", () => {
+  for (const test of JournalStoreSuite.cases) {
+    it.scoped(test.name, () => Effect.provide(test.run, JournalStore.layerMemory))
+  }
+})

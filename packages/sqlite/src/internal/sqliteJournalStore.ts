@@ -1,0 +1,244 @@
+/**
+ * The SQLite journal store: one row per entry in `eventflow_journal_entries` (run id, offset, entry id unique per
+ * run, tag, canonical JSON), a head row per run in `eventflow_journal_runs` (summary and length) and the last
+ * compaction per run in `eventflow_journal_compactions`. Schema version 2 (see `sqliteRunStore.ts`).
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Journal from "@eventflow/core/Journal"
+import * as JournalStore from "@eventflow/core/JournalStore"
+import type * as RunStore from "@eventflow/core/RunStore"
+import * as Snapshot from "@eventflow/core/Snapshot"
+import { JournalConflictError, JournalStoreError } from "@eventflow/core/WorkflowError"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { clientLayer, immediateTransaction, type Options, open, withReason } from "./sqliteRunStore.js"
+
+type Operation = JournalStoreError["operation"]
+
+const mapErrors =
+  (operation: Operation, runId?: string) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, JournalStoreError | JournalConflictError, R> =>
+    Effect.mapError(effect, (cause) =>
+      cause instanceof JournalConflictError || cause instanceof JournalStoreError
+        ? cause
+        : new JournalStoreError({ operation, runId, cause: withReason(cause) })
+    )
+
+const HeadRow = Schema.Struct({
+  run_id: Schema.String,
+  workflow: Schema.String,
+  signature: Schema.String,
+  status: Snapshot.Status,
+  created_at: Schema.Number,
+  updated_at: Schema.Number,
+  entries: Schema.Number,
+  up_to_offset: Schema.NullOr(Schema.Number)
+})
+
+const decodeHeads = Schema.decodeUnknown(Schema.Array(HeadRow))
+
+const toSummary = (row: typeof HeadRow.Type): JournalStore.Summary => ({
+  runId: row.run_id,
+  workflow: row.workflow,
+  signature: row.signature,
+  status: row.status,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  entries: row.entries,
+  compactedUpTo: row.up_to_offset ?? undefined
+})
+
+/** An entry row: its offset and its payload, decoded from JSON by the entry schema. */
+const EntryRow = Schema.Struct({ entry_offset: Schema.Number, payload: Schema.parseJson(Journal.Entry) })
+
+const decodeEntries = Schema.decodeUnknown(Schema.Array(EntryRow))
+
+const HeadAndExistingRow = Schema.Struct({
+  entries: Schema.Number,
+  status: Snapshot.Status,
+  entry_id: Schema.NullOr(Schema.String),
+  entry_offset: Schema.NullOr(Schema.Number),
+  payload: Schema.NullOr(Schema.String)
+})
+
+const decodeHeadAndExisting = Schema.decodeUnknown(Schema.Array(HeadAndExistingRow))
+
+/** @internal */
+export const make = (options?: Options): Effect.Effect<JournalStore.Service, JournalStoreError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* open(sql, options).pipe(
+      Effect.mapError((error) => new JournalStoreError({ operation: "open", cause: error.cause }))
+    )
+
+    /** Joins the caller's transaction, or runs in a `BEGIN IMMEDIATE` one of its own. */
+    const transaction = <A, E, R>(body: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (connection) =>
+        Option.isSome(connection) ? body : immediateTransaction(sql, body)
+      )
+
+    const heads = (where: ReturnType<typeof sql.and>, page = "") =>
+      sql`SELECT r.run_id, r.workflow, r.signature, r.status, r.created_at, r.updated_at, r.entries, c.up_to_offset
+        FROM eventflow_journal_runs r LEFT JOIN eventflow_journal_compactions c ON c.run_id = r.run_id
+        WHERE ${where} ${sql.unsafe(page)}`.pipe(
+        Effect.flatMap(decodeHeads),
+        Effect.map((rows) => rows.map(toSummary))
+      )
+
+    const summary = (runId: string) =>
+      heads(sql.and([sql`r.run_id = ${runId}`])).pipe(
+        Effect.map((rows) => Option.fromNullable(rows[0])),
+        mapErrors("list", runId)
+      ) as Effect.Effect<Option.Option<JournalStore.Summary>, JournalStoreError>
+
+    /**
+     * An append is one query (the head row and the entries of the batch's ids already there) and one INSERT of the
+     * new entries, whose trigger advances the head row in the same statement: no explicit transaction. The offsets
+     * come from the head row read first, so the primary key (run id, offset) is the compare-and-set: an append that
+     * raced with another one on the same run fails on it and is retried from the read (and finds, on a replay, its
+     * entries already there).
+     */
+    const appendOnce = (runId: string, entries: ReadonlyArray<Journal.Entry>, options?: JournalStore.AppendOptions) =>
+      Effect.gen(function* () {
+        const ids = [...new Set(entries.map((entry) => entry.id))]
+        const rows = yield* sql`SELECT r.entries, r.status, e.entry_id, e.entry_offset, e.payload
+          FROM eventflow_journal_runs r LEFT JOIN eventflow_journal_entries e
+            ON e.run_id = r.run_id AND ${sql.in("e.entry_id", ids)}
+          WHERE r.run_id = ${runId}`.pipe(Effect.flatMap(decodeHeadAndExisting))
+        const head = rows[0]
+        const existing = new Map<string, JournalStore.Existing>()
+        for (const row of rows) {
+          if (row.entry_id !== null) existing.set(row.entry_id, { offset: row.entry_offset!, json: row.payload! })
+        }
+        const prepared = JournalStore.prepareAppend(runId, entries, existing, head?.entries ?? 0)
+        if (prepared._tag !== "Prepared") return yield* Effect.fail(prepared)
+        if (prepared.rows.length === 0) return prepared.stored
+        const now = yield* Clock.currentTimeMillis
+        yield* sql`INSERT INTO eventflow_journal_entries ${sql.insert(
+          prepared.rows.map((row) => ({
+            run_id: runId,
+            entry_offset: row.offset,
+            entry_id: row.entryId,
+            tag: row.tag,
+            payload: row.json,
+            appended_at: now
+          }))
+        )}`
+        // The status a caller gives (running / waiting) is written only when it changes.
+        const before = prepared.ended ?? head?.status ?? "running"
+        const status = JournalStore.nextStatus(before, undefined, options)
+        if (status !== before) {
+          yield* sql`UPDATE eventflow_journal_runs SET status = ${status} WHERE run_id = ${runId}`
+        }
+        return prepared.stored
+      })
+
+    const isConstraint = (error: unknown): boolean =>
+      error instanceof SqlError &&
+      typeof (error.cause as { code?: unknown } | undefined)?.code === "string" &&
+      ((error.cause as { code: string }).code.startsWith("SQLITE_CONSTRAINT_PRIMARYKEY") ||
+        (error.cause as { code: string }).code.startsWith("SQLITE_CONSTRAINT_UNIQUE"))
+
+    const append = (runId: string, entries: ReadonlyArray<Journal.Entry>, options?: JournalStore.AppendOptions) =>
+      entries.length === 0
+        ? Effect.succeed([])
+        : appendOnce(runId, entries, options).pipe(
+            Effect.retry({ while: isConstraint, times: 20 }),
+            mapErrors("append", runId)
+          )
+
+    const read = (runId: string, fromOffset = 0) =>
+      sql`SELECT entry_offset, payload FROM eventflow_journal_entries
+        WHERE run_id = ${runId} AND entry_offset >= ${fromOffset} ORDER BY entry_offset`.pipe(
+        Effect.flatMap(decodeEntries),
+        Effect.map((rows) => rows.map((row): Journal.Stored => ({ offset: row.entry_offset, entry: row.payload }))),
+        mapErrors("read", runId)
+      ) as Effect.Effect<ReadonlyArray<Journal.Stored>, JournalStoreError>
+
+    const load = (runId: string) =>
+      transaction(
+        Effect.gen(function* () {
+          const head = yield* summary(runId)
+          if (Option.isNone(head)) return Option.none<JournalStore.Loaded>()
+          const [compaction] = yield* sql<{
+            readonly up_to_offset: number
+            readonly snapshot: string
+          }>`SELECT up_to_offset, snapshot FROM eventflow_journal_compactions WHERE run_id = ${runId}`
+          const tail = yield* read(runId, compaction?.up_to_offset ?? 0)
+          return Option.some<JournalStore.Loaded>({
+            summary: head.value,
+            compaction:
+              compaction === undefined
+                ? Option.none()
+                : Option.some({ upToOffset: compaction.up_to_offset, snapshot: JSON.parse(compaction.snapshot) }),
+            tail
+          })
+        })
+      ).pipe(mapErrors("load", runId)) as Effect.Effect<Option.Option<JournalStore.Loaded>, JournalStoreError>
+
+    const compact = (runId: string, snapshot: unknown, upToOffset: number) =>
+      transaction(
+        Effect.gen(function* () {
+          const [head] = yield* sql<{
+            readonly entries: number
+          }>`SELECT entries FROM eventflow_journal_runs WHERE run_id = ${runId}`
+          if (head === undefined) return yield* Effect.fail(JournalStore.unknownRun("compact", runId))
+          if (!Number.isInteger(upToOffset) || upToOffset < 0 || upToOffset > head.entries) {
+            return yield* Effect.fail(JournalStore.compactionBeyondEnd(runId, upToOffset, head.entries))
+          }
+          const json = JSON.stringify(snapshot)
+          const now = yield* Clock.currentTimeMillis
+          // A compaction at a lower offset than the recorded one (a stale writer) changes nothing.
+          yield* sql`INSERT INTO eventflow_journal_compactions (run_id, up_to_offset, snapshot, updated_at)
+            VALUES (${runId}, ${upToOffset}, ${json}, ${now})
+            ON CONFLICT (run_id) DO UPDATE SET up_to_offset = excluded.up_to_offset, snapshot = excluded.snapshot,
+              updated_at = excluded.updated_at
+            WHERE excluded.up_to_offset >= eventflow_journal_compactions.up_to_offset`
+        })
+      ).pipe(mapErrors("compact", runId)) as Effect.Effect<void, JournalStoreError>
+
+    const list = (filter?: RunStore.ListFilter) =>
+      heads(
+        sql.and([
+          ...(filter?.workflow === undefined ? [] : [sql`r.workflow = ${filter.workflow}`]),
+          ...(filter?.status === undefined ? [] : [sql.in("r.status", filter.status)])
+        ]),
+        `ORDER BY r.created_at DESC, r.run_id ASC LIMIT ${Math.trunc(filter?.limit ?? -1)} OFFSET ${Math.trunc(
+          filter?.offset ?? 0
+        )}`
+      ).pipe(mapErrors("list")) as Effect.Effect<ReadonlyArray<JournalStore.Summary>, JournalStoreError>
+
+    const remove = (runId: string) =>
+      transaction(
+        Effect.all([
+          sql`DELETE FROM eventflow_journal_entries WHERE run_id = ${runId}`,
+          sql`DELETE FROM eventflow_journal_compactions WHERE run_id = ${runId}`,
+          sql`DELETE FROM eventflow_journal_runs WHERE run_id = ${runId}`
+        ])
+      ).pipe(Effect.asVoid, mapErrors("remove", runId)) as Effect.Effect<void, JournalStoreError>
+
+    return JournalStore.JournalStore.of({ append, read, load, compact, list, summary, remove })
+  })
+
+/** @internal */
+export const layerFromClient = (
+  options?: Options
+): Layer.Layer<JournalStore.JournalStore, JournalStoreError, SqlClient.SqlClient> =>
+  Layer.effect(JournalStore.JournalStore, make(options))
+
+/** @internal */
+export const layer = (
+  options: Options & { readonly filename: string }
+): Layer.Layer<JournalStore.JournalStore, JournalStoreError> =>
+  layerFromClient(options).pipe(
+    Layer.provide(
+      Layer.mapError(
+        clientLayer(options.filename),
+        (error) => new JournalStoreError({ operation: "open", cause: error.cause })
+      )
+    )
+  )
