@@ -101,9 +101,10 @@ describe("SqliteJournalStore", () => {
       const filename = yield* v1Copy
       const result = yield* Effect.gen(function* () {
         const handle = yield* Workflow.resume(v1Workflow, v1RunId)
+        // The prompt's id in `pending` is the requestId the step gave it (one id for pending and answers).
         assert.deepStrictEqual(
-          (yield* handle.pending).map((p) => p.eventId),
-          ["review@0/draft/0#0"]
+          (yield* handle.pending).map((p) => p.requestId),
+          ["review-1"]
         )
         yield* handle.send(HumanResponse.make({ response: "approved", requestId: "review-1" }))
         return yield* handle.result
