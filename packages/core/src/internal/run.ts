@@ -249,8 +249,21 @@ export class RunImpl<S = unknown> {
   get save(): Effect.Effect<void, RunStoreError> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
-    return durable.lock.withPermits(1)(Effect.suspend(() => this.saveTo(durable.store)))
+    return durable.lock.withPermits(1)(
+      Effect.suspend(() =>
+        Effect.tap(this.saveTo(durable.store), () => {
+          this.unsaved = false
+        })
+      )
+    )
   }
+
+  /**
+   * An input from outside was applied but its save failed (it is being saved in the background). Until a save
+   * succeeds, sends are not judged against that unsaved state: a retried answer must not be told "already answered"
+   * (409) while the answer it retries is not persisted.
+   */
+  private unsaved = false
 
   /**
    * Saves a snapshot; a failed save is retried with backoff until the store takes it (a full disk, a read-only
@@ -303,7 +316,10 @@ export class RunImpl<S = unknown> {
       onSuccess: () => launch,
       onFailure: (error) =>
         Effect.zipRight(
-          Effect.sync(() => this.track(this.runFork(Effect.zipRight(this.checkpoint, launch)))),
+          Effect.sync(() => {
+            this.unsaved = true
+            this.track(this.runFork(Effect.zipRight(this.checkpoint, launch)))
+          }),
           Effect.fail(error)
         )
     })
@@ -740,6 +756,16 @@ export class RunImpl<S = unknown> {
   private detached = false
 
   send(event: unknown, options?: { readonly step?: string | undefined }): Effect.Effect<void, SendError> {
+    // While an input from outside is not saved, this send first saves it (503 to the caller when that fails).
+    return Effect.suspend(() =>
+      this.unsaved ? Effect.zipRight(this.save, this.admitAndApply(event, options)) : this.admitAndApply(event, options)
+    )
+  }
+
+  private admitAndApply(
+    event: unknown,
+    options: { readonly step?: string | undefined } | undefined
+  ): Effect.Effect<void, SendError> {
     return Effect.suspend((): Effect.Effect<void, SendError> => {
       if (this.state.status !== "running") {
         return Effect.fail(new RunNotActiveError({ runId: this.runId, status: this.state.status }))
