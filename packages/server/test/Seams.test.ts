@@ -171,6 +171,34 @@ describe("admission and answers on a run whose store fails", () => {
       }).pipe(Effect.scoped)
   )
 
+  it.live("20 concurrent answers while the store fails: all 503 (none 409); on recovery one revision is consumed", () =>
+    Effect.gen(function* () {
+      const { control, memory, store } = yield* makeFlakyStore
+      const base = yield* serve(store)
+      const { first, runId } = yield* startReview(base)
+      const before = yield* saved(memory, runId)
+      control.failing = true
+      const replies = yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => i),
+        (i) => send(base, runId, { type: "HumanResponse", data: { response: `feedback ${i}`, requestId: first } }),
+        { concurrency: "unbounded" }
+      )
+      // None is acknowledged, and none is told "already answered" while no answer is persisted.
+      assert.deepStrictEqual(
+        replies.map((r) => r.status),
+        Array.from({ length: 20 }, () => 503)
+      )
+      assert.deepStrictEqual(yield* saved(memory, runId), before)
+      control.failing = false
+      const next = yield* awaitPrompt(base, runId, first)
+      assert.match(next.prompt, /^Approve revision 1: essay \(feedback \d+\)\?$/)
+      const published = (yield* saved(memory, runId)).published as ReadonlyArray<{ _tag: string }>
+      assert.strictEqual(published.filter((e) => e._tag === "InputRequired").length, 2)
+      const retried = yield* send(base, runId, { type: "HumanResponse", data: { response: "x", requestId: first } })
+      assert.strictEqual(retried.status, 409)
+    }).pipe(Effect.scoped)
+  )
+
   it.live("forged StopEvent, StartEvent and InputRequired get 403 and leave the run's log as it was", () =>
     Effect.gen(function* () {
       const { memory, store } = yield* makeFlakyStore

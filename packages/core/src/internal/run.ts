@@ -249,21 +249,33 @@ export class RunImpl<S = unknown> {
   get save(): Effect.Effect<void, RunStoreError> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
-    return durable.lock.withPermits(1)(
-      Effect.suspend(() =>
-        Effect.tap(this.saveTo(durable.store), () => {
-          this.unsaved = false
-        })
-      )
-    )
+    return durable.lock.withPermits(1)(Effect.suspend(() => this.saveNow(durable.store)))
+  }
+
+  /** Saves once, noting which inputs from outside the saved snapshot holds. (Call it holding the lock.) */
+  private saveNow(store: RunStoreService): Effect.Effect<void, RunStoreError> {
+    const upTo = this.inputs
+    return Effect.tap(this.saveTo(store), () => {
+      if (upTo > this.savedInputs) this.savedInputs = upTo
+    })
   }
 
   /**
-   * An input from outside was applied but its save failed (it is being saved in the background). Until a save
-   * succeeds, sends are not judged against that unsaved state: a retried answer must not be told "already answered"
-   * (409) while the answer it retries is not persisted.
+   * Inputs from outside applied, and how many of them the last saved snapshot holds. While one is not saved (its
+   * save is in flight, or failed and is retried in the background), sends are not judged against that unsaved
+   * state: a retried answer must not be told "already answered" (409) while the answer it retries is not persisted.
    */
-  private unsaved = false
+  private inputs = 0
+  private savedInputs = 0
+
+  /** Saves the inputs from outside that are not saved yet (once; none when the last save holds them all). */
+  private get saveUnsaved(): Effect.Effect<void, RunStoreError> {
+    const durable = this.durable
+    if (durable === undefined) return Effect.void
+    return durable.lock.withPermits(1)(
+      Effect.suspend(() => (this.inputs > this.savedInputs ? this.saveNow(durable.store) : Effect.void))
+    )
+  }
 
   /**
    * Saves a snapshot; a failed save is retried with backoff until the store takes it (a full disk, a read-only
@@ -309,6 +321,7 @@ export class RunImpl<S = unknown> {
     } finally {
       this.deferred = undefined
     }
+    this.inputs++
     const launch = Effect.sync(() => {
       if (this.state.status === "running" && !this.detached) this.launch(runs, false)
     })
@@ -316,10 +329,7 @@ export class RunImpl<S = unknown> {
       onSuccess: () => launch,
       onFailure: (error) =>
         Effect.zipRight(
-          Effect.sync(() => {
-            this.unsaved = true
-            this.track(this.runFork(Effect.zipRight(this.checkpoint, launch)))
-          }),
+          Effect.sync(() => this.track(this.runFork(Effect.zipRight(this.checkpoint, launch)))),
           Effect.fail(error)
         )
     })
@@ -758,7 +768,9 @@ export class RunImpl<S = unknown> {
   send(event: unknown, options?: { readonly step?: string | undefined }): Effect.Effect<void, SendError> {
     // While an input from outside is not saved, this send first saves it (503 to the caller when that fails).
     return Effect.suspend(() =>
-      this.unsaved ? Effect.zipRight(this.save, this.admitAndApply(event, options)) : this.admitAndApply(event, options)
+      this.inputs > this.savedInputs
+        ? Effect.zipRight(this.saveUnsaved, this.admitAndApply(event, options))
+        : this.admitAndApply(event, options)
     )
   }
 
