@@ -27,6 +27,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -574,18 +575,39 @@ const jsonErrors = <E, R>(
 const withCors =
   (cors: HttpMiddleware.HttpMiddleware, inner: (app: HttpApp.Default) => HttpApp.Default) =>
   (app: HttpApp.Default): HttpApp.Default =>
-    Effect.zipRight(
-      HttpApp.appendPreResponseHandler((request, response) =>
-        response.headers["access-control-allow-origin"] !== undefined
-          ? Effect.succeed(response)
-          : (Effect.provideService(
-              Effect.orElseSucceed(cors(Effect.succeed(response)), () => response),
-              HttpServerRequest.HttpServerRequest,
-              request
-            ) as Effect.Effect<HttpServerResponse.HttpServerResponse>)
-      ),
-      cors(inner(app))
-    ) as HttpApp.Default
+    Effect.suspend(() => {
+      // A response the guard gives itself (401, 413, 415, 400, 503 while draining) never reaches the platform's
+      // pre-response handlers (they run where the app's own response is written): they are applied to it here.
+      let reached = false
+      const marked = Effect.zipRight(
+        Effect.sync(() => {
+          reached = true
+        }),
+        app
+      )
+      return Effect.zipRight(
+        HttpApp.appendPreResponseHandler((request, response) =>
+          response.headers["access-control-allow-origin"] !== undefined
+            ? Effect.succeed(response)
+            : (Effect.provideService(
+                Effect.orElseSucceed(cors(Effect.succeed(response)), () => response),
+                HttpServerRequest.HttpServerRequest,
+                request
+              ) as Effect.Effect<HttpServerResponse.HttpServerResponse>)
+        ),
+        cors(inner(marked))
+      ).pipe(
+        Effect.flatMap((response) =>
+          reached
+            ? Effect.succeed(response)
+            : Effect.flatMap(FiberRef.get(HttpApp.currentPreResponseHandlers), (handler) =>
+                Option.isNone(handler)
+                  ? Effect.succeed(response)
+                  : Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => handler.value(request, response))
+              )
+        )
+      )
+    }) as HttpApp.Default
 
 const allowedMethods = Routes.make(WorkflowApi, [["GET", "/openapi.json"]])
 

@@ -16,7 +16,8 @@ import {
   StopEvent
 } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
-import { Effect, Exit, Layer, Logger, Option, Schema, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Logger, Option, Schema, Scope } from "effect"
+import { connect, type Socket } from "node:net"
 import { listen, request } from "./http.js"
 
 const Draft = Event.define("Draft", { text: Schema.String, revision: Schema.Number })
@@ -256,6 +257,35 @@ describe("per-run limits across a restart", () => {
 })
 
 describe("CORS on the new error answers", () => {
+  it.live("the guard's own answers (401, 413, 415, 400 InvalidJson) carry the CORS headers", () =>
+    Effect.gen(function* () {
+      const memory = yield* RunStore.makeMemory
+      const base = yield* listen(
+        WorkflowServer.layerWithStore({
+          workflows: [review],
+          port: 0,
+          cors: true,
+          token: "secret",
+          maxBodyBytes: 1000
+        }).pipe(Layer.provide(Layer.succeed(RunStore.RunStore, memory)), Layer.provide(quiet))
+      )
+      const origin = { origin: "https://app.example" }
+      const auth = { ...origin, authorization: "Bearer secret" }
+      const url = `${base}/workflows/review/runs`
+      const replies = {
+        401: yield* request(`${base}/runs`, { headers: origin }),
+        413: yield* request(url, { method: "POST", raw: JSON.stringify({ text: "x".repeat(2000) }), headers: auth }),
+        415: yield* request(url, { method: "POST", raw: "text", headers: { ...auth, "content-type": "text/plain" } }),
+        400: yield* request(url, { method: "POST", raw: "[".repeat(100), headers: auth })
+      }
+      for (const [status, reply] of Object.entries(replies)) {
+        assert.strictEqual(reply.status, Number(status))
+        assert.strictEqual(reply.headers.get("access-control-allow-origin"), "*", status)
+      }
+      assert.strictEqual(replies[401].headers.get("www-authenticate"), "Bearer")
+    }).pipe(Effect.scoped)
+  )
+
   it.live("503 StoreUnavailable, 403, 409 and 405 (with Allow) carry the CORS headers; a preflight is not 405", () =>
     Effect.gen(function* () {
       const { control, store } = yield* makeFlakyStore
@@ -291,6 +321,69 @@ describe("CORS on the new error answers", () => {
       const ready = yield* request(`${base}/ready`, { headers: origin })
       assert.strictEqual(ready.status, 503)
       assert.strictEqual(ready.headers.get("access-control-allow-origin"), "*")
+    }).pipe(Effect.scoped)
+  )
+})
+
+/** A raw connection to `base` that has sent `head`; `read` resolves with all it got once the server closes it. */
+const rawConnection = (base: string, head: string) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly socket: Socket; readonly read: Promise<string> }>((resume) => {
+      const { hostname, port } = new URL(base)
+      let seen = ""
+      let done: (text: string) => void = () => {}
+      const read = new Promise<string>((r) => {
+        done = r
+      })
+      const socket = connect({ host: hostname, port: Number(port) }, () => {
+        socket.write(head, () => resume(Effect.succeed({ socket, read })))
+      })
+      socket.on("data", (chunk: Buffer) => {
+        seen += chunk.toString("latin1")
+      })
+      socket.on("close", () => done(seen))
+      socket.on("error", () => {})
+    }),
+    ({ socket }) => Effect.sync(() => socket.destroy())
+  )
+
+describe("readiness during shutdown", () => {
+  it.live("a request that arrives while the server drains gets 503 NotReady (with CORS), /ready included", () =>
+    Effect.gen(function* () {
+      const memory = yield* RunStore.makeMemory
+      const scope = yield* Scope.make()
+      const base = yield* listen(
+        WorkflowServer.layerWithStore({ workflows: [review], port: 0, cors: true, shutdownTimeout: "3 seconds" }).pipe(
+          Layer.provide(Layer.succeed(RunStore.RunStore, memory)),
+          Layer.provide(quiet)
+        )
+      ).pipe(Scope.extend(scope))
+      assert.strictEqual((yield* request(`${base}/ready`)).status, 200)
+      const host = new URL(base).host
+      // An upload in progress holds the drain open; a second connection has begun its request (headers unfinished).
+      yield* rawConnection(
+        base,
+        `POST /workflows/review/runs HTTP/1.1\r\nHost: ${host}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`
+      )
+      const ready = yield* rawConnection(
+        base,
+        `GET /ready HTTP/1.1\r\nHost: ${host}\r\nOrigin: https://app.example\r\n`
+      )
+      yield* Effect.sleep("100 millis")
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* Effect.sleep("300 millis")
+      ready.socket.write("\r\n")
+      const reply = yield* Effect.promise(() => ready.read)
+      assert.match(reply, /^HTTP\/1\.1 503 /)
+      assert.match(reply, /"_tag":"NotReady"/)
+      assert.match(reply, /connection: close/i)
+      assert.match(reply, /access-control-allow-origin: \*/i)
+      // No new connection is taken while draining.
+      const fresh = yield* Effect.either(
+        Effect.tryPromise(() => fetch(`${base}/ready`, { signal: AbortSignal.timeout(1000) }))
+      )
+      assert.isTrue(fresh._tag === "Left")
+      yield* Fiber.join(closing)
     }).pipe(Effect.scoped)
   )
 })
