@@ -464,4 +464,29 @@ describe("Durable", () => {
         assert.strictEqual(Option.getOrThrow(yield* (yield* store.store).load(handle.runId)).status, "completed")
       })
   )
+
+  it.scoped(
+    "a retried answer while the first is not saved fails with RunStoreError, not PromptNotOpenError; once it is saved, PromptNotOpenError",
+    () =>
+      Effect.gen(function* () {
+        const store = yield* makeStore()
+        const count = yield* makeCounter
+        const handle = yield* store.provide(
+          Workflow.start(approval("durable-retry-unsaved", count.hit), "x", { durable: true })
+        )
+        yield* statusIs(handle, "waiting")
+        const [prompt] = yield* handle.pending
+        store.failing.on = true
+        const answer = HumanResponse.make({ response: "yes", requestId: prompt.requestId })
+        assert.instanceOf(yield* Effect.flip(handle.send(answer)), RunStoreError)
+        // The answer is kept but not persisted: a retry is not told the prompt was already answered.
+        assert.instanceOf(yield* Effect.flip(handle.send(answer)), RunStoreError)
+        store.failing.on = false
+        // The retry saves the kept answer first; then the prompt is answered, and the retry is refused.
+        const retried = yield* Effect.flip(handle.send(answer))
+        assert.strictEqual(retried._tag, "PromptNotOpenError")
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* resultOf(handle), "x: yes")
+      })
+  )
 })
