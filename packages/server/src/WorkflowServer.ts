@@ -413,7 +413,29 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
           Effect.gen(function* () {
             const found = yield* findRun(path.id)
             if (found._tag === "Stored") return storedInfo(found.snapshot)
-            yield* found.entry.handle.cancel
+            // A cancel is done once its end is saved; while the store fails that never comes, so the request is
+            // answered 503 then (the run keeps the cancel and saves it once the store works again), never held.
+            // (Looked at after a first pause: a store that works again is noticed by the cancel's own save.)
+            const degraded = Effect.suspend(function check(): Effect.Effect<StoreHealth.StoreStatus> {
+              return Effect.zipRight(
+                Effect.sleep("50 millis"),
+                Effect.flatMap(health.status, (status) =>
+                  status.status === "degraded" ? Effect.succeed(status) : check()
+                )
+              )
+            })
+            yield* Effect.raceFirst(
+              found.entry.handle.cancel,
+              Effect.flatMap(degraded, (status) =>
+                Effect.fail(
+                  new StoreUnavailable({
+                    message:
+                      `the cancel of run "${path.id}" is not saved: ${status.error}. It is kept and saved once the ` +
+                      "store works again; the store is degraded (see GET /health)."
+                  })
+                )
+              )
+            )
             return yield* runInfo(found.entry)
           })
         )

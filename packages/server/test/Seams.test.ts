@@ -231,6 +231,34 @@ describe("admission and answers on a run whose store fails", () => {
   )
 })
 
+describe("a cancel while the store fails", () => {
+  it.live("DELETE answers 503 StoreUnavailable instead of hanging; the run is cancelled once writes work again", () =>
+    Effect.gen(function* () {
+      const { control, memory, store } = yield* makeFlakyStore
+      const base = yield* serve(store)
+      const { runId } = yield* startReview(base)
+      control.failing = true
+      const cancelled = yield* request(`${base}/runs/${runId}`, { method: "DELETE" }).pipe(
+        Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("DELETE hung while the store fails") })
+      )
+      assert.strictEqual(cancelled.status, 503)
+      assert.strictEqual(cancelled.body._tag, "StoreUnavailable")
+      assert.notStrictEqual(Option.getOrThrow(yield* memory.load(runId)).status, "cancelled")
+      control.failing = false
+      for (let i = 0; i < 400; i++) {
+        if (Option.getOrThrow(yield* memory.load(runId)).status === "cancelled") break
+        yield* Effect.sleep("25 millis")
+      }
+      assert.strictEqual(Option.getOrThrow(yield* memory.load(runId)).status, "cancelled")
+      // With a working store, a cancel answers at once.
+      const other = yield* startReview(base)
+      const ok = yield* request(`${base}/runs/${other.runId}`, { method: "DELETE" })
+      assert.strictEqual(ok.status, 200)
+      assert.strictEqual(ok.body.status, "cancelled")
+    }).pipe(Effect.scoped)
+  )
+})
+
 describe("per-run limits across a restart", () => {
   it.live("a run resumed by a restarted server keeps the server's limits (429 RunLimitReached)", () =>
     Effect.gen(function* () {
