@@ -287,6 +287,28 @@ describe("ctx.waitFor under the user's own Effect.timeout (auto-approve after 5 
       assert.include((error as HandleRequiredError).message, "ctx.waitFor(Type, { timeout })")
     })
   )
+
+  it.effect("the README's form, ctx.waitFor(Approval, { timeout }), auto-approves under Workflow.run", () =>
+    Effect.gen(function* () {
+      const wf = defineWorkflow({ name: "auto-approve-own-timeout", output: Schema.String, external: [Approval] }).step(
+        StartEvent,
+        (_, ctx) =>
+          Effect.catchTag(
+            Effect.map(ctx.waitFor(Approval, { timeout: "5 minutes" }), (answer) =>
+              StopEvent.make({ result: answer.ok ? "approved" : "rejected" })
+            ),
+            "WaitTimeoutError",
+            () => Effect.succeed(StopEvent.make({ result: "auto-approved" }))
+          ),
+        { emits: [StopEvent] }
+      )
+      const fiber = yield* Effect.fork(Workflow.run(wf))
+      yield* TestClock.adjust("4 minutes")
+      assert.isNull(fiber.unsafePoll(), "still waiting before the 5 minutes")
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual(yield* Effect.flatten(fiber.await), "auto-approved")
+    })
+  )
 })
 
 describe("ctx.retry and runningSteps in a durable run started in pipe style", () => {
