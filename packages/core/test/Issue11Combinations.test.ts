@@ -293,12 +293,9 @@ describe("ctx.waitFor under the user's own Effect.timeout (auto-approve after 5 
       const wf = defineWorkflow({ name: "auto-approve-own-timeout", output: Schema.String, external: [Approval] }).step(
         StartEvent,
         (_, ctx) =>
-          Effect.catchTag(
-            Effect.map(ctx.waitFor(Approval, { timeout: "5 minutes" }), (answer) =>
-              StopEvent.make({ result: answer.ok ? "approved" : "rejected" })
-            ),
-            "WaitTimeoutError",
-            () => Effect.succeed(StopEvent.make({ result: "auto-approved" }))
+          ctx.waitFor(Approval, { timeout: "5 minutes" }).pipe(
+            Effect.map((answer) => StopEvent.make({ result: answer.ok ? "approved" : "rejected" })),
+            Effect.catchTag("WaitTimeoutError", () => Effect.succeed(StopEvent.make({ result: "auto-approved" })))
           ),
         { emits: [StopEvent] }
       )
