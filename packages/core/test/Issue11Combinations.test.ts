@@ -337,3 +337,30 @@ describe("ctx.retry and runningSteps in a durable run started in pipe style", ()
     }).pipe(Effect.provide(RunStore.layerMemory))
   )
 })
+
+describe("fair scheduling in a durable run started in pipe style", () => {
+  const Ping = Event.define("Ping", { n: Schema.Number })
+  const Pong = Event.define("Pong", { n: Schema.Number })
+  const pingPong = defineWorkflow({ name: "durable-ping-pong", output: Schema.Number })
+    .step(StartEvent, () => Effect.succeed(Ping.make({ n: 0 })), { emits: [Ping] })
+    .step(Ping, (ping) => Effect.succeed(Pong.make({ n: ping.n + 1 })), { emits: [Pong] })
+    .step(Pong, (pong) => Effect.succeed(pong.n < 0 ? StopEvent.make({ result: pong.n }) : Ping.make({ n: pong.n })), {
+      emits: [Ping, StopEvent]
+    })
+
+  it.live("a never-suspending durable ping-pong still times out near its deadline (best of 3)", () =>
+    Effect.gen(function* () {
+      const tries: Array<number> = []
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now()
+        const error = yield* Effect.flip(
+          pingPong.pipe(Workflow.run(undefined, { durable: true, timeout: "300 millis", trace: false }))
+        )
+        assert.strictEqual(error._tag, "WorkflowTimeoutError")
+        tries.push(performance.now() - started - 300)
+        if (tries.at(-1)! < 50) break
+      }
+      assert.isBelow(Math.min(...tries), 50, `ended ${tries.map(Math.round).join(", ")} ms after the deadline`)
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+})
