@@ -235,7 +235,11 @@ export class HandleRequiredError extends Data.TaggedError("HandleRequiredError")
       `Run ${this.runId} of workflow "${this.workflow}" waits for input from outside (${this.waitingFor.join(
         "; "
       )}), but Workflow.run gives no handle to answer with, so it would wait forever. Use ` +
-      `Workflow.start(wf, input) and answer with handle.send(...) (handle.pending lists the open prompts).`
+      `Workflow.start(wf, input) and answer with handle.send(...) (handle.pending lists the open prompts).` +
+      (this.waitingFor.some((w) => w.includes("ctx.waitFor"))
+        ? ` To stop waiting after a while (e.g. auto-approve), give the wait its own ctx.waitFor(Type, { timeout }): ` +
+          `Workflow.run then waits for it (an Effect.timeout around ctx.waitFor is not seen as a way out).`
+        : "")
     )
   }
 }
@@ -297,7 +301,8 @@ export class RunNotActiveError extends Data.TaggedError("RunNotActiveError")<{
 }
 
 /**
- * The errors a run can end with: the steps' own errors `E`, plus the engine's.
+ * The errors a run can end with: the steps' own errors `E`, plus the engine's (`HandleRequiredError` only from
+ * `Workflow.run`, `StateNotSerializableError` only from a durable run).
  *
  * @since 0.1.0
  * @category Errors
@@ -310,6 +315,7 @@ export type RunError<E> =
   | WorkflowValidationError
   | RecoveryBudgetError
   | HandleRequiredError
+  | StateNotSerializableError
 
 /**
  * A run store could not save, load, list or remove a snapshot.

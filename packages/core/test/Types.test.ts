@@ -5,6 +5,7 @@ import {
   defineWorkflow,
   Event,
   type HandleRequiredError,
+  type StateNotSerializableError,
   type InvalidInputError,
   type RecoveryBudgetError,
   StartEvent,
@@ -34,6 +35,7 @@ type EngineErrors =
   | WorkflowValidationError
   | RecoveryBudgetError
   | HandleRequiredError
+  | StateNotSerializableError
 
 const rag = defineWorkflow({
   name: "types-rag",

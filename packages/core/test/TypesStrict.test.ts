@@ -9,6 +9,7 @@ import {
   defineWorkflow,
   Event,
   type HandleRequiredError,
+  type StateNotSerializableError,
   type InvalidInputError,
   type RecoveryBudgetError,
   type RunStore,
@@ -32,6 +33,7 @@ type EngineErrors =
   | WorkflowValidationError
   | RecoveryBudgetError
   | HandleRequiredError
+  | StateNotSerializableError
 
 const echo = defineWorkflow({ name: "strict-echo", input: Schema.String, output: Schema.String }).step(
   StartEvent,

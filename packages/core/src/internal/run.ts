@@ -997,7 +997,18 @@ class StepCtx implements StepContext<any> {
   }
 }
 
+/** Problems of the run options themselves (a per-run `maxRecoveries` of NaN or -1 would loop or fail at once). */
+const runOptionProblems = (options: RunOptions | undefined): Array<string> => {
+  const max = options?.maxRecoveries
+  return max === undefined || max === Infinity || (Number.isInteger(max) && max >= 0)
+    ? []
+    : [`run options: "maxRecoveries" must be an integer >= 0 or Infinity, got ${String(max)}.`]
+}
+
 const checkDefinition = (self: Workflow.Any, options: RunOptions | undefined) => {
+  const optionIssues = runOptionProblems(options)
+  if (optionIssues.length > 0)
+    return Effect.fail(new WorkflowValidationError({ workflow: self.name, issues: optionIssues }))
   if (options?.validate === false) {
     const issues = definitionProblems(self)
     return issues.length === 0 ? Effect.void : Effect.fail(new WorkflowValidationError({ workflow: self.name, issues }))
@@ -1123,6 +1134,9 @@ export const resumeRun = (
   options?: RunOptions
 ): Effect.Effect<RunImpl, InvalidSnapshotError | RunNotFoundError | RunStoreError, Scope.Scope> =>
   Effect.gen(function* () {
+    const optionIssues = runOptionProblems(options)
+    if (optionIssues.length > 0)
+      return yield* Effect.die(new WorkflowValidationError({ workflow: self.name, issues: optionIssues }))
     let raw = from
     let durable = options?.durable === true
     if (typeof from === "string") {
