@@ -2,8 +2,8 @@
  * `handle.runningSteps` and the workflow's `concurrency` option (runs active at once per process, FIFO queue).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Schema } from "effect"
-import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@eventflow/core"
+import { Deferred, Effect, Exit, Option, Schema, Scope } from "effect"
+import { defineWorkflow, Event, RunStore, StartEvent, StopEvent, Workflow } from "@eventflow/core"
 import { statusIs, waitUntil } from "./utils.js"
 
 const Item = Event.define("Item", { i: Schema.Number })
@@ -90,6 +90,33 @@ describe("concurrency", () => {
       )
       assert.deepStrictEqual(started, [0, 1, 2, 3, 4])
     })
+  )
+
+  it.effect("a queued durable run is saved at once: a process that dies while it waits loses nothing", () =>
+    Effect.gen(function* () {
+      const { wf, gates, started } = yield* make(1)
+      const store = yield* RunStore.RunStore
+      const scope = yield* Scope.make()
+      const first = yield* Workflow.start(wf, 0, { durable: true }).pipe(Scope.extend(scope))
+      const queued = yield* Workflow.start(wf, 1, { durable: true }).pipe(Scope.extend(scope))
+      yield* waitUntil(
+        Effect.sync(() => started.length === 1),
+        "the first run started"
+      )
+      // Acknowledged (start returned) but waiting for a slot: it must already be in the store, with its StartEvent's
+      // invocation in flight, and its step must not have started.
+      const saved = yield* store.load(queued.runId)
+      assert.isTrue(Option.isSome(saved), "the queued run is in the store")
+      if (Option.isSome(saved)) assert.strictEqual(saved.value.inFlight.length, 1)
+      assert.deepStrictEqual(started, [0])
+      assert.strictEqual(yield* first.status, "running")
+      // The process goes away (its scope closes: durable runs detach); a new one resumes the queued run.
+      yield* Scope.close(scope, Exit.void)
+      yield* Deferred.succeed(gates[1], undefined)
+      const result = yield* Effect.scoped(Effect.flatMap(Workflow.resume(wf, queued.runId), (h) => h.result))
+      assert.strictEqual(result, 1)
+      assert.deepStrictEqual(started, [0, 1])
+    }).pipe(Effect.provide(RunStore.layerMemory))
   )
 
   it.effect("Workflow.run waits for its turn", () =>

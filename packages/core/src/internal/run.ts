@@ -312,7 +312,7 @@ export class RunImpl<S = unknown> {
    * was taken when the save failed, so it fails with the store's error. The run keeps the input and goes on saving
    * it in the background, retrying until the store takes it; what the input started starts then.
    */
-  applyAndSave(input: I.Input): Effect.Effect<void, RunStoreError> {
+  applyAndSave(input: I.Input, gate?: Effect.Effect<void>): Effect.Effect<void, RunStoreError> {
     if (this.durable === undefined) return Effect.sync(() => void this.apply(input))
     const runs: Array<I.Invocation> = []
     this.deferred = runs
@@ -322,9 +322,12 @@ export class RunImpl<S = unknown> {
       this.deferred = undefined
     }
     this.inputs++
-    const launch = Effect.sync(() => {
+    const now = Effect.sync(() => {
       if (this.state.status === "running" && !this.detached) this.launch(runs, false)
     })
+    // With a gate (a queued run's slot), what the input started starts once the gate opens, on the run's own fiber.
+    const launch =
+      gate === undefined ? now : Effect.sync(() => void this.track(this.runFork(Effect.zipRight(gate, now))))
     return Effect.matchEffect(this.save, {
       onSuccess: () => launch,
       onFailure: (error) =>
@@ -693,8 +696,12 @@ export class RunImpl<S = unknown> {
   }
 
   /** Names and counts of the invocations executing now (retries included, waiting ones not). */
+  /** A durable run saved at once but waiting for a slot of its workflow's `concurrency`: none of its steps runs yet. */
+  queued = false
+
   runningSteps(): Record<string, number> {
     const counts: Record<string, number> = {}
+    if (this.queued) return counts
     for (const inv of this.state.active) {
       if (inv.suspended) continue
       const name = this.plan.steps[inv.step].name
@@ -1112,6 +1119,25 @@ const startRunWith = <R>(
     )
     if (self.concurrency === undefined) {
       yield* begin
+      return run
+    }
+    if (options?.durable === true) {
+      // A queued durable run is saved at once (its StartEvent and first invocation are in the store, so a process
+      // that dies while it waits loses nothing: resuming re-executes that invocation); only its steps and its
+      // timeout wait for a slot.
+      const slot = Deferred.unsafeMake<void>(FiberId.none)
+      run.queued = true
+      run.ended.listen(admit(self, self.concurrency, () => Deferred.unsafeDone(slot, Exit.void)))
+      const gate = Effect.zipRight(
+        Deferred.await(slot),
+        Effect.zipRight(
+          Effect.sync(() => {
+            run.queued = false
+          }),
+          startTimer(self, run, options)
+        )
+      )
+      yield* Effect.tapError(run.applyAndSave({ _tag: "Start", input: decoded }, gate), () => run.discard)
       return run
     }
     // A capped workflow: the run begins now if a slot is free, otherwise when an earlier run ends (FIFO).
