@@ -5,56 +5,11 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import {
-  defineWorkflow,
-  Event,
-  HumanResponse,
-  InputRequired,
-  RunStore,
-  type Snapshot,
-  StartEvent,
-  StopEvent
-} from "@eventflow/core"
+import { RunStore, type Snapshot } from "@eventflow/core"
 import { WorkflowApi, WorkflowClient, WorkflowServer } from "@eventflow/server"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { awaitStatus, listen, request } from "./http.js"
-
-const Draft = Event.define("Draft", { text: Schema.String, revision: Schema.Number })
-const Approved = Event.define("Approved", { text: Schema.String, revision: Schema.Number })
-
-/** A reviewed draft: "yes" approves it (internal `Approved`), anything else makes a revision with a new prompt. */
-const review = defineWorkflow({ name: "review", input: Schema.Struct({ text: Schema.String }), output: Schema.String })
-  .step(StartEvent, (start) => Effect.succeed(Draft.make({ text: start.input.text, revision: 0 })), {
-    emits: [Draft]
-  })
-  .step(
-    Draft,
-    (draft, ctx) =>
-      Effect.gen(function* () {
-        const answer = yield* ctx.waitFor(HumanResponse, {
-          prompt: InputRequired.make({ prompt: `Approve revision ${draft.revision}: ${draft.text}?` })
-        })
-        return answer.response === "yes"
-          ? Approved.make({ text: draft.text, revision: draft.revision })
-          : Draft.make({ text: `${draft.text} (${answer.response})`, revision: draft.revision + 1 })
-      }),
-    { emits: [Approved, Draft] }
-  )
-  .step(Approved, (approved) => Effect.succeed(StopEvent.make({ result: `approved r${approved.revision}` })), {
-    emits: [StopEvent]
-  })
-
-const Note = Event.define("Note", { text: Schema.String })
-
-/** Waits for a person; `Note`s from outside are taken by nobody and kept (unclaimed). */
-const notes = defineWorkflow({ name: "notes", output: Schema.String, external: [Note] }).step(
-  StartEvent,
-  (_, ctx) =>
-    Effect.map(ctx.waitFor(HumanResponse, { prompt: InputRequired.make({ prompt: "?" }) }), (h) =>
-      StopEvent.make({ result: h.response })
-    ),
-  { emits: [StopEvent] }
-)
+import { notes, review } from "./workflows.js"
 
 /** A real server on a free port of 127.0.0.1 and the memory store its runs are saved in. */
 const serve = (options: { readonly limits?: { readonly maxPending?: number } } = {}) =>

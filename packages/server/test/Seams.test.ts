@@ -4,58 +4,12 @@
  * store recovers), per-run limits on a run resumed by a restarted server, and CORS on the 503/405/403/409 answers.
  */
 import { assert, describe, it } from "@effect/vitest"
-import {
-  defineWorkflow,
-  Event,
-  HumanResponse,
-  InputRequired,
-  RunStore,
-  RunStoreError,
-  type Snapshot,
-  StartEvent,
-  StopEvent
-} from "@eventflow/core"
+import { RunStore, RunStoreError, type Snapshot } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
-import { Effect, Exit, Fiber, Layer, Logger, Option, Schema, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Logger, Option, Scope } from "effect"
 import { connect, type Socket } from "node:net"
 import { listen, request } from "./http.js"
-
-const Draft = Event.define("Draft", { text: Schema.String, revision: Schema.Number })
-const Approved = Event.define("Approved", { text: Schema.String, revision: Schema.Number })
-
-/** A reviewed draft: "yes" approves it, anything else makes a revision with a new prompt. */
-const review = defineWorkflow({ name: "review", input: Schema.Struct({ text: Schema.String }), output: Schema.String })
-  .step(StartEvent, (start) => Effect.succeed(Draft.make({ text: start.input.text, revision: 0 })), {
-    emits: [Draft]
-  })
-  .step(
-    Draft,
-    (draft, ctx) =>
-      Effect.gen(function* () {
-        const answer = yield* ctx.waitFor(HumanResponse, {
-          prompt: InputRequired.make({ prompt: `Approve revision ${draft.revision}: ${draft.text}?` })
-        })
-        return answer.response === "yes"
-          ? Approved.make({ text: draft.text, revision: draft.revision })
-          : Draft.make({ text: `${draft.text} (${answer.response})`, revision: draft.revision + 1 })
-      }),
-    { emits: [Approved, Draft] }
-  )
-  .step(Approved, (approved) => Effect.succeed(StopEvent.make({ result: `approved r${approved.revision}` })), {
-    emits: [StopEvent]
-  })
-
-const Note = Event.define("Note", { text: Schema.String })
-
-/** Waits for a person; `Note`s from outside are taken by nobody and kept (unclaimed). */
-const notes = defineWorkflow({ name: "notes", output: Schema.String, external: [Note] }).step(
-  StartEvent,
-  (_, ctx) =>
-    Effect.map(ctx.waitFor(HumanResponse, { prompt: InputRequired.make({ prompt: "?" }) }), (h) =>
-      StopEvent.make({ result: h.response })
-    ),
-  { emits: [StopEvent] }
-)
+import { notes, review } from "./workflows.js"
 
 /** A memory store whose writes fail while `failing` is set. */
 const makeFlakyStore = Effect.map(RunStore.makeMemory, (memory) => {
