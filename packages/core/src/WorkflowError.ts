@@ -317,6 +317,12 @@ export type RunError<E> =
   | HandleRequiredError
   | StateNotSerializableError
 
+/** The message of a store's failure: what failed, on which run, and the cause's own message. */
+const storeFailure = (store: string, operation: string, runId: string | undefined, cause: unknown): string =>
+  `${store} failed to ${operation}${runId === undefined ? "" : ` run ${runId}`}: ${
+    cause instanceof Error ? cause.message : String(cause)
+  }`
+
 /**
  * A run store could not save, load, list or remove a snapshot.
  *
@@ -329,8 +335,7 @@ export class RunStoreError extends Data.TaggedError("RunStoreError")<{
   readonly cause: unknown
 }> {
   override get message(): string {
-    const detail = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `Run store failed to ${this.operation}${this.runId === undefined ? "" : ` run ${this.runId}`}: ${detail}`
+    return storeFailure("Run store", this.operation, this.runId, this.cause)
   }
 }
 
@@ -450,8 +455,7 @@ export class JournalStoreError extends Data.TaggedError("JournalStoreError")<{
   readonly cause: unknown
 }> {
   override get message(): string {
-    const detail = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `Journal store failed to ${this.operation}${this.runId === undefined ? "" : ` run ${this.runId}`}: ${detail}`
+    return storeFailure("Journal store", this.operation, this.runId, this.cause)
   }
 }
 
