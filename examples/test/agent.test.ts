@@ -1,15 +1,13 @@
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Event, HumanResponse, InputRequired, type Run, Workflow } from "@eventflow/core"
 import { LLM } from "@eventflow/llm"
 import { Chunk, Effect, Fiber, Ref, Stream, TestClock } from "effect"
 import { agent, DEFAULT_TASK, Progress, SYSTEM, simulatedAgent, TOOLS } from "../agent.js"
+import { runProgram } from "./program.js"
 
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
 const DEADLINE_MS = 30_000
 
 /** Answers each open prompt of the run with the next of `answers`, as a person at the terminal would. */
@@ -178,33 +176,12 @@ const tempDb = () => {
 }
 
 /** Runs `examples/agent.ts` without an API key, `input` piped to its stdin. */
-const runExample = (db: string, input: string) =>
-  new Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, AGENT_DB: db }
-    delete env.ANTHROPIC_API_KEY
-    delete env.OPENAI_API_KEY
-    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "examples/agent.ts"], {
-      cwd: repoRoot,
-      env
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk
-    })
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk
-    })
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`examples/agent.ts did not exit in time\n${stdout}\n${stderr}`))
-    }, DEADLINE_MS)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-    child.stdin.end(input)
-  })
+const runExample = (db: string, input: string) => {
+  const env: NodeJS.ProcessEnv = { ...process.env, AGENT_DB: db }
+  delete env.ANTHROPIC_API_KEY
+  delete env.OPENAI_API_KEY
+  return runProgram("examples/agent.ts", { env, input, deadlineMs: DEADLINE_MS })
+}
 
 describe("examples/agent (as a program)", () => {
   it("offline: streams the model's turns, runs the tools, asks before the email, and answers", async () => {

@@ -1,8 +1,6 @@
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import {
   defineWorkflow,
@@ -18,8 +16,8 @@ import {
 import { SqliteRunStore } from "@eventflow/sqlite"
 import { Chunk, Context, Effect, Fiber, Option, Ref, Schema, Stream } from "effect"
 import { approval, Draft, Shown } from "../approval.js"
+import { runProgram } from "./program.js"
 
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
 const DEADLINE_MS = 20_000
 
 // --- in-process ---
@@ -180,29 +178,7 @@ const tempDb = () => {
 
 /** Runs `examples/approval.ts` with `input` piped to its stdin; resolves with its exit code and output. */
 const runExample = (db: string, input: string) =>
-  new Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "examples/approval.ts"], {
-      cwd: repoRoot,
-      env: { ...process.env, APPROVAL_DB: db }
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk
-    })
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk
-    })
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`examples/approval.ts did not exit in time\n${stdout}\n${stderr}`))
-    }, DEADLINE_MS)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-    child.stdin.end(input)
-  })
+  runProgram("examples/approval.ts", { env: { ...process.env, APPROVAL_DB: db }, input, deadlineMs: DEADLINE_MS })
 
 const count = (text: string, part: string) => text.split(part).length - 1
 
