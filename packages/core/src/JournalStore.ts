@@ -20,7 +20,7 @@ import type * as Journal from "./Journal.js"
 import * as internal from "./internal/journalStore.js"
 import { applyFilter, type ListFilter, type RunSummary } from "./RunStore.js"
 import type { Status } from "./Snapshot.js"
-import type { JournalConflictError, JournalStoreError } from "./WorkflowError.js"
+import { type JournalConflictError, JournalFencedError, JournalStoreError } from "./WorkflowError.js"
 
 /**
  * A run as listed by a journal store: the summary of `RunStore.list`, plus the definition signature the run was
@@ -83,6 +83,13 @@ export interface AppendOptions {
  *   kept (the timeline stays readable); `load` skips them.
  * - `list(filter)`, `summary(runId)`, `remove(runId)`: as `RunStore`'s.
  *
+ * Fencing (optional; every store of this repository has it): `claim(runId)` makes the caller the run's writer and
+ * returns its epoch (1, 2, 3, … one more than the last claim of the run, kept across `remove`); `appendFenced(runId,
+ * epoch, entries)` is `append` that first checks, atomically with the write, that `epoch` is still the run's
+ * current one and fails with `JournalFencedError` (appending nothing) once another writer has claimed the run. A
+ * claim waits for the fenced appends in flight, so after `claim` returns no append of an older epoch lands. Plain
+ * `append` is not fenced: a process that claims must write through `appendFenced` only (see {@link claimWriter}).
+ *
  * @since 0.1.0
  * @category Models
  */
@@ -98,7 +105,69 @@ export interface Service {
   readonly list: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<Summary>, JournalStoreError>
   readonly summary: (runId: string) => Effect.Effect<Option.Option<Summary>, JournalStoreError>
   readonly remove: (runId: string) => Effect.Effect<void, JournalStoreError>
+  readonly claim?: ((runId: string) => Effect.Effect<number, JournalStoreError>) | undefined
+  readonly appendFenced?:
+    | ((
+        runId: string,
+        epoch: number,
+        entries: ReadonlyArray<Journal.Entry>,
+        options?: AppendOptions
+      ) => Effect.Effect<ReadonlyArray<Journal.Stored>, JournalStoreError | JournalConflictError | JournalFencedError>)
+    | undefined
 }
+
+/**
+ * The writer of one run, made by {@link claimWriter}: its epoch, and `append`, which fails with `JournalFencedError`
+ * once another writer has claimed the run.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Writer {
+  readonly runId: string
+  readonly epoch: number
+  readonly append: (
+    entries: ReadonlyArray<Journal.Entry>,
+    options?: AppendOptions
+  ) => Effect.Effect<ReadonlyArray<Journal.Stored>, JournalStoreError | JournalConflictError | JournalFencedError>
+}
+
+/**
+ * Claims a run in a store with fencing (`claim` and `appendFenced`) and returns its writer. A store without fencing
+ * fails with `JournalStoreError` (operation `"append"`) saying so.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const claimWriter = (store: Service, runId: string): Effect.Effect<Writer, JournalStoreError> => {
+  const { appendFenced, claim } = store
+  if (claim === undefined || appendFenced === undefined) {
+    return Effect.fail(
+      new JournalStoreError({
+        operation: "append",
+        runId,
+        cause: new Error(
+          "this journal store has no fencing (claim / appendFenced): use one that has, such as " +
+            "JournalStore.layerMemory, SqliteJournalStore or PgJournalStore"
+        )
+      })
+    )
+  }
+  return Effect.map(claim(runId), (epoch) => ({
+    runId,
+    epoch,
+    append: (entries, options) => appendFenced(runId, epoch, entries, options)
+  }))
+}
+
+/**
+ * The error of a fenced append whose epoch is not the run's current one, for store implementations.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export const fenced = (runId: string, epoch: number, current: number): JournalFencedError =>
+  new JournalFencedError({ runId, epoch, current })
 
 /**
  * The journal store service.
@@ -191,6 +260,8 @@ interface MemoryRun {
  */
 export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
   const runs = new Map<string, MemoryRun>()
+  // Fencing epochs, kept across `remove` so that a removed and restarted run never reuses an epoch.
+  const epochs = new Map<string, number>()
   const toStored = (run: MemoryRun, from: number): ReadonlyArray<Journal.Stored> => {
     const out: Array<Journal.Stored> = []
     for (let offset = Math.max(0, from); offset < run.rows.length; offset++) {
@@ -203,7 +274,7 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
     entries: run.rows.length,
     compactedUpTo: run.compaction?.upToOffset
   })
-  return JournalStore.of({
+  const store = JournalStore.of({
     append: (runId, entries, options) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const run = runs.get(runId)
@@ -285,6 +356,28 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
       Effect.sync(() => {
         runs.delete(runId)
       })
+  })
+  // A claim waits for the fenced appends in flight (the check and the write of one are one step under the lock).
+  const fencing = Effect.unsafeMakeSemaphore(1).withPermits(1)
+  return JournalStore.of({
+    ...store,
+    claim: (runId) =>
+      fencing(
+        Effect.sync(() => {
+          const epoch = (epochs.get(runId) ?? 0) + 1
+          epochs.set(runId, epoch)
+          return epoch
+        })
+      ),
+    appendFenced: (runId, epoch, entries, options) =>
+      fencing(
+        Effect.suspend(() => {
+          const current = epochs.get(runId) ?? 0
+          return current === epoch
+            ? store.append(runId, entries, options)
+            : Effect.fail<JournalStoreError | JournalConflictError | JournalFencedError>(fenced(runId, epoch, current))
+        })
+      )
   })
 })
 

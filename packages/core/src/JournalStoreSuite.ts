@@ -474,3 +474,140 @@ export const cases: ReadonlyArray<Case> = [
     })
   )
 ]
+
+const fencedCase = (
+  name: string,
+  body: (
+    store: JournalStore["Type"],
+    claim: (runId: string) => Effect.Effect<number, unknown>,
+    appendFenced: NonNullable<JournalStore["Type"]["appendFenced"]>
+  ) => Effect.Effect<void, unknown, Scope.Scope>
+): Case =>
+  make(name, (store) =>
+    store.claim === undefined || store.appendFenced === undefined
+      ? Effect.sync(() => fail("the store has no fencing (claim and appendFenced): the fencing cases need both"))
+      : body(store, store.claim, store.appendFenced)
+  )
+
+/**
+ * The cases of fencing (`claim` and `appendFenced`), for stores that have it (every store of this repository). A
+ * store without `claim` / `appendFenced` fails every one of them.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const fencingCases: ReadonlyArray<Case> = [
+  fencedCase(
+    "claim returns 1, 2, 3, … per run, before the journal exists too, and keeps them across remove",
+    (store, claim) =>
+      Effect.gen(function* () {
+        equal([yield* claim("run-1"), yield* claim("run-1"), yield* claim("run-2")], [1, 2, 1], "epochs")
+        equal(yield* store.read("run-1"), [], "a claim writes no entry")
+        equal(yield* store.summary("run-1"), Option.none(), "a claim makes no summary")
+        yield* store.append("run-1", [started("run-1")])
+        yield* store.remove("run-1")
+        equal(yield* claim("run-1"), 3, "the epoch after remove (a removed run never reuses an epoch)")
+      })
+  ),
+  fencedCase("a fenced append with the current epoch appends as append does", (store, claim, appendFenced) =>
+    Effect.gen(function* () {
+      const epoch = yield* claim("run-1")
+      const stored = yield* appendFenced("run-1", epoch, [started("run-1"), completed("a", "0")], { status: "waiting" })
+      equal(offsets(stored), [0, 1], "offsets")
+      equal(offsets(yield* appendFenced("run-1", epoch, [completed("a", "0"), completed("b", "0")])), [1, 2], "replay")
+      yield* expectError(
+        appendFenced("run-1", epoch, [completed("b", "0", 9)]),
+        "JournalConflictError",
+        "a conflicting fenced append"
+      )
+      equal(entryIds(yield* store.read("run-1")), ["start", "done:a@0", "done:b@0"], "journal")
+      equal(Option.getOrThrow(yield* store.summary("run-1")).status, "waiting", "status")
+    })
+  ),
+  fencedCase(
+    "two writers: once the second claims, the first's appends fail with JournalFencedError and write nothing",
+    (store, claim, appendFenced) =>
+      Effect.gen(function* () {
+        const first = yield* claim("run-1")
+        yield* appendFenced("run-1", first, [started("run-1"), completed("a", "0")])
+        const second = yield* claim("run-1")
+        const error = yield* expectError(
+          appendFenced("run-1", first, [completed("b", "0")]),
+          "JournalFencedError",
+          "an append of the first writer after the second claimed"
+        )
+        equal(
+          { runId: (error as any).runId, epoch: (error as any).epoch, current: (error as any).current },
+          { runId: "run-1", epoch: first, current: second },
+          "the error"
+        )
+        // A stale writer replaying entries the journal already has is refused too (it must stop, not go on).
+        yield* expectError(
+          appendFenced("run-1", first, [completed("a", "0")]),
+          "JournalFencedError",
+          "a replay of the first writer"
+        )
+        equal(entryIds(yield* store.read("run-1")), ["start", "done:a@0"], "journal after the refused appends")
+        equal(offsets(yield* appendFenced("run-1", second, [completed("c", "0")])), [2], "the second writer goes on")
+        equal(entryIds(yield* store.read("run-1")), ["start", "done:a@0", "done:c@0"], "journal")
+      })
+  ),
+  fencedCase("an append with an epoch the run never had fails with JournalFencedError", (store, claim, appendFenced) =>
+    Effect.gen(function* () {
+      const never = yield* expectError(
+        appendFenced("run-1", 1, [started("run-1")]),
+        "JournalFencedError",
+        "an append to a run never claimed"
+      )
+      equal((never as any).current, 0, "current epoch of a run never claimed")
+      const epoch = yield* claim("run-1")
+      yield* expectError(
+        appendFenced("run-1", epoch + 1, [started("run-1")]),
+        "JournalFencedError",
+        "an append with a future epoch"
+      )
+      equal(yield* store.read("run-1"), [], "journal")
+    })
+  ),
+  fencedCase(
+    "two writers racing: no entry of the first lands after the second's claim returns, and the second's all land",
+    (store, claim, appendFenced) =>
+      Effect.gen(function* () {
+        const first = yield* claim("run-1")
+        yield* appendFenced("run-1", first, [started("run-1")])
+        // The first writer appends one entry at a time until it is fenced; the second claims while it does.
+        const firstWriter = Effect.gen(function* () {
+          for (let i = 0; ; i++) {
+            const result = yield* Effect.either(appendFenced("run-1", first, [completed("first", `x/${i}`, i)]))
+            if (result._tag === "Left") return result.left
+            if (i > 10_000) return fail("the first writer was never fenced")
+            yield* Effect.yieldNow()
+          }
+        })
+        const secondWriter = Effect.gen(function* () {
+          // Let the first writer land a few entries first.
+          while ((yield* store.read("run-1")).length < 6) yield* Effect.yieldNow()
+          const second = yield* claim("run-1")
+          const atClaim = (yield* store.read("run-1")).length
+          for (let i = 0; i < 20; i++) yield* appendFenced("run-1", second, [completed("second", `x/${i}`, i)])
+          return atClaim
+        })
+        const [error, atClaim] = yield* Effect.all([firstWriter, secondWriter], { concurrency: "unbounded" })
+        equal((error as { _tag: string })._tag, "JournalFencedError", "how the first writer stopped")
+        const journal = yield* store.read("run-1")
+        const ofFirst = journal.filter((s) => s.entry.id.startsWith("done:first@"))
+        const ofSecond = journal.filter((s) => s.entry.id.startsWith("done:second@"))
+        equal(
+          ofFirst.every((s) => s.offset < atClaim),
+          true,
+          `entries of the first writer all before offset ${atClaim}`
+        )
+        equal(ofFirst.length, atClaim - 1, "the first writer's entries before the claim")
+        equal(
+          offsets(ofSecond),
+          Array.from({ length: 20 }, (_, i) => atClaim + i),
+          "the second writer's entries"
+        )
+      })
+  )
+]

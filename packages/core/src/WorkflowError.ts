@@ -503,3 +503,29 @@ export class JournalMismatchError extends Data.TaggedError("JournalMismatchError
     )
   }
 }
+
+/**
+ * An append to a run's journal was refused because another writer has claimed the run since this writer did (its
+ * fencing epoch is not the run's current one). Two processes that both believe they own a run can never both
+ * append: the one with the older epoch gets this error, nothing of its append is written, and it must stop driving
+ * the run (the newer owner continues it from the journal).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class JournalFencedError extends Data.TaggedError("JournalFencedError")<{
+  readonly runId: string
+  /** The epoch the refused append carried (`claim`'s result for this writer). */
+  readonly epoch: number
+  /** The run's current epoch (0 when the run was never claimed). */
+  readonly current: number
+}> {
+  override get message(): string {
+    return this.current === 0
+      ? `Run ${this.runId}: an append carried fencing epoch ${this.epoch}, but the run was never claimed in this ` +
+          "store; nothing was appended. Call `claim(runId)` and append with the epoch it returns."
+      : `Run ${this.runId} was claimed by another writer (epoch ${this.current}) after this writer's claim ` +
+          `(epoch ${this.epoch}); nothing of this append was written. This writer no longer owns the run and must ` +
+          "stop driving it: the new owner continues it from the journal."
+  }
+}

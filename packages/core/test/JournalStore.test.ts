@@ -7,3 +7,9 @@ describe("JournalStore.layerMemory (JournalStoreSuite)", () => {
     it.scoped(test.name, () => Effect.provide(test.run, JournalStore.layerMemory))
   }
 })
+
+describe("JournalStore.layerMemory (JournalStoreSuite.fencingCases)", () => {
+  for (const test of JournalStoreSuite.fencingCases) {
+    it.scoped(test.name, () => Effect.provide(test.run, JournalStore.layerMemory))
+  }
+})

@@ -1,6 +1,6 @@
 /**
  * A `JournalStore` on a SQLite file: the run journal of issue 12, next to the snapshots of `SqliteRunStore` in the
- * same file format (schema version 2; a version-1 file is migrated on open, its runs kept as they are).
+ * same file format (schema version 3; a file of an older version is migrated on open, its runs kept as they are).
  *
  * Tables: `eventflow_journal_entries` (one row per entry: run id, offset, entry id unique per run, tag, the entry as
  * canonical JSON), `eventflow_journal_runs` (one head row per run: workflow, definition signature, status,
@@ -9,6 +9,9 @@
  * own statement, so an append is atomic without an explicit transaction (inside a caller's transaction on a shared
  * client, it joins it). Offsets are taken from the head row: two writers racing on one run collide on the primary key
  * (run id, offset) and the loser retries from the read, so each entry lands once and offsets stay dense.
+ *
+ * Fencing: `claim` bumps the run's epoch in `eventflow_journal_fences` in one statement; `appendFenced` checks the
+ * epoch and appends in one `BEGIN IMMEDIATE` transaction, so two processes that both claimed a run never both append.
  *
  * @since 0.1.0
  */

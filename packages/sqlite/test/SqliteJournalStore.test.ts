@@ -25,6 +25,14 @@ describe("SqliteJournalStore.layer on a file (JournalStoreSuite)", () => {
   }
 })
 
+describe("SqliteJournalStore.layer on a file (JournalStoreSuite.fencingCases)", () => {
+  for (const test of JournalStoreSuite.fencingCases) {
+    it.scoped(test.name, () =>
+      Effect.flatMap(tempFile, (filename) => Effect.provide(test.run, SqliteJournalStore.layer({ filename })))
+    )
+  }
+})
+
 describe("SqliteJournalStore.layer on :memory: (JournalStoreSuite)", () => {
   for (const test of JournalStoreSuite.cases) {
     it.scoped(test.name, () => Effect.provide(test.run, SqliteJournalStore.layer({ filename: ":memory:" })))
@@ -69,14 +77,14 @@ describe("SqliteJournalStore", () => {
     })
   )
 
-  it.scoped("opening a version-1 file with SqliteRunStore migrates it to version 2 and keeps its runs", () =>
+  it.scoped("opening a version-1 file with SqliteRunStore migrates it to version 3 and keeps its runs", () =>
     Effect.gen(function* () {
       const filename = yield* v1Copy
       const snapshot = yield* Effect.provide(
         Effect.flatMap(RunStore.RunStore, (store) => store.load(v1RunId)),
         SqliteRunStore.layer({ filename })
       )
-      assert.strictEqual(SqliteRunStore.schemaVersion, 2)
+      assert.strictEqual(SqliteRunStore.schemaVersion, 3)
       assert.strictEqual(Option.getOrThrow(snapshot).status, "waiting")
       assert.deepStrictEqual(Option.getOrThrow(snapshot).state, { drafts: 1 })
       const [names, versions] = yield* withRaw(filename, (sql) =>
@@ -85,13 +93,14 @@ describe("SqliteJournalStore", () => {
       assert.deepStrictEqual(names, [
         "eventflow_journal_compactions",
         "eventflow_journal_entries",
+        "eventflow_journal_fences",
         "eventflow_journal_runs",
         "eventflow_runs",
         "eventflow_schema_version"
       ])
       assert.deepStrictEqual(
         versions.map((row) => row.version),
-        [1, 2]
+        [1, 2, 3]
       )
     })
   )
@@ -135,7 +144,7 @@ describe("SqliteJournalStore", () => {
       )
       assert.deepStrictEqual(
         versions.map((row) => row.version),
-        [1, 2]
+        [1, 2, 3]
       )
       // Today's store still loads the version-1 run from the same file.
       const snapshot = yield* Effect.provide(

@@ -1,7 +1,8 @@
 /**
  * The SQLite journal store: one row per entry in `eventflow_journal_entries` (run id, offset, entry id unique per
  * run, tag, canonical JSON), a head row per run in `eventflow_journal_runs` (summary and length) and the last
- * compaction per run in `eventflow_journal_compactions`. Schema version 2 (see `sqliteRunStore.ts`).
+ * compaction per run in `eventflow_journal_compactions`, the fencing epoch per claimed run in
+ * `eventflow_journal_fences` (schema version 3; see `sqliteRunStore.ts`).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
@@ -9,7 +10,7 @@ import * as Journal from "@eventflow/core/Journal"
 import * as JournalStore from "@eventflow/core/JournalStore"
 import type * as RunStore from "@eventflow/core/RunStore"
 import * as Snapshot from "@eventflow/core/Snapshot"
-import { JournalConflictError, JournalStoreError } from "@eventflow/core/WorkflowError"
+import { JournalConflictError, JournalFencedError, JournalStoreError } from "@eventflow/core/WorkflowError"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -221,7 +222,43 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
         ])
       ).pipe(Effect.asVoid, mapErrors("remove", runId)) as Effect.Effect<void, JournalStoreError>
 
-    return JournalStore.JournalStore.of({ append, read, load, compact, list, summary, remove })
+    const claim = (runId: string) =>
+      sql<{ readonly epoch: number }>`INSERT INTO eventflow_journal_fences (run_id, epoch) VALUES (${runId}, 1)
+        ON CONFLICT (run_id) DO UPDATE SET epoch = epoch + 1 RETURNING epoch`.pipe(
+        Effect.map((rows) => rows[0].epoch),
+        mapErrors("append", runId)
+      ) as Effect.Effect<number, JournalStoreError>
+
+    /**
+     * The epoch check and the append run in one `BEGIN IMMEDIATE` transaction (the write lock is taken first), so a
+     * claim from another connection waits for it, and after a claim no append of an older epoch lands.
+     */
+    const appendFenced = (
+      runId: string,
+      epoch: number,
+      entries: ReadonlyArray<Journal.Entry>,
+      options?: JournalStore.AppendOptions
+    ) =>
+      transaction(
+        Effect.gen(function* () {
+          const [fence] = yield* sql<{
+            readonly epoch: number
+          }>`SELECT epoch FROM eventflow_journal_fences WHERE run_id = ${runId}`
+          const current = fence?.epoch ?? 0
+          if (current !== epoch) return yield* Effect.fail(JournalStore.fenced(runId, epoch, current))
+          return entries.length === 0 ? [] : yield* appendOnce(runId, entries, options)
+        })
+      ).pipe(
+        Effect.mapError((cause) =>
+          cause instanceof JournalFencedError ||
+          cause instanceof JournalConflictError ||
+          cause instanceof JournalStoreError
+            ? cause
+            : new JournalStoreError({ operation: "append", runId, cause: withReason(cause) })
+        )
+      )
+
+    return JournalStore.JournalStore.of({ append, read, load, compact, list, summary, remove, claim, appendFenced })
   })
 
 /** @internal */

@@ -86,6 +86,13 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
       snapshot TEXT NOT NULL,
       updated_at INTEGER NOT NULL
     )`
+  ],
+  // Version 3: the fencing epoch of each claimed run (SqliteJournalStore claim / appendFenced), kept across remove.
+  [
+    `CREATE TABLE IF NOT EXISTS eventflow_journal_fences (
+      run_id TEXT PRIMARY KEY NOT NULL,
+      epoch INTEGER NOT NULL
+    )`
   ]
 ]
 
