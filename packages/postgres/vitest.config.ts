@@ -1,0 +1,8 @@
+import { defineProject, mergeConfig } from "vitest/config"
+import { shared } from "../../vitest.shared.js"
+
+// The global setup starts a throwaway PostgreSQL server for the package's tests and stops it at the end.
+export default mergeConfig(
+  shared,
+  defineProject({ test: { name: "postgres", globalSetup: ["./test/globalSetup.ts"] } })
+)
