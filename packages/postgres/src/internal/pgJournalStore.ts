@@ -314,10 +314,11 @@ export const follow = (
         Effect.ignore,
         Effect.forkScoped
       )
-      // The listener is ready when its own notification comes back (or after one poll interval, whichever first).
-      yield* client
-        .notify(channel, nonce)
-        .pipe(Effect.zipRight(listening.await), Effect.timeoutOption(pollInterval), Effect.ignore)
+      // The listener is ready when its own notification comes back: ping until one does (up to 200 round trips,
+      // no clock involved; after that the poll covers the gap).
+      // (Not `PgClient.notify`: it sends `NOTIFY channel, $1`, which PostgreSQL refuses; pg_notify takes parameters.)
+      const ping = sql`SELECT pg_notify(${channel}, ${nonce})`.pipe(Effect.zipLeft(Effect.yieldNow()))
+      yield* Effect.race(listening.await, Effect.repeat(ping, { times: 200 })).pipe(Effect.ignore)
       const readFrom = (from: number) =>
         sql`SELECT entry_offset, payload FROM eventflow_journal_entries
           WHERE run_id = ${runId} AND entry_offset >= ${from} ORDER BY entry_offset`.pipe(
