@@ -8,8 +8,11 @@
  * process and prints its own small table: passes of 500 runs started by 50 concurrent clients (`BENCH_QUICK`: 50 by
  * 10), the clients in a separate process.
  *
- * Environment: `BENCH_REPS` (default 5), `BENCH_ONLY=S1,S3,micro,load` (scenario ids, microbenchmark ids, `micro`
- * or `load`; `S6` selects both durable rows),
+ * Then, unless `BENCH_ONLY` leaves it out, the stores section (`stores`, see `storeBench.ts`): SQLite and
+ * PostgreSQL journal stores side by side (append latency, runs/s), PostgreSQL on a throwaway local server.
+ *
+ * Environment: `BENCH_REPS` (default 5), `BENCH_ONLY=S1,S3,micro,load,stores` (scenario ids, microbenchmark ids,
+ * `micro`, `load` or `stores`; `S6` selects both durable rows),
  * `BENCH_QUICK=1` (smaller sizes, for a sanity pass), `BENCH_TIMEOUT_MS` (per cell process, default 30000).
  */
 import { spawn } from "node:child_process"
@@ -32,6 +35,7 @@ import {
   warmupSizes
 } from "./scenarios.js"
 import { type ServerLoadPass, type ServerLoadResult, serverLoad } from "./serverLoad.js"
+import { storeBench, storeTable } from "./storeBench.js"
 
 const reps = Number(process.env.BENCH_REPS ?? 5)
 const quick = process.env.BENCH_QUICK === "1"
@@ -296,6 +300,16 @@ const main = async () => {
     } catch (error) {
       loadFailed = true
       table += `\n\nServer load FAILED: ${error instanceof Error ? error.message : String(error)}`
+    }
+  }
+  if (selected("stores")) {
+    const size = quick ? { appends: 200, runs: 50 } : { appends: 1_000, runs: 200 }
+    console.log(`Stores: SQLite and PostgreSQL, ${size.appends} appends, ${size.runs} runs`)
+    try {
+      table += `\n\n${storeTable(await Effect.runPromise(storeBench(size)), size)}`
+    } catch (error) {
+      loadFailed = true
+      table += `\n\nStores FAILED: ${error instanceof Error ? error.message : String(error)}`
     }
   }
   console.log("")
