@@ -24,7 +24,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as PgClient from "@effect/sql-pg/PgClient"
 import type * as Journal from "@eventflow/core/Journal"
 import type * as JournalStore from "@eventflow/core/JournalStore"
-import type { JournalStoreError } from "@eventflow/core/WorkflowError"
+import { JournalStoreError } from "@eventflow/core/WorkflowError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -104,6 +104,19 @@ export const layer: (options: ClientOptions) => Layer.Layer<JournalStore.Journal
  */
 export const layerFromClient: () => Layer.Layer<JournalStore.JournalStore, JournalStoreError, SqlClient.SqlClient> =
   internal.layerFromClient
+
+/**
+ * A `PgClient` (and `SqlClient`) with a pool of its own, for {@link layerFromClient}, `PgRunStore.layerFromClient`
+ * and {@link follow} to share. A server that cannot be reached fails with `JournalStoreError` (operation `"open"`)
+ * naming it, without the password.
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const clientLayer = (
+  options: ClientOptions
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, JournalStoreError> =>
+  schema.clientLayer(options, (cause) => new JournalStoreError({ operation: "open", cause }))
 
 /**
  * Options of {@link follow}: the offset to start from (default 0) and the poll interval that stands in for a lost
