@@ -48,4 +48,21 @@ export interface Graph {
   readonly workflow: string
   readonly nodes: ReadonlyArray<Node>
   readonly edges: ReadonlyArray<Edge>
+  /** The child workflows its steps declare (`children` step option); absent when there are none. */
+  readonly children?: ReadonlyArray<ChildGraph> | undefined
+}
+
+/**
+ * A child workflow a step declares it runs (`ctx.run` / `ctx.start`, declared with the `children` step option).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface ChildGraph {
+  /** The id of the step node that runs it. */
+  readonly step: string
+  /** The child workflow's name. */
+  readonly workflow: string
+  /** Its graph; `undefined` for a workflow already drawn around it (a recursive child). */
+  readonly graph: Graph | undefined
 }

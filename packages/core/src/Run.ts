@@ -67,6 +67,14 @@ export interface RunOptions<S = unknown> {
   readonly limits?: RunLimits | undefined
   /** Overrides the workflow's `maxRecoveries`: how many step failures this run may route to `StepFailed`. */
   readonly maxRecoveries?: number | undefined
+  /**
+   * Continues a conversation: the new run starts from the final state of this earlier run of the same workflow (a
+   * run id, read from the `RunStore`, or a handle) instead of `initialState`, and belongs to its conversation (whose
+   * id is the first run's id): `RunStore.list({ conversation })` lists its runs. Only the state carries over: the
+   * earlier run's unclaimed events and `collect` buffers do not. The earlier run must have ended; anything else
+   * fails with `WorkflowValidationError`. See README "Conversations".
+   */
+  readonly continue?: string | RunHandle<any, any> | undefined
 }
 
 /**
@@ -150,7 +158,13 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any, E = HandleErro
    * deterministic event id, stamped into it) and as `eventId` (kept for compatibility): answer with it.
    */
   readonly pending: Effect.Effect<
-    ReadonlyArray<{ readonly eventId: string; readonly requestId: string; readonly prompt: AnyEvent }>
+    ReadonlyArray<{
+      readonly eventId: string
+      readonly requestId: string
+      readonly prompt: AnyEvent
+      /** For a prompt of a child run (`ctx.run`): the child's run id; its `requestId` is `<runId>:<its own>`. */
+      readonly runId?: string | undefined
+    }>
   >
   /**
    * The steps executing now, with how many invocations of each (retries included; invocations suspended in

@@ -23,6 +23,10 @@ export interface RunSummary {
   readonly status: Status
   readonly createdAt: number
   readonly updatedAt: number
+  /** The conversation the run belongs to (`RunOptions.continue`), when it continues or was continued. */
+  readonly conversationId?: string | undefined
+  /** The parent run of a child workflow's run (`ctx.run`): `resumeAll` leaves it to its parent. */
+  readonly parentRunId?: string | undefined
 }
 
 /**
@@ -34,6 +38,8 @@ export interface RunSummary {
 export interface ListFilter {
   readonly workflow?: string | undefined
   readonly status?: ReadonlyArray<Status> | undefined
+  /** Only the runs of this conversation (its id: the id of its first run). */
+  readonly conversation?: string | undefined
   readonly limit?: number | undefined
   readonly offset?: number | undefined
 }
@@ -80,6 +86,13 @@ export const applyFilter = (
   const selected = runs
     .filter((run) => filter?.workflow === undefined || run.workflow === filter.workflow)
     .filter((run) => filter?.status === undefined || filter.status.includes(run.status))
+    // A conversation's id is its first run's id: that run belongs to it too.
+    .filter(
+      (run) =>
+        filter?.conversation === undefined ||
+        run.conversationId === filter.conversation ||
+        run.runId === filter.conversation
+    )
     .sort((a, b) => b.createdAt - a.createdAt || (a.runId < b.runId ? -1 : 1))
   const offset = filter?.offset ?? 0
   return filter?.limit === undefined ? selected.slice(offset) : selected.slice(offset, offset + filter.limit)
@@ -103,7 +116,9 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
           workflow: snapshot.workflow,
           status: snapshot.status,
           createdAt: snapshot.createdAt,
-          updatedAt: snapshot.updatedAt
+          updatedAt: snapshot.updatedAt,
+          ...(snapshot.conversation === undefined ? {} : { conversationId: snapshot.conversation.id }),
+          ...(snapshot.parent === undefined ? {} : { parentRunId: snapshot.parent })
         })
       }),
     load: (runId) =>

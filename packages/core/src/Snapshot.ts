@@ -85,7 +85,11 @@ export const Snapshot = Schema.Struct({
   unclaimed: Schema.Array(Schema.Struct({ id: Schema.String, event: Encoded })),
   published: Schema.Array(Encoded),
   result: Schema.optional(Encoded),
-  error: Schema.optional(Encoded)
+  error: Schema.optional(Encoded),
+  /** The run whose step runs this one (a child workflow run by `ctx.run` / `ctx.start`). */
+  parent: Schema.optional(Schema.String),
+  /** The conversation this run continues (`RunOptions.continue`): its id and the run it continues. */
+  conversation: Schema.optional(Schema.Struct({ id: Schema.String, previous: Schema.String }))
 })
 
 /**

@@ -8,7 +8,40 @@ import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as SynchronizedRef from "effect/SynchronizedRef"
 import type { AnyEvent, EventType } from "./Event.js"
-import type { UnknownStepError, WaitTimeoutError } from "./WorkflowError.js"
+import type { RunHandle } from "./Run.js"
+import type * as Workflow from "./Workflow.js"
+import type {
+  InvalidInputError,
+  RunError,
+  UnknownStepError,
+  WaitTimeoutError,
+  WorkflowValidationError
+} from "./WorkflowError.js"
+
+/**
+ * Options of `ctx.run` and `ctx.start` (a child workflow's run).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface ChildOptions<S = unknown> {
+  /** The child's initial state; overrides its workflow's `initialState`. */
+  readonly state?: S | undefined
+  /** The child run's timeout; overrides its workflow's `timeout`. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * The arguments of `ctx.run` / `ctx.start` after the child workflow: its encoded input (optional when the input
+ * schema accepts `undefined`) and {@link ChildOptions}.
+ *
+ * @since 0.1.0
+ * @category Type-level Utils
+ */
+export type ChildArgs<W extends Workflow.Any> =
+  undefined extends Workflow.InputEncoded<W>
+    ? [input?: Workflow.InputEncoded<W>, options?: ChildOptions<Workflow.State<W>>]
+    : [input: Workflow.InputEncoded<W>, options?: ChildOptions<Workflow.State<W>>]
 
 /**
  * Maps a tuple of event types to the tuple of their event values.
@@ -115,4 +148,27 @@ export interface StepContext<S = unknown, Out extends AnyEvent = AnyEvent> {
    * (satisfying `match`) is sent into the run. The worker slot is released while waiting.
    */
   waitFor<A extends AnyEvent>(type: EventType<A>, options?: WaitForOptions<A>): Effect.Effect<A, WaitTimeoutError>
+  /**
+   * Runs a child workflow inside this step and returns its result. The child's own errors arrive as they are (its
+   * step errors `E`, `WorkflowCancelledError`, ...: not wrapped); what it publishes reaches this run's stream as
+   * `ChildEvent`s (`runId` of the child, the event encoded with the child's schemas); it is cancelled when this run
+   * is; its `waitFor` prompts appear in this run's `pending` as `<childRunId>:<requestId>` and an answer naming that
+   * id is sent to the child.
+   *
+   * The child's run id is `<runId>/<step>@<eventId>/c<n>` (`n`: the n-th child of this execution). A child of a
+   * durable run is durable in the same store; when this step is executed again after a crash, `ctx.run` resumes the
+   * child from its own last checkpoint (or takes its result when it had finished) instead of starting it again.
+   */
+  run<W extends Workflow.Any>(
+    child: W & Workflow.ValidateHandled<W>,
+    ...args: ChildArgs<W>
+  ): Effect.Effect<Workflow.Output<W>, RunError<Workflow.Error<W>> | InvalidInputError, Workflow.Requirements<W>>
+  /**
+   * Starts a child workflow like {@link StepContext.run} and returns its handle (send, events, cancel, result). The
+   * child lives as long as this step's execution: one still running when the execution ends is cancelled.
+   */
+  start<W extends Workflow.Any>(
+    child: W & Workflow.ValidateHandled<W>,
+    ...args: ChildArgs<W>
+  ): Effect.Effect<RunHandle<W>, InvalidInputError | WorkflowValidationError, Workflow.Requirements<W>>
 }

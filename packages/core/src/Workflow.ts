@@ -84,6 +84,11 @@ export interface StepOptions<
   readonly retry?: Schedule.Schedule<unknown, NoInfer<E>, RS> | undefined
   /** Per-execution timeout; expiry fails that execution with `StepTimeoutError`. */
   readonly timeout?: T
+  /**
+   * The child workflows this step runs (`ctx.run` / `ctx.start`), for drawing only: a handler is opaque, so
+   * `toMermaid` and `graph` draw a declared child as a subgraph of this step. Running does not need it.
+   */
+  readonly children?: ReadonlyArray<Any> | undefined
 }
 
 /**
@@ -103,6 +108,8 @@ export interface StepDefinition {
   readonly timeout: Duration.Duration | undefined
   /** Definition problems found when the step was added; reported by validation, never thrown. */
   readonly problems: ReadonlyArray<string>
+  /** The child workflows declared in the step's `children` option (for drawing). */
+  readonly children?: ReadonlyArray<Any> | undefined
 }
 
 /**

@@ -10,6 +10,13 @@
 export * as Event from "./Event.js"
 
 /**
+ * Child workflows: `ChildEvent`, what a parent's stream shows of its children.
+ *
+ * @since 0.1.0
+ */
+export * as Child from "./Child.js"
+
+/**
  * Graph model of a workflow (`Workflow.graph`).
  *
  * @since 0.1.0

@@ -112,6 +112,19 @@ export class RunLimitReached extends Schema.TaggedError<RunLimitReached>()(
 ) {}
 
 /**
+ * The run named by `continueFrom` cannot be continued by this run (409): it has not ended yet, or it is a run of
+ * another workflow; the message says which.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class CannotContinue extends Schema.TaggedError<CannotContinue>()(
+  "CannotContinue",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/**
  * The request lacks the bearer token the server requires (401). Every route but `/health` may answer it when the
  * server is started with a token.
  *
@@ -244,7 +257,17 @@ export const RunInfo = Schema.Struct({
   result: Schema.optional(Schema.Unknown),
   error: Schema.optional(Schema.Struct({ _tag: Schema.String, message: Schema.String })),
   /** `requestId` (= `eventId` = `prompt.requestId`) is the id an answer names. */
-  pending: Schema.Array(Schema.Struct({ eventId: Schema.String, requestId: Schema.String, prompt: Schema.Unknown })),
+  pending: Schema.Array(
+    Schema.Struct({
+      eventId: Schema.String,
+      requestId: Schema.String,
+      prompt: Schema.Unknown,
+      /** For a prompt of a child workflow's run: the child's run id (`requestId` is `<runId>:<its own>`). */
+      runId: Schema.optional(Schema.String)
+    })
+  ),
+  /** The conversation the run continues (`continueFrom`): its id (its first run's id) and the run it continues. */
+  conversation: Schema.optional(Schema.Struct({ id: Schema.String, previous: Schema.String })),
   /** When the run started (epoch milliseconds). */
   createdAt: Schema.Number,
   /** When the run's last checkpoint was saved (epoch milliseconds); only for runs served from the store. */
@@ -268,7 +291,11 @@ export const RunSummary = Schema.Struct({
   workflow: Schema.String,
   status: RunStatus,
   createdAt: Schema.Number,
-  updatedAt: Schema.Number
+  updatedAt: Schema.Number,
+  /** The conversation the run belongs to, when it continues or was continued. */
+  conversationId: Schema.optional(Schema.String),
+  /** The parent run of a child workflow's run. */
+  parentRunId: Schema.optional(Schema.String)
 })
 
 /**
@@ -351,6 +378,13 @@ export class WorkflowApi extends HttpApi.make("eventflow")
                     "`true`: answer when the run has ended, or waits for input (status `waiting`, prompts in " +
                     "`pending`); otherwise answer at once with status `running`"
                 })
+              ),
+              continueFrom: Schema.optional(
+                Schema.String.annotations({
+                  description:
+                    "A run of this workflow that has ended: the new run starts from its final state and joins its " +
+                    "conversation (list it with `GET /runs?conversation=<id>`)"
+                })
               )
             })
           )
@@ -358,6 +392,8 @@ export class WorkflowApi extends HttpApi.make("eventflow")
           .addSuccess(RunInfo)
           .addError(WorkflowNotFound)
           .addError(InvalidInput)
+          .addError(RunNotFound)
+          .addError(CannotContinue)
       )
       .add(
         HttpApiEndpoint.get("listRuns", "/runs")
@@ -365,6 +401,9 @@ export class WorkflowApi extends HttpApi.make("eventflow")
             Schema.Struct({
               workflow: Schema.optional(Schema.String),
               status: Schema.optional(RunStatus),
+              conversation: Schema.optional(
+                Schema.String.annotations({ description: "Only the runs of this conversation (its first run's id)" })
+              ),
               limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
               offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
             })

@@ -42,6 +42,7 @@ import {
   InvalidEvent,
   PromptNotOpen,
   RunLimitReached,
+  CannotContinue,
   InvalidInput,
   NotReady,
   type RunInfo,
@@ -170,13 +171,16 @@ const runInfo = ({ handle, workflow }: Entry): Effect.Effect<RunInfo> =>
   Effect.gen(function* () {
     const status = yield* handle.status
     const pending = yield* handle.pending
-    const { createdAt } = yield* handle.snapshot
+    const { conversation, createdAt } = yield* handle.snapshot
     const base = {
       runId: handle.runId,
       workflow: workflow.name,
       status,
-      pending: pending.map(({ eventId, prompt, requestId }) => ({ eventId, requestId, prompt })),
-      createdAt
+      pending: pending.map(({ eventId, prompt, requestId, runId }) =>
+        runId === undefined ? { eventId, requestId, prompt } : { eventId, requestId, prompt, runId }
+      ),
+      createdAt,
+      ...(conversation === undefined ? {} : { conversation })
     }
     if (status === "running" || status === "waiting") return base
     // A run whose end is not saved yet (the store fails) has no result yet: it is still running.
@@ -206,6 +210,7 @@ const storedInfo = (snapshot: Snapshot.Snapshot): RunInfo => {
     })),
     createdAt: snapshot.createdAt,
     updatedAt: snapshot.updatedAt,
+    ...(snapshot.conversation === undefined ? {} : { conversation: snapshot.conversation }),
     ...(snapshot.status === "completed" ? { result: snapshot.result } : {}),
     ...(error === undefined
       ? {}
@@ -285,7 +290,9 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
 
       for (const workflow of workflows) {
         const unfinished = yield* store.list({ workflow: workflow.name, status: RunStore.unfinished })
-        for (const { runId } of unfinished) {
+        for (const { parentRunId, runId } of unfinished) {
+          // A child workflow's run is resumed by its parent (whose step runs it), not on its own.
+          if (parentRunId !== undefined) continue
           // One run that cannot be resumed (e.g. a snapshot from an incompatible version) must not stop the server.
           yield* inRunScope(Effect.provide(Workflow.resume(workflow, runId, { limits: options.limits }), context)).pipe(
             Effect.flatMap(([handle, runScope]) => track({ workflow, handle }, runScope)),
@@ -336,12 +343,26 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
         .handle("startRun", ({ path, payload, urlParams }) =>
           Effect.gen(function* () {
             const workflow = yield* findWorkflow(path.name)
+            const continueFrom = urlParams.continueFrom
+            // The run to continue must exist (404); whether it can be continued is checked by the start (409).
+            if (continueFrom !== undefined) yield* findRun(continueFrom)
             const [handle, runScope] = yield* inRunScope(
-              Effect.provide(Workflow.start(workflow, payload, { durable: true, limits: options.limits }), context)
+              Effect.provide(
+                Workflow.start(workflow, payload, {
+                  durable: true,
+                  limits: options.limits,
+                  ...(continueFrom === undefined ? {} : { continue: continueFrom })
+                }),
+                context
+              )
             ).pipe(
               Effect.catchTags({
                 InvalidInputError: (error) => new InvalidInput({ message: error.message }),
-                WorkflowValidationError: (error) => Effect.die(error),
+                // The workflows were validated at boot: only `continueFrom` can be refused here.
+                WorkflowValidationError: (error) =>
+                  continueFrom === undefined
+                    ? Effect.die(error)
+                    : Effect.fail(new CannotContinue({ message: error.issues.join("\n") })),
                 RunStoreError: (error) => Effect.fail(storeUnavailable(error))
               })
             )
@@ -357,6 +378,7 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
             .list({
               workflow: urlParams.workflow,
               status: urlParams.status === undefined ? undefined : [urlParams.status],
+              conversation: urlParams.conversation,
               limit: urlParams.limit ?? defaultPageSize,
               offset: urlParams.offset
             })

@@ -18,3 +18,10 @@ export * as WorkflowApi from "./WorkflowApi.js"
  * @since 0.1.0
  */
 export * as WorkflowClient from "./WorkflowClient.js"
+
+/**
+ * A client typed per workflow: inputs checked at compile time, results and events decoded with the workflow's schemas.
+ *
+ * @since 0.1.0
+ */
+export * as TypedClient from "./TypedClient.js"

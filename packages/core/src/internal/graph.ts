@@ -2,6 +2,7 @@ import * as Effect from "effect/Effect"
 import type * as Graph from "../Graph.js"
 import type * as Workflow from "../Workflow.js"
 import { WorkflowValidationError } from "../WorkflowError.js"
+import { childGraphs, mermaidChildren } from "./childGraph.js"
 import { tagOf } from "./event.js"
 
 const START = "StartEvent"
@@ -55,7 +56,8 @@ export const graph = (self: Workflow.Any): Graph.Graph => {
     for (const tag of step.accepts) edges.push({ from: eventNode(tag), to: id, kind: "accepts" })
     for (const tag of emitTags(step) ?? []) edges.push({ from: id, to: eventNode(tag), kind: "emits" })
   }
-  return { workflow: self.name, nodes, edges }
+  const children = childGraphs(self, graph)
+  return children.length === 0 ? { workflow: self.name, nodes, edges } : { workflow: self.name, nodes, edges, children }
 }
 
 const mermaidLabel = (text: string): string => text.replace(/"/g, "#quot;")
@@ -79,6 +81,7 @@ export const toMermaid = (self: Workflow.Any): string => {
     }
   }
   for (const edge of g.edges) lines.push(`  ${ids.get(edge.from)} --> ${ids.get(edge.to)}`)
+  if (g.children !== undefined) lines.push(...mermaidChildren(g.children, ids))
   const undeclared = g.nodes.filter((n) => n.kind === "step" && !n.declared)
   if (undeclared.length > 0) {
     lines.push(`  unknown{{"? (no emits declared)"}}:::unknown`)

@@ -22,7 +22,7 @@ import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import type { AnyEvent, EventType } from "../Event.js"
 import type { RunHandle, RunOptions, Status } from "../Run.js"
-import type { RetryInfo, StepContext, WaitForOptions } from "../StepContext.js"
+import type { ChildOptions, RetryInfo, StepContext, WaitForOptions } from "../StepContext.js"
 import { RunStore, type Service as RunStoreService, unfinished } from "../RunStore.js"
 import type * as Snapshot from "../Snapshot.js"
 import type * as Workflow from "../Workflow.js"
@@ -54,6 +54,8 @@ import { Outcome } from "./outcome.js"
 import { decode as decodeSnapshot, encode as encodeSnapshot } from "./snapshot.js"
 import { type Plan, planOf } from "./plan.js"
 import { admit } from "./concurrency.js"
+import * as child from "./child.js"
+import { resolveContinue } from "./conversation.js"
 import { shouldYield, yieldToEventLoop } from "./yield.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
@@ -197,6 +199,14 @@ export class RunImpl<S = unknown> {
   private durable: Durable | undefined = undefined
   createdAt: number
   private readonly spanPrefix: string
+  /** The run whose step runs this one (`ctx.run` / `ctx.start`), saved in its snapshots. */
+  parentRunId: string | undefined = undefined
+  /** The conversation this run continues (`RunOptions.continue`), saved in its snapshots. */
+  conversation: { readonly id: string; readonly previous: string } | undefined = undefined
+  /** Children started with `ctx.start`, per invocation, closed when it ends (see `child.ts`). */
+  startedBy: Map<I.Invocation, Scope.CloseableScope> | undefined = undefined
+  /** Called when this run (a child) may have become `waiting`: its parent's `settled` looks again. */
+  onWaiting: (() => void) | undefined = undefined
 
   constructor(
     readonly plan: Plan,
@@ -215,6 +225,16 @@ export class RunImpl<S = unknown> {
     this.workflowName = plan.name
     this.spanPrefix = `${plan.name}.`
     this.createdAt = this.clock.unsafeCurrentTimeMillis()
+  }
+
+  /** The store of a durable run (its children are durable in it too). */
+  get durableStore(): RunStoreService | undefined {
+    return this.durable?.store
+  }
+
+  /** Detached from this process (a durable run whose scope closed): its children are detached too, not cancelled. */
+  get isDetached(): boolean {
+    return this.detached
   }
 
   /** Makes the run durable: it saves a snapshot to `store` after every step completion and every send. */
@@ -353,6 +373,12 @@ export class RunImpl<S = unknown> {
   }
 
   snapshot(): Snapshot.Snapshot {
+    const snapshot = this.encodeSnapshot()
+    if (this.parentRunId === undefined && this.conversation === undefined) return snapshot
+    return { ...snapshot, parent: this.parentRunId, conversation: this.conversation }
+  }
+
+  private encodeSnapshot(): Snapshot.Snapshot {
     const exit = this.ended.exit
     return encodeSnapshot({
       state: this.state,
@@ -437,6 +463,7 @@ export class RunImpl<S = unknown> {
       this.settleListeners = []
       for (const listener of listeners) listener()
     }
+    if (this.onWaiting !== undefined && this.status() === "waiting") this.onWaiting()
     // `idle`: the interpreter saw the run become quiet but wakeable (cheap to test on every input).
     if (this.withoutHandle && this.state.idle && I.isWaiting(this.state)) this.failWithoutHandle()
     return next
@@ -472,6 +499,17 @@ export class RunImpl<S = unknown> {
 
   /** Who waits in `settled` for the run to wait for input (created on first use). */
   private settleListeners: Array<() => void> | undefined = undefined
+
+  /** A child of this run may wait for input now: `settled` (and this run's own parent) look again. */
+  wakeSettled(): void {
+    if (this.status() !== "waiting") return
+    if (this.settleListeners !== undefined && this.settleListeners.length > 0) {
+      const listeners = this.settleListeners
+      this.settleListeners = []
+      for (const listener of listeners) listener()
+    }
+    this.onWaiting?.()
+  }
 
   /** Waits until the run has ended (its `result` is ready) or waits for input; succeeds with the status then. */
   get settled(): Effect.Effect<Status> {
@@ -520,14 +558,25 @@ export class RunImpl<S = unknown> {
   work(invocation: I.Invocation): Effect.Effect<void> {
     return Effect.flatMap(Effect.exit(this.execute(invocation)), (exit) => {
       const input = this.outcome(invocation, exit)
-      if (invocation.unran > 0 && input._tag === "Completed") {
+      // Children the execution started with `ctx.start` end with it, before its outcome is applied.
+      const ending = this.startedBy === undefined ? undefined : child.endStarted(this, invocation)
+      if (ending !== undefined)
         return Effect.zipRight(
-          this.warnUnran(invocation),
-          Effect.suspend(() => this.proceed(input))
+          ending,
+          Effect.suspend(() => this.continueWith(invocation, input))
         )
-      }
-      return this.proceed(input)
+      return this.continueWith(invocation, input)
     })
+  }
+
+  private continueWith(invocation: I.Invocation, input: I.Input): Effect.Effect<void> {
+    if (invocation.unran > 0 && input._tag === "Completed") {
+      return Effect.zipRight(
+        this.warnUnran(invocation),
+        Effect.suspend(() => this.proceed(input))
+      )
+    }
+    return this.proceed(input)
   }
 
   /**
@@ -718,7 +767,7 @@ export class RunImpl<S = unknown> {
   status(): Status {
     const status = this.state.status
     if (status !== "running") return status
-    return I.isWaiting(this.state) ? "waiting" : "running"
+    return I.isWaiting(this.state) || child.waitingOnChildren(this) ? "waiting" : "running"
   }
 
   /** Cancels a still running run and waits until every fiber of it has stopped. */
@@ -773,6 +822,9 @@ export class RunImpl<S = unknown> {
   private detached = false
 
   send(event: unknown, options?: { readonly step?: string | undefined }): Effect.Effect<void, SendError> {
+    // An answer to a child's prompt (`<childRunId>:<requestId>`) goes to that child.
+    const routed = child.routeToChild(this, event, options)
+    if (routed !== undefined) return routed
     // While an input from outside is not saved, this send first saves it (503 to the caller when that fails).
     return Effect.suspend(() =>
       this.inputs > this.savedInputs
@@ -844,9 +896,7 @@ export class RunImpl<S = unknown> {
       settled: this.settled,
       // A state that cannot be snapshotted dies with `StateNotSerializableError` (never a silently wrong snapshot).
       snapshot: Effect.sync(() => this.snapshot()),
-      pending: Effect.sync(() =>
-        this.state.pending.map((p) => ({ eventId: p.requestId, requestId: p.requestId, prompt: p.prompt }))
-      ),
+      pending: Effect.sync(() => child.pendingWithChildren(this)),
       runningSteps: Effect.sync(() => this.runningSteps()),
       state: SynchronizedRef.get(this.stateRef)
     }
@@ -881,29 +931,30 @@ export const decodeEvent = (plan: Plan, event: unknown): AnyEvent | InvalidEvent
   return result.right
 }
 
-class StepCtx implements StepContext<any> {
+/** @internal */
+export class StepCtx implements StepContext<any> {
   attempt = 0
   /** When the first execution started (the run's clock), and the last failed execution's error. */
   startedAt: number | undefined = undefined
   lastError: unknown = undefined
   constructor(
-    readonly run: RunImpl<any>,
+    readonly impl: RunImpl<any>,
     readonly invocation: I.Invocation,
     readonly stepName: string
   ) {}
 
   get state() {
-    return this.run.stateRef
+    return this.impl.stateRef
   }
   get runId() {
-    return this.run.runId
+    return this.impl.runId
   }
   get retry(): Option.Option<RetryInfo> {
     if (this.attempt <= 1 || this.startedAt === undefined) return Option.none()
     return Option.some({
       attempt: this.attempt,
       lastError: this.lastError,
-      elapsed: Duration.millis(Math.max(0, this.run.now() - this.startedAt))
+      elapsed: Duration.millis(Math.max(0, this.impl.now() - this.startedAt))
     })
   }
   get eventId() {
@@ -920,11 +971,11 @@ class StepCtx implements StepContext<any> {
       if (invocation.attempts === attempt) invocation.unran--
       let step: number | undefined
       if (options?.step !== undefined) {
-        const resolved = resolveStep(this.run.plan, options.step, event._tag)
+        const resolved = resolveStep(this.impl.plan, options.step, event._tag)
         if (typeof resolved !== "number") return Effect.fail(resolved)
         step = resolved
       }
-      this.run.apply({ _tag: "Send", from: this.invocation, event, step })
+      this.impl.apply({ _tag: "Send", from: this.invocation, event, step })
       return Effect.void
     })
   }
@@ -935,13 +986,13 @@ class StepCtx implements StepContext<any> {
     invocation.unran++
     return Effect.sync(() => {
       if (invocation.attempts === attempt) invocation.unran--
-      this.run.apply({ _tag: "Write", from: invocation, event })
+      this.impl.apply({ _tag: "Write", from: invocation, event })
     })
   }
 
   collect(event: AnyEvent, expected: any, n?: number): Effect.Effect<Option.Option<any>> {
     return Effect.sync(() => {
-      const run = this.run
+      const run = this.impl
       const inv = this.invocation
       const call = inv.collects++
       // A re-execution after resume gets what this call returned the first time.
@@ -965,9 +1016,21 @@ class StepCtx implements StepContext<any> {
     })
   }
 
+  /** `ctx.run` / `ctx.start` calls of the current execution (the `c<n>` of a child's run id). */
+  children = 0
+  childrenAttempt = 0
+
+  run(workflow: Workflow.Any, input?: unknown, options?: ChildOptions): Effect.Effect<any, any, any> {
+    return child.runChild(this.impl, this, workflow, input, options)
+  }
+
+  start(workflow: Workflow.Any, input?: unknown, options?: ChildOptions): Effect.Effect<any, any, any> {
+    return child.startChild(this.impl, this, workflow, input, options)
+  }
+
   waitFor<A extends AnyEvent>(type: EventType<A>, options?: WaitForOptions<A>): Effect.Effect<A, WaitTimeoutError> {
     return Effect.suspend(() => {
-      const run = this.run
+      const run = this.impl
       const invocation = this.invocation
       const index = invocation.waits++
       // A re-execution after resume gets the answer this wait received the first time.
@@ -1098,7 +1161,8 @@ export const startRun = (
 ): Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError | RunStoreError, Scope.Scope> =>
   startRunWith(self, input, options, bindToScope)
 
-const startRunWith = <R>(
+/** @internal */
+export const startRunWith = <R>(
   self: Workflow.Any,
   input: unknown,
   options: RunOptions | undefined,
@@ -1108,9 +1172,13 @@ const startRunWith = <R>(
     yield* checkDefinition(self, options)
     const decoded = yield* decodeInput(self, input)
     const runId = options?.runId ?? crypto.randomUUID()
-    const run = yield* bind(
-      yield* makeRun(self, runId, options?.state !== undefined ? options.state : self.initialState, options)
-    )
+    // A run that continues a conversation starts from the previous run's final state.
+    const continued = options?.continue === undefined ? undefined : yield* resolveContinue(self, options)
+    const initial =
+      options?.state !== undefined ? options.state : continued !== undefined ? continued.state : self.initialState
+    const made = yield* makeRun(self, runId, initial, options)
+    if (continued !== undefined) made.conversation = continued.conversation
+    const run = yield* bind(made)
     if (options?.durable === true) yield* makeDurable(run)
     const begin = Effect.zipRight(
       startTimer(self, run, options),
@@ -1185,6 +1253,8 @@ export const resumeRun = (
     }
     const run = yield* bindToScope(yield* makeRun(self, snapshot.runId, restored.value, options, restored.state))
     run.createdAt = snapshot.createdAt
+    run.parentRunId = snapshot.parent
+    run.conversation = snapshot.conversation
     for (const [event, id] of restored.collectedIds) run.collectIds.set(event, id)
     // A cancelled run that is resumed goes on: its WorkflowCancelled is no longer its end.
     const published =
@@ -1249,7 +1319,11 @@ export const resumeAll = (self: Workflow.Any, options?: RunOptions) =>
     "Workflow.resumeAll",
     Effect.flatMap(RunStore, (store) =>
       Effect.flatMap(store.list({ workflow: self.name, status: unfinished }), (runs) =>
-        Effect.forEach(runs, (run) => resume(self, run.runId, options))
+        // A child run is resumed by its parent (the step that runs it is executed again), not on its own.
+        Effect.forEach(
+          runs.filter((run) => run.parentRunId === undefined),
+          (run) => resume(self, run.runId, options)
+        )
       )
     )
   )

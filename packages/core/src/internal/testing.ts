@@ -9,7 +9,10 @@ import { UnknownStepError, WaitTimeoutError } from "../WorkflowError.js"
 import { tagOf } from "./event.js"
 import * as I from "./interpreter.js"
 import { planOf } from "./plan.js"
-import { resolveStep } from "./run.js"
+import { resolveStep, run as runWorkflow, startRun } from "./run.js"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import type { ChildOptions } from "../StepContext.js"
 import * as Duration from "effect/Duration"
 
 class RecordingCtx implements StepContext<any> {
@@ -57,6 +60,17 @@ class RecordingCtx implements StepContext<any> {
           : I.collect(this.buffers, this.stepName, event, (expected as ReadonlyArray<EventType>).map(tagOf))
       return result === undefined ? Option.none() : Option.some(result)
     })
+  }
+
+  /** Children run for real (not durable); those of `start` are cancelled when `runStep` ends. */
+  readonly scope = Effect.runSync(Scope.make())
+
+  run(workflow: Workflow.Any, input?: unknown, options?: ChildOptions): Effect.Effect<any, any, any> {
+    return runWorkflow(workflow, input, options)
+  }
+
+  start(workflow: Workflow.Any, input?: unknown, options?: ChildOptions): Effect.Effect<any, any, any> {
+    return Effect.map(Scope.extend(startRun(workflow, input, options), this.scope), (run) => run.handle())
   }
 
   waitFor<A extends AnyEvent>(type: EventType<A>, options?: WaitForOptions<A>): Effect.Effect<A, WaitTimeoutError> {
@@ -109,7 +123,7 @@ export const runStep = <S>(
       options?.attempt ?? 1,
       options?.responses ?? []
     )
-    const output = yield* step.handler(event, ctx)
+    const output = yield* Effect.ensuring(step.handler(event, ctx), Scope.close(ctx.scope, Exit.void))
     const events = output === undefined ? [] : Array.isArray(output) ? output : [output as AnyEvent]
     return { output: events, sent: ctx.sent, written: ctx.written, state: yield* SynchronizedRef.get(ref) }
   })

@@ -174,6 +174,15 @@ const makeStep = (
       }
     }
   }
+  const children: Array<Workflow.Any> = []
+  if (options?.children !== undefined && !Array.isArray(options.children)) {
+    problems.push(`${where}: children must be an array of workflows, got ${describe(options.children)}.`)
+  } else {
+    for (const child of options?.children ?? []) {
+      if (isWorkflow(child)) children.push(child)
+      else problems.push(`${where}: children entry ${describe(child)} is not a workflow (defineWorkflow(...)).`)
+    }
+  }
   return {
     name,
     match: matchTypes,
@@ -183,6 +192,7 @@ const makeStep = (
     workers,
     retry: options?.retry,
     timeout: decodeDuration(options?.timeout, `${where}: timeout`, problems),
-    problems
+    problems,
+    ...(children.length === 0 ? {} : { children })
   }
 }

@@ -155,7 +155,9 @@ const SummaryRow = Schema.Struct({
   workflow: Schema.String,
   status: Snapshot.Status,
   created_at: Schema.Number,
-  updated_at: Schema.Number
+  updated_at: Schema.Number,
+  conversation_id: Schema.optional(Schema.NullOr(Schema.String)),
+  parent_run_id: Schema.optional(Schema.NullOr(Schema.String))
 })
 
 const decodeSummaries = Schema.decodeUnknown(Schema.Array(SummaryRow))
@@ -240,9 +242,18 @@ export const make = (options?: Options): Effect.Effect<RunStore.Service, RunStor
     const list = (filter?: RunStore.ListFilter) => {
       const where = sql.and([
         ...(filter?.workflow === undefined ? [] : [sql`workflow = ${filter.workflow}`]),
-        ...(filter?.status === undefined ? [] : [sql.in("status", filter.status)])
+        ...(filter?.status === undefined ? [] : [sql.in("status", filter.status)]),
+        // A conversation's id is its first run's id (read from the snapshots: no column, no migration).
+        ...(filter?.conversation === undefined
+          ? []
+          : [
+              sql`(run_id = ${filter.conversation} OR json_extract(snapshot, '$.conversation.id') = ${filter.conversation})`
+            ])
       ])
-      return sql`SELECT run_id, workflow, status, created_at, updated_at FROM eventflow_runs WHERE ${where}
+      return sql`SELECT run_id, workflow, status, created_at, updated_at,
+          json_extract(snapshot, '$.conversation.id') AS conversation_id,
+          json_extract(snapshot, '$.parent') AS parent_run_id
+        FROM eventflow_runs WHERE ${where}
         ORDER BY created_at DESC, run_id ASC LIMIT ${filter?.limit ?? -1} OFFSET ${filter?.offset ?? 0}`.pipe(
         Effect.flatMap(decodeSummaries),
         Effect.map((rows) =>
@@ -252,7 +263,9 @@ export const make = (options?: Options): Effect.Effect<RunStore.Service, RunStor
               workflow: row.workflow,
               status: row.status,
               createdAt: row.created_at,
-              updatedAt: row.updated_at
+              updatedAt: row.updated_at,
+              ...(row.conversation_id == null ? {} : { conversationId: row.conversation_id }),
+              ...(row.parent_run_id == null ? {} : { parentRunId: row.parent_run_id })
             })
           )
         ),

@@ -1,0 +1,241 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Data, Effect, Exit, Option, Schema, Stream } from "effect"
+import {
+  Child,
+  defineWorkflow,
+  Event,
+  HumanResponse,
+  InputRequired,
+  RunStore,
+  StartEvent,
+  StopEvent,
+  WorkflowCancelledError,
+  Workflow
+} from "@eventflow/core"
+import { allEvents, statusIs } from "./utils.js"
+
+class Boom extends Data.TaggedError("Boom")<{ readonly why: string }> {}
+
+const Progress = Event.define("Progress", { note: Schema.String })
+
+/** A child that doubles its input and reports progress. */
+const double = defineWorkflow({ name: "double", input: Schema.Number, output: Schema.Number }).step(
+  StartEvent,
+  (start, ctx) =>
+    Effect.gen(function* () {
+      yield* ctx.write(Progress.make({ note: `doubling ${start.input}` }))
+      return StopEvent.make({ result: start.input * 2 })
+    }),
+  { emits: [StopEvent] }
+)
+
+/** A child that fails with its own typed error. */
+const failing = defineWorkflow({ name: "failing", output: Schema.Number }).step(
+  StartEvent,
+  () => Effect.fail(new Boom({ why: "no luck" })),
+  { emits: [StopEvent] }
+)
+
+/** A child that asks a person. */
+const asking = defineWorkflow({ name: "asking", output: Schema.String }).step(
+  StartEvent,
+  (_, ctx) =>
+    Effect.gen(function* () {
+      const answer = yield* ctx.waitFor(HumanResponse, {
+        prompt: InputRequired.make({ prompt: "name?", requestId: "name" })
+      })
+      return StopEvent.make({ result: answer.response })
+    }),
+  { emits: [StopEvent] }
+)
+
+/** A parent whose one step runs `child` (typed loosely: the tests look at what happens at run time). */
+const parentOf = (child: Workflow.Any, input: unknown, name: string) =>
+  defineWorkflow({ name, output: Schema.Unknown }).step(
+    StartEvent,
+    (_, ctx) =>
+      Effect.gen(function* () {
+        const run = ctx.run.bind(ctx) as (w: Workflow.Any, i: unknown) => Effect.Effect<unknown, unknown>
+        const result = yield* run(child, input)
+        return StopEvent.make({ result })
+      }),
+    { emits: [StopEvent] }
+  )
+
+describe("Child workflows", () => {
+  it.effect("ctx.run returns the child's typed result", () =>
+    Effect.gen(function* () {
+      const parent = defineWorkflow({ name: "p-run", output: Schema.String }).step(
+        StartEvent,
+        (_, ctx) =>
+          Effect.gen(function* () {
+            const n = yield* ctx.run(double, 21)
+            // Typed: `n` is a number (a string here would not compile).
+            const checked: number = n
+            return StopEvent.make({ result: `got ${checked}` })
+          }),
+        { emits: [StopEvent] }
+      )
+      assert.strictEqual(yield* Workflow.run(parent), "got 42")
+    })
+  )
+
+  it.effect("the child's own error fails the parent as it is, not wrapped", () =>
+    Effect.gen(function* () {
+      const parent = defineWorkflow({ name: "p-fail", output: Schema.Number }).step(
+        StartEvent,
+        (_, ctx) => Effect.map(ctx.run(failing), (n) => StopEvent.make({ result: n })),
+        { emits: [StopEvent] }
+      )
+      const error = yield* Effect.flip(Workflow.run(parent))
+      // The parent's error type includes the child's `Boom`, and the value is the child's own error.
+      assert.instanceOf(error, Boom)
+      if (error instanceof Boom) assert.strictEqual(error.why, "no luck")
+    })
+  )
+
+  it.effect("a caught child error is the child's typed error", () =>
+    Effect.gen(function* () {
+      const parent = defineWorkflow({ name: "p-catch", output: Schema.String }).step(
+        StartEvent,
+        (_, ctx) =>
+          ctx.run(failing).pipe(
+            Effect.map(String),
+            Effect.catchTag("Boom", (e) => Effect.succeed(`caught ${e.why}`)),
+            Effect.map((result) => StopEvent.make({ result }))
+          ),
+        { emits: [StopEvent] }
+      )
+      assert.strictEqual(yield* Workflow.run(parent), "caught no luck")
+    })
+  )
+
+  it.scoped("the child's events reach the parent's stream as ChildEvents named by the child run", () =>
+    Effect.gen(function* () {
+      const handle = yield* Workflow.start(parentOf(double, 5, "p-events"), undefined, { runId: "P" })
+      const events = yield* allEvents(handle)
+      const children = events.filter(Event.is(Child.ChildEvent))
+      assert.deepStrictEqual(
+        children.map((e) => [e.runId, e.workflow, (e.event as { _tag: string })._tag]),
+        [
+          ["P/StartEvent@0/c0", "double", "Progress"],
+          ["P/StartEvent@0/c0", "double", "StopEvent"]
+        ]
+      )
+      assert.deepStrictEqual(children[0].event, { _tag: "Progress", note: "doubling 5" })
+      assert.strictEqual(yield* handle.result, 10)
+    })
+  )
+
+  it.scoped("a child's prompt is in the parent's pending and answered through the parent's handle", () =>
+    Effect.gen(function* () {
+      const handle = yield* Workflow.start(parentOf(asking, undefined, "p-ask"), undefined, { runId: "P" })
+      // The parent waits for the person its child waits for.
+      assert.strictEqual(yield* handle.settled, "waiting")
+      const pending = yield* handle.pending
+      assert.deepStrictEqual(pending, [
+        {
+          eventId: "P/StartEvent@0/c0:name",
+          requestId: "P/StartEvent@0/c0:name",
+          prompt: InputRequired.make({ prompt: "name?", requestId: "P/StartEvent@0/c0:name" }),
+          runId: "P/StartEvent@0/c0"
+        }
+      ])
+      yield* handle.send(HumanResponse.make({ response: "Ada", requestId: "P/StartEvent@0/c0:name" }))
+      assert.strictEqual(yield* handle.result, "Ada")
+    })
+  )
+
+  it.scoped("cancelling the parent cancels its child", () =>
+    Effect.gen(function* () {
+      const handle = yield* Workflow.start(parentOf(asking, undefined, "p-cancel"), undefined, {
+        runId: "P",
+        durable: true
+      })
+      assert.strictEqual(yield* handle.settled, "waiting")
+      yield* handle.cancel
+      const store = yield* RunStore.RunStore
+      const child = yield* store.load("P/StartEvent@0/c0")
+      assert.strictEqual(Option.getOrThrow(child).status, "cancelled")
+      assert.strictEqual(Option.getOrThrow(child).parent, "P")
+      const exit = yield* Effect.exit(handle.result)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.instanceOf(yield* Effect.flip(handle.result), WorkflowCancelledError)
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.scoped("a durable parent's child is durable in the same store, and resumeAll leaves it to its parent", () =>
+    Effect.gen(function* () {
+      const parent = parentOf(asking, undefined, "p-durable")
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const handle = yield* Workflow.start(parent, undefined, { runId: "P", durable: true })
+          assert.strictEqual(yield* handle.settled, "waiting")
+        })
+      )
+      const store = yield* RunStore.RunStore
+      const runs = yield* store.list({ status: RunStore.unfinished })
+      assert.deepStrictEqual(runs.map((r) => [r.runId, r.parentRunId]).sort(), [
+        ["P", undefined],
+        ["P/StartEvent@0/c0", "P"]
+      ])
+      // Resuming the child's workflow on its own resumes nothing: its parent does.
+      assert.deepStrictEqual(yield* Workflow.resumeAll(asking), [])
+      const [resumed] = yield* Workflow.resumeAll(parent)
+      assert.strictEqual(yield* resumed.settled, "waiting")
+      yield* resumed.send(HumanResponse.make({ response: "Grace", requestId: "P/StartEvent@0/c0:name" }))
+      assert.strictEqual(yield* resumed.result, "Grace")
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.scoped("ctx.start returns the child's handle; a child still running when its step ends is cancelled", () =>
+    Effect.gen(function* () {
+      const parent = defineWorkflow({ name: "p-start", output: Schema.String }).step(
+        StartEvent,
+        (_, ctx) =>
+          Effect.gen(function* () {
+            const a = yield* ctx.start(double, 1)
+            const b = yield* ctx.start(asking)
+            const n = yield* a.result
+            yield* statusIs(b, "waiting")
+            return StopEvent.make({ result: `${n} ${b.runId}` })
+          }),
+        { emits: [StopEvent] }
+      )
+      const handle = yield* Workflow.start(parent, undefined, { runId: "P", durable: true })
+      assert.strictEqual(yield* handle.result, "2 P/StartEvent@0/c1")
+      const store = yield* RunStore.RunStore
+      yield* statusIs(handle, "completed")
+      const child = Option.getOrThrow(yield* store.load("P/StartEvent@0/c1"))
+      assert.strictEqual(child.status, "cancelled")
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("under Workflow.run a child that waits for a person fails with HandleRequiredError", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(Workflow.run(parentOf(asking, undefined, "p-nohandle")))
+      assert.strictEqual((error as { _tag: string })._tag, "HandleRequiredError")
+    })
+  )
+
+  it.effect("ctx.run's input is checked against the child's input schema at compile time", () =>
+    Effect.gen(function* () {
+      defineWorkflow({ name: "p-types" }).step(
+        StartEvent,
+        (_, ctx) =>
+          Effect.gen(function* () {
+            // @ts-expect-error a string is not the child's number input
+            yield* ctx.run(double, "21")
+            return StopEvent.make({ result: undefined })
+          }),
+        { emits: [StopEvent] }
+      )
+      // The child's events as the parent sees them.
+      const events = yield* Workflow.stream(parentOf(double, 2, "p-stream")).pipe(
+        Stream.filter(Event.is(Child.ChildEvent)),
+        Stream.runCount
+      )
+      assert.strictEqual(events, 2)
+    })
+  )
+})

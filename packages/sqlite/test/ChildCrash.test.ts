@@ -1,0 +1,251 @@
+/**
+ * Child workflows under crashes, with real processes: a durable parent runs a child with `ctx.run`
+ * (fixtures/child-crash-worker.ts) on a SQLite file; the test kills the process with SIGKILL inside the child's
+ * step, or while the child waits for a person, and a new process resumes the PARENT. The parent's step is executed
+ * again, finds its child in the store under its deterministic id and resumes it from the child's own last
+ * checkpoint (not from scratch); the child's prompt is answered through the parent's handle.
+ *
+ * Real time: it coordinates real processes. Every wait polls with a deadline; no sleep decides anything.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, afterEach, assert, describe, it } from "@effect/vitest"
+import { type Event, RunStore, type Snapshot } from "@eventflow/core"
+import { SqliteRunStore } from "@eventflow/sqlite"
+import { Effect, ManagedRuntime, Option } from "effect"
+import type { Execution } from "./fixtures/child-crash-worker.js"
+
+const repoRoot = fileURLToPath(new URL("../../..", import.meta.url))
+const worker = "packages/sqlite/test/fixtures/child-crash-worker.ts"
+const DEADLINE_MS = 20_000
+const TEST_TIMEOUT_MS = 90_000
+const CHILD = "P/delegate@0/c0"
+
+const dirs: Array<string> = []
+const processes = new Set<ChildProcess>()
+
+afterEach(() => {
+  for (const p of processes) p.kill("SIGKILL")
+  processes.clear()
+})
+
+afterAll(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+interface Files {
+  readonly db: string
+  readonly log: string
+  readonly gates: string
+}
+
+const makeFiles = (): Files => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eventflow-child-crash-"))
+  dirs.push(dir)
+  const gates = path.join(dir, "gates")
+  fs.mkdirSync(gates)
+  return { db: path.join(dir, "runs.db"), log: path.join(dir, "executions.jsonl"), gates }
+}
+
+interface Worker {
+  readonly child: ChildProcess
+  readonly pid: number
+  readonly output: () => string
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+}
+
+const spawnWorker = (mode: "start" | "resume", files: Files, answer?: string): Worker => {
+  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", worker, mode, "P"], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      CRASH_DB: files.db,
+      CRASH_LOG: files.log,
+      CRASH_GATES: files.gates,
+      ...(answer === undefined ? {} : { CRASH_ANSWER: answer })
+    },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  processes.add(child)
+  let out = ""
+  child.stdout!.on("data", (chunk) => {
+    out += chunk
+  })
+  child.stderr!.on("data", (chunk) => {
+    out += chunk
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => {
+      processes.delete(child)
+      resolve({ code, signal })
+    })
+  )
+  return { child, pid: child.pid!, output: () => out, exited }
+}
+
+interface WorkerResult {
+  readonly pid: number
+  readonly result: unknown
+  readonly prompt: { readonly requestId: string; readonly runId?: string }
+  readonly published: ReadonlyArray<Event.AnyEvent>
+}
+
+const finished = async (w: Worker): Promise<WorkerResult> => {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`worker did not finish in time\n${w.output()}`)), DEADLINE_MS)
+  })
+  try {
+    const { code } = await Promise.race([w.exited, timeout])
+    assert.strictEqual(code, 0, w.output())
+  } finally {
+    clearTimeout(timer)
+  }
+  const line = w
+    .output()
+    .split("\n")
+    .find((l) => l.startsWith("{"))
+  assert.isDefined(line, w.output())
+  return JSON.parse(line!) as WorkerResult
+}
+
+const kill = async (w: Worker) => {
+  w.child.kill("SIGKILL")
+  const { signal } = await w.exited
+  assert.strictEqual(signal, "SIGKILL")
+}
+
+const waitUntil = async (what: string, check: () => boolean | Promise<boolean>): Promise<void> => {
+  const deadline = Date.now() + DEADLINE_MS
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+const executions = (files: Files): ReadonlyArray<Execution> => {
+  if (!fs.existsSync(files.log)) return []
+  const text = fs.readFileSync(files.log, "utf8")
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Execution)
+}
+
+/** How many executions of `step` started (or completed), in all processes. */
+const count = (files: Files, kind: Execution["kind"], step: string) =>
+  executions(files).filter((e) => e.kind === kind && e.step === step).length
+
+const storeOn = (files: Files) => ManagedRuntime.make(SqliteRunStore.layer({ filename: files.db }))
+
+const load = (store: ReturnType<typeof storeOn>, runId: string): Promise<Snapshot.Snapshot | undefined> =>
+  store.runPromise(
+    Effect.map(
+      Effect.flatMap(RunStore.RunStore, (s) => s.load(runId)),
+      Option.getOrUndefined
+    )
+  )
+
+/** The events of the child as the parent's stream shows them: `[child's tag, note]`. */
+const childEvents = (published: ReadonlyArray<Event.AnyEvent>) =>
+  published
+    .filter((e) => e._tag === "ChildEvent")
+    .map((e) => {
+      const inner = e as unknown as { readonly runId: string; readonly event: { _tag: string; note?: string } }
+      return [(e as unknown as { runId: string }).runId, inner.event._tag, inner.event.note ?? null]
+    })
+
+/** What the parent's stream shows of an uninterrupted child, in order. */
+const expectedChildEvents = [
+  [CHILD, "Progress", "prepared"],
+  [CHILD, "Progress", "checked"],
+  [CHILD, "InputRequired", null],
+  [CHILD, "StopEvent", null]
+]
+
+describe("Child workflows after SIGKILL", () => {
+  it.live(
+    "killed inside a child's step: the resumed parent resumes the child from its last checkpoint",
+    () =>
+      Effect.promise(async () => {
+        const files = makeFiles()
+        const store = storeOn(files)
+        try {
+          const first = spawnWorker("start", files)
+          // Inside the child's `gated` step (its `prepare` step has completed and is checkpointed).
+          await waitUntil("the child's gated step", () => count(files, "start", "gated") === 1)
+          const child = await load(store, CHILD)
+          assert.isDefined(child)
+          assert.strictEqual(child!.parent, "P")
+          assert.deepStrictEqual(
+            child!.inFlight.map((f) => f.step),
+            ["gated"]
+          )
+          await kill(first)
+
+          fs.writeFileSync(path.join(files.gates, "gated"), "")
+          const second = await finished(spawnWorker("resume", files, "yes"))
+          assert.strictEqual(second.result, "parent got release-1: yes")
+          // The parent's step ran again (it was in flight) and found its child: the child's completed step did not
+          // run again, its in-flight step did (at-least-once).
+          assert.strictEqual(count(files, "start", "delegate"), 2)
+          assert.strictEqual(count(files, "complete", "delegate"), 1)
+          assert.strictEqual(count(files, "start", "prepare"), 1)
+          assert.strictEqual(count(files, "start", "gated"), 2)
+          assert.strictEqual(count(files, "start", "ask"), 1)
+          // The prompt was answered through the parent, under the child's run id.
+          assert.strictEqual(second.prompt.requestId, `${CHILD}:ship`)
+          assert.strictEqual(second.prompt.runId, CHILD)
+          // The parent's stream shows the child's events once each, in order.
+          assert.deepStrictEqual(childEvents(second.published), expectedChildEvents)
+          assert.strictEqual((await load(store, CHILD))!.status, "completed")
+          assert.strictEqual((await load(store, "P"))!.status, "completed")
+        } finally {
+          await store.dispose()
+        }
+      }),
+    TEST_TIMEOUT_MS
+  )
+
+  it.live(
+    "killed while the child waits for a person: the resumed parent's handle answers the child's prompt",
+    () =>
+      Effect.promise(async () => {
+        const files = makeFiles()
+        const store = storeOn(files)
+        try {
+          fs.writeFileSync(path.join(files.gates, "gated"), "")
+          const first = spawnWorker("start", files)
+          await waitUntil(
+            "the child to wait for a person",
+            async () => (await load(store, CHILD))?.status === "waiting"
+          )
+          const waiting = await load(store, CHILD)
+          assert.deepStrictEqual(
+            waiting!.pending.map((p) => p.requestId),
+            ["ship"]
+          )
+          await kill(first)
+
+          const second = await finished(spawnWorker("resume", files, "ship it"))
+          assert.strictEqual(second.result, "parent got release-1: ship it")
+          // Nothing of the child that had completed ran again: only the step that waits is executed again, up to its
+          // wait (whose prompt is not published twice).
+          assert.strictEqual(count(files, "start", "prepare"), 1)
+          assert.strictEqual(count(files, "start", "gated"), 1)
+          assert.strictEqual(count(files, "start", "ask"), 2)
+          assert.strictEqual(count(files, "complete", "ask"), 1)
+          assert.strictEqual(count(files, "start", "delegate"), 2)
+          assert.strictEqual(second.prompt.requestId, `${CHILD}:ship`)
+          assert.deepStrictEqual(childEvents(second.published), expectedChildEvents)
+        } finally {
+          await store.dispose()
+        }
+      }),
+    TEST_TIMEOUT_MS
+  )
+})
