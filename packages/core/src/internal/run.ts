@@ -55,6 +55,7 @@ import { decode as decodeSnapshot, encode as encodeSnapshot } from "./snapshot.j
 import { type Plan, planOf } from "./plan.js"
 import { admit } from "./concurrency.js"
 import { shouldYield, yieldToEventLoop } from "./yield.js"
+import { observe, type RunTelemetry } from "./telemetry.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
 
@@ -197,6 +198,8 @@ export class RunImpl<S = unknown> {
   private durable: Durable | undefined = undefined
   createdAt: number
   private readonly spanPrefix: string
+  /** The `RunObserver`'s hooks, when one is in the run's context (telemetry). */
+  telemetry: RunTelemetry | undefined = undefined
 
   constructor(
     readonly plan: Plan,
@@ -393,6 +396,7 @@ export class RunImpl<S = unknown> {
       const command = commands[i]
       switch (command._tag) {
         case "Run": {
+          if (this.telemetry !== undefined) this.telemetry.begun(command.invocation)
           if (this.deferred !== undefined) {
             this.deferred.push(command.invocation)
             break
@@ -439,6 +443,7 @@ export class RunImpl<S = unknown> {
     }
     // `idle`: the interpreter saw the run become quiet but wakeable (cheap to test on every input).
     if (this.withoutHandle && this.state.idle && I.isWaiting(this.state)) this.failWithoutHandle()
+    if (this.telemetry !== undefined) this.telemetry.applied()
     return next
   }
 
@@ -584,6 +589,7 @@ export class RunImpl<S = unknown> {
           new StepTimeoutError({ step: step.name, eventId: invocation.eventId, attempt: invocation.attempts, timeout })
       })
     }
+    if (this.telemetry !== undefined) effect = this.telemetry.attempt(invocation, step.name, effect)
     if (def.retry !== undefined) {
       effect = Effect.retry(
         Effect.tapError(effect, (error) =>
@@ -595,7 +601,7 @@ export class RunImpl<S = unknown> {
         def.retry
       )
     }
-    if (!this.spans) return effect
+    if (!this.spans || this.telemetry !== undefined) return effect
     return Effect.withSpan(effect, this.spanPrefix + step.name, {
       attributes: { "eventflow.run_id": this.runId, "eventflow.event_id": invocation.eventId },
       captureStackTrace: false
@@ -996,7 +1002,12 @@ class StepCtx implements StepContext<any> {
         )
         wait = Effect.raceFirst(wait, expire)
       }
-      return Effect.zipRight(register, wait).pipe(
+      const waited = Effect.zipRight(register, wait)
+      return (
+        run.telemetry === undefined
+          ? waited
+          : run.telemetry.wait(invocation, this.stepName, waiter.tag, options?.prompt, waited)
+      ).pipe(
         Effect.onInterrupt(() => Effect.sync(() => run.apply({ _tag: "WaitAbandoned", waiter }))),
         Effect.ensuring(Effect.sync(() => run.waiters.delete(waiter)))
       ) as Effect.Effect<A, WaitTimeoutError>
@@ -1112,6 +1123,7 @@ const startRunWith = <R>(
       yield* makeRun(self, runId, options?.state !== undefined ? options.state : self.initialState, options)
     )
     if (options?.durable === true) yield* makeDurable(run)
+    run.telemetry = yield* observe(self, run, options?.durable === true, false)
     const begin = Effect.zipRight(
       startTimer(self, run, options),
       // A start that was not saved is no run: the caller gets the store's error, and nothing of the run goes on.
@@ -1198,6 +1210,7 @@ export const resumeRun = (
       return run
     }
     if (durable) yield* makeDurable(run)
+    run.telemetry = yield* observe(self, run, durable, true)
     yield* startTimer(self, run, options)
     // A resume that cannot save fails (the store keeps the snapshot it was resumed from, to resume later).
     yield* Effect.tapError(run.applyAndSave({ _tag: "Restart", invocations: restored.inFlight }), () => run.discard)
