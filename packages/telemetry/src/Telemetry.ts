@@ -29,6 +29,7 @@ import {
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Tracer from "effect/Tracer"
 import { FixedIds, runTraceIds } from "./internal/ids.js"
 import * as observer from "./internal/observer.js"
 
@@ -82,6 +83,33 @@ const defaultMetricReaders = (): Array<MetricReader> => {
   return exporters.includes("otlp") ? [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter() })] : []
 }
 
+const isPrimitiveArray = (u: unknown): u is Array<string> | Array<number> | Array<boolean> =>
+  Array.isArray(u) &&
+  (u.every((x) => typeof x === "string") ||
+    u.every((x) => typeof x === "number") ||
+    u.every((x) => typeof x === "boolean"))
+
+/**
+ * Effect's OpenTelemetry spans turn every non-primitive attribute into a string; OpenTelemetry has arrays of
+ * primitives (e.g. `gen_ai.response.finish_reasons`), so those are set as arrays.
+ */
+const keepArrays = (tracer: Tracer.Tracer): Tracer.Tracer =>
+  Tracer.make({
+    span: (...args) => {
+      const span = tracer.span(...args)
+      const otel = (span as { readonly span?: OtelApi.Span }).span
+      if (otel === undefined) return span
+      const attribute = span.attribute.bind(span)
+      span.attribute = (key, value) => {
+        if (!isPrimitiveArray(value)) return attribute(key, value)
+        otel.setAttribute(key, value)
+        ;(span.attributes as Map<string, unknown>).set(key, value)
+      }
+      return span
+    },
+    context: tracer.context
+  })
+
 /**
  * Traces and metrics of every run started or resumed under this layer, exported with OpenTelemetry (and every
  * other Effect span and metric of the program with them). `OTEL_SDK_DISABLED=true` makes it a layer that does
@@ -116,15 +144,17 @@ export const layer = (options: Options): Layer.Layer<RunObserver.RunObserver | O
         ...(options.serviceVersion === undefined ? {} : { "service.version": options.serviceVersion }),
         ...options.resourceAttributes
       })
+      const effectTracer = Layer.unwrapEffect(Effect.map(OtelTracer.make, (t) => Layer.setTracer(keepArrays(t))))
       const tracing =
         spanProcessors.length === 0
-          ? OtelTracer.layerGlobal
-          : Layer.provide(
-              OtelTracer.layer,
-              NodeSdk.layerTracerProvider(spanProcessors as [SpanProcessor, ...Array<SpanProcessor>], {
-                idGenerator: ids,
-                shutdownTimeout
-              })
+          ? Layer.provideMerge(effectTracer, OtelTracer.layerGlobalTracer)
+          : Layer.provideMerge(effectTracer, OtelTracer.layerTracer).pipe(
+              Layer.provide(
+                NodeSdk.layerTracerProvider(spanProcessors as [SpanProcessor, ...Array<SpanProcessor>], {
+                  idGenerator: ids,
+                  shutdownTimeout
+                })
+              )
             )
       const observe = Layer.effect(
         RunObserver.RunObserver,

@@ -90,7 +90,7 @@ describe("Telemetry", () => {
       }
       const split = one(spans, "step split")
       assert.strictEqual(split.attributes["eventflow.event.tag"], "StartEvent")
-      assert.deepStrictEqual(split.attributes["eventflow.step.emitted"], "Search,Search,Search")
+      assert.deepStrictEqual(split.attributes["eventflow.step.emitted"], ["Search", "Search", "Search"])
       const searches = named(spans, "step search")
       assert.deepStrictEqual(
         searches.map((s) => s.attributes["eventflow.event.tag"]),
@@ -99,7 +99,7 @@ describe("Telemetry", () => {
       assert.strictEqual(new Set(searches.map((s) => s.attributes["eventflow.event.id"])).size, 3)
       assert.deepStrictEqual(
         named(spans, "step join").map((s) => s.attributes["eventflow.step.emitted"]),
-        ["", "", "StopEvent"]
+        [[], [], ["StopEvent"]]
       )
       // The span that marks where the run was taken up in this process.
       assert.strictEqual(parentId(one(spans, "start_workflow tel-fan")), ids.spanId)

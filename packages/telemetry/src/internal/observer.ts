@@ -130,7 +130,7 @@ export const make = (tracer: OtelApi.Tracer, ids: FixedIds): RunObserver.Service
                         ? "defect"
                         : "failed"
                   span.attribute("eventflow.step.outcome", outcome)
-                  if (Exit.isSuccess(exit)) span.attribute("eventflow.step.emitted", tagsOf(exit.value).join(","))
+                  if (Exit.isSuccess(exit)) span.attribute("eventflow.step.emitted", tagsOf(exit.value))
                   M.stepDuration.unsafeUpdate(Math.max(0, run.now() - started), [
                     ...labels,
                     MetricLabel.make("step", info.step),
