@@ -5,9 +5,9 @@
  * in another process, after a crash or a restart, continues the same trace, and its root span
  * `invoke_workflow <name>` is emitted once, by the process where the run ends (with the run's start time). Each step
  * execution is a span `step <name>` (a child of the root), each `ctx.waitFor` a span `wait <tag>` inside it, each
- * start or resume in a process a span `start_workflow`/`resume_workflow` linked to the caller's span (e.g. the
- * server request, which continues an incoming W3C `traceparent`). Steps completed before a resume are not executed
- * again, so their spans are never emitted twice.
+ * resume in a process a span `resume_workflow <name>` linked to the root it continues. The caller's span (e.g. the
+ * server request, which continues an incoming W3C `traceparent`) and the run are linked both ways. Steps completed
+ * before a resume are not executed again, so their spans are never emitted twice.
  *
  * @since 0.1.0
  */
@@ -59,6 +59,12 @@ export interface Options {
   readonly metricReaders?: ReadonlyArray<MetricReader> | undefined
   /** Record prompt and completion content on LLM spans (off by default: it can hold personal data). */
   readonly captureContent?: boolean | undefined
+  /**
+   * Make the current Effect span the active OpenTelemetry context while Effect code runs, for libraries instrumented
+   * with OpenTelemetry's own API (e.g. auto-instrumented HTTP clients) to parent their spans to it. Off by default:
+   * it creates a context object around every step of every fiber, several times the cost of the spans themselves.
+   */
+  readonly otelContext?: boolean | undefined
   /** How long closing the layer waits for the last spans and metrics to be exported (default 3 seconds). */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
 }
@@ -93,7 +99,7 @@ const isPrimitiveArray = (u: unknown): u is Array<string> | Array<number> | Arra
  * Effect's OpenTelemetry spans turn every non-primitive attribute into a string; OpenTelemetry has arrays of
  * primitives (e.g. `gen_ai.response.finish_reasons`), so those are set as arrays.
  */
-const keepArrays = (tracer: Tracer.Tracer): Tracer.Tracer =>
+const keepArrays = (tracer: Tracer.Tracer, otelContext: boolean): Tracer.Tracer =>
   Tracer.make({
     span: (...args) => {
       const span = tracer.span(...args)
@@ -107,7 +113,9 @@ const keepArrays = (tracer: Tracer.Tracer): Tracer.Tracer =>
       }
       return span
     },
-    context: tracer.context
+    // `@effect/opentelemetry` makes the current span the active OpenTelemetry context around every step of every
+    // fiber (a new context object each time): needed only by code instrumented with OpenTelemetry's own API.
+    context: otelContext ? tracer.context : (f) => f()
   })
 
 /**
@@ -144,7 +152,9 @@ export const layer = (options: Options): Layer.Layer<RunObserver.RunObserver | O
         ...(options.serviceVersion === undefined ? {} : { "service.version": options.serviceVersion }),
         ...options.resourceAttributes
       })
-      const effectTracer = Layer.unwrapEffect(Effect.map(OtelTracer.make, (t) => Layer.setTracer(keepArrays(t))))
+      const effectTracer = Layer.unwrapEffect(
+        Effect.map(OtelTracer.make, (t) => Layer.setTracer(keepArrays(t, options.otelContext === true)))
+      )
       const tracing =
         spanProcessors.length === 0
           ? Layer.provideMerge(effectTracer, OtelTracer.layerGlobalTracer)

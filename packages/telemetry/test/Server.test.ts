@@ -62,15 +62,15 @@ describe("Telemetry through the server", () => {
       assert.strictEqual(server!.parentSpanContext?.spanId, incomingSpan)
       // The run (its own trace, fixed by its id, so that a resume elsewhere continues it) is linked to the request's
       // trace, and a span of the request's trace is linked to the run.
-      const started = one(spans, "start_workflow tel-greet")
-      assert.strictEqual(started.spanContext().traceId, run.traceId)
-      assert.isTrue(linksTo(started, incomingTrace), "start_workflow is not linked to the incoming trace")
+      const root = one(spans, "invoke_workflow tel-greet")
+      assert.strictEqual(root.spanContext().traceId, run.traceId)
+      assert.isTrue(linksTo(root, incomingTrace), "the run is not linked to the incoming trace")
       const inRequest = spans.filter((s) => s.spanContext().traceId === incomingTrace)
       assert.isTrue(
         inRequest.some((s) => linksTo(s, run.traceId, run.spanId)),
         "no span of the request's trace links to the run"
       )
-      assert.strictEqual(one(spans, "invoke_workflow tel-greet").attributes["eventflow.run.id"], runId)
+      assert.strictEqual(root.attributes["eventflow.run.id"], runId)
     })
   )
 

@@ -13,6 +13,9 @@ import {
   Workflow
 } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
+import { Telemetry } from "@eventflow/telemetry"
+import type { ExportResult } from "@opentelemetry/core"
+import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { Deferred, Effect, Option, Ref, Schema } from "effect"
 import type { Implementation } from "../scenarios.js"
 
@@ -48,6 +51,30 @@ const runChain = (runs: number) =>
     for (let i = 0; i < runs; i++) results.push(yield* Workflow.run(chain, i))
     return results
   })
+
+/** The SDK's in-memory exporter, emptied after each batch (so 130,000 spans do not pile up), counting what it got. */
+class CountingExporter extends InMemorySpanExporter {
+  count = 0
+  override export(spans: Array<ReadableSpan>, done: (result: ExportResult) => void): void {
+    this.count += spans.length
+    super.export(spans, done)
+    this.reset()
+  }
+}
+
+/**
+ * S1t: the same runs with `Telemetry.layer` as a user sets it up with an exporter of their own (batched, the
+ * layer's default for `spanExporter`), the exporter in memory. The count is read after the layer closed (flushed).
+ */
+const runTracedChain = async (runs: number) => {
+  const exporter = new CountingExporter()
+  const results = await Effect.runPromise(
+    runChain(runs).pipe(
+      Effect.provide(Telemetry.layer({ serviceName: "bench", spanExporter: exporter, metricReaders: [] }))
+    )
+  )
+  return { results, spans: exporter.count }
+}
 
 // -----------------------------------------------------------------------------
 // S2 fan-out / fan-in
@@ -207,6 +234,7 @@ const runDurableChain = (runs: number, filename: string, trace: boolean) =>
 export const eventflow: Implementation = {
   name: "eventflow",
   chain: (runs) => Effect.runPromise(runChain(runs)),
+  tracedChain: runTracedChain,
   fanOut: (n) => Effect.runPromise(Workflow.run(fanOutWorkflow(n), n)),
   loop: (hops) => Effect.runPromise(Workflow.run(loopWorkflow(hops))),
   concurrent: (runs) => Effect.runPromise(runConcurrent(runs)),

@@ -1222,7 +1222,9 @@ export const resumeRun = (
  * build a span on every call, which costs more than a whole short run.
  */
 const traced = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.tracer, (tracer) => (tracer === nativeTracer ? effect : Effect.withSpan(effect, name)))
+  Effect.flatMap(Effect.tracer, (tracer) =>
+    tracer === nativeTracer ? effect : Effect.withSpan(effect, name, { captureStackTrace: false })
+  )
 
 /** @internal */
 export const start = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>

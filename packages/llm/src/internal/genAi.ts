@@ -25,15 +25,27 @@ export const tokenUsage = Metric.histogram(
   "Number of input and output tokens used per LLM call"
 )
 
-export const recordUsage = (provider: string, model: string, usage: Usage): Effect.Effect<void> =>
-  Effect.sync(() => {
-    const labels = [
+/** One label array per provider, model and token type: Effect caches a metric's hook per label array. */
+const labelCache = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+const labelsOf = (provider: string, model: string, type: "input" | "output") => {
+  const key = `${provider}\u0000${model}\u0000${type}`
+  let labels = labelCache.get(key)
+  if (labels === undefined) {
+    labels = [
       MetricLabel.make("gen_ai.operation.name", "chat"),
       MetricLabel.make("gen_ai.provider.name", provider),
-      MetricLabel.make("gen_ai.request.model", model)
+      MetricLabel.make("gen_ai.request.model", model),
+      MetricLabel.make("gen_ai.token.type", type)
     ]
-    tokenUsage.unsafeUpdate(usage.inputTokens, [...labels, MetricLabel.make("gen_ai.token.type", "input")])
-    tokenUsage.unsafeUpdate(usage.outputTokens, [...labels, MetricLabel.make("gen_ai.token.type", "output")])
+    labelCache.set(key, labels)
+  }
+  return labels
+}
+
+export const recordUsage = (provider: string, model: string, usage: Usage): Effect.Effect<void> =>
+  Effect.sync(() => {
+    tokenUsage.unsafeUpdate(usage.inputTokens, labelsOf(provider, model, "input"))
+    tokenUsage.unsafeUpdate(usage.outputTokens, labelsOf(provider, model, "output"))
   })
 
 /** The prompt and the answer as span attributes (only recorded when content capture is on). */

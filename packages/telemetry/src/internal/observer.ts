@@ -38,6 +38,25 @@ const tagsOf = (output: unknown): Array<string> => {
   return Array.isArray(output) ? output.flatMap(one) : one(output)
 }
 
+/**
+ * Label arrays, one per distinct set: Effect caches a metric's hook per label array (by identity), so reusing the
+ * array makes an update a lookup instead of building and hashing a new metric key.
+ */
+const labelCache = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+const labelsOf = (workflow: string, step?: string, outcome?: string): ReadonlyArray<MetricLabel.MetricLabel> => {
+  const key = `${workflow}\u0000${step ?? ""}\u0000${outcome ?? ""}`
+  let labels = labelCache.get(key)
+  if (labels === undefined) {
+    labels = [
+      MetricLabel.make("workflow", workflow),
+      ...(step === undefined ? [] : [MetricLabel.make("step", step)]),
+      ...(outcome === undefined ? [] : [MetricLabel.make("outcome", outcome)])
+    ]
+    labelCache.set(key, labels)
+  }
+  return labels
+}
+
 /** Per workflow counts behind a gauge (gauges take absolute values). */
 class Counts {
   private readonly counts = new Map<string, number>()
@@ -69,28 +88,32 @@ export const make = (tracer: OtelApi.Tracer, ids: FixedIds): RunObserver.Service
         traceFlags: OtelApi.TraceFlags.SAMPLED,
         isRemote: false
       }
-      const labels = [MetricLabel.make("workflow", run.workflow)]
+      const labels = labelsOf(run.workflow)
       const base = { "eventflow.run.id": run.runId, "eventflow.workflow": run.workflow }
 
-      // Where this process took the run up: a start, or a resume (which continues the run's trace), linked to the
-      // caller's span (e.g. a server request continuing an incoming `traceparent`), and the caller's span to the run.
+      // The caller's span (e.g. a server request continuing an incoming `traceparent`) is linked to the run, and the
+      // run to it: on the root span when the run ends in the process that started it, on a `resume_workflow` span
+      // (a child of the root, linked to the root it continues) where a process resumes it.
       const callerLinks = Option.match(run.parent, {
-        onNone: () => [],
-        onSome: (span) => [{ context: linkContext(span), attributes: { "eventflow.link": "caller" } }]
+        onNone: (): Array<OtelApi.Link> => [],
+        onSome: (span): Array<OtelApi.Link> => [
+          { context: linkContext(span), attributes: { "eventflow.link": "caller" } }
+        ]
       })
-      const now = run.now()
-      const marker = tracer.startSpan(
-        `${run.resumed ? "resume_workflow" : "start_workflow"} ${run.workflow}`,
-        {
-          startTime: now,
-          attributes: { ...base, "eventflow.run.durable": run.durable, "eventflow.run.resumed": run.resumed },
-          links: run.resumed
-            ? [{ context: rootContext, attributes: { "eventflow.link": "continues" } }, ...callerLinks]
-            : callerLinks
-        },
-        OtelApi.trace.setSpanContext(OtelApi.ROOT_CONTEXT, rootContext)
-      )
-      marker.end(now)
+      if (run.resumed) {
+        const now = run.now()
+        tracer
+          .startSpan(
+            `resume_workflow ${run.workflow}`,
+            {
+              startTime: now,
+              attributes: { ...base, "eventflow.run.durable": run.durable },
+              links: [{ context: rootContext, attributes: { "eventflow.link": "continues" } }, ...callerLinks]
+            },
+            OtelApi.trace.setSpanContext(OtelApi.ROOT_CONTEXT, rootContext)
+          )
+          .end(now)
+      }
       if (Option.isSome(run.parent) && run.parent.value._tag === "Span") {
         run.parent.value.addLinks([{ _tag: "SpanLink", span: root, attributes: { "eventflow.link": "run", ...base } }])
       }
@@ -118,7 +141,7 @@ export const make = (tracer: OtelApi.Tracer, ids: FixedIds): RunObserver.Service
             (span) => {
               const started = run.now()
               if (info.attempt === 1 || info.queuedMillis > 0) {
-                M.stepQueueTime.unsafeUpdate(info.queuedMillis, [...labels, MetricLabel.make("step", info.step)])
+                M.stepQueueTime.unsafeUpdate(info.queuedMillis, labelsOf(run.workflow, info.step))
               }
               return Effect.onExit(Effect.withParentSpan(effect, span), (exit) =>
                 Effect.sync(() => {
@@ -131,11 +154,10 @@ export const make = (tracer: OtelApi.Tracer, ids: FixedIds): RunObserver.Service
                         : "failed"
                   span.attribute("eventflow.step.outcome", outcome)
                   if (Exit.isSuccess(exit)) span.attribute("eventflow.step.emitted", tagsOf(exit.value))
-                  M.stepDuration.unsafeUpdate(Math.max(0, run.now() - started), [
-                    ...labels,
-                    MetricLabel.make("step", info.step),
-                    MetricLabel.make("outcome", outcome)
-                  ])
+                  M.stepDuration.unsafeUpdate(
+                    Math.max(0, run.now() - started),
+                    labelsOf(run.workflow, info.step, outcome)
+                  )
                 })
               )
             }
@@ -178,6 +200,7 @@ export const make = (tracer: OtelApi.Tracer, ids: FixedIds): RunObserver.Service
               {
                 root: true,
                 startTime: run.createdAt,
+                links: run.resumed ? [] : callerLinks,
                 attributes: {
                   ...base,
                   "eventflow.workflow.signature": run.signature,
