@@ -34,6 +34,17 @@ const once = async (impl: Implementation, id: ScenarioId, size: number, nextFile
       checks.chain(results, size)
       return { runsPerSec: perSecond(size, ms), usPerHop: (ms * 1000) / (size * chainLength) }
     }
+    case "S1t": {
+      if (impl.tracedChain === undefined) throw new Error(`${impl.name} has no telemetry`)
+      const start = now()
+      const { results, spans } = await impl.tracedChain(size)
+      const ms = now() - start
+      checks.chain(results, size)
+      // Per run: the root, the caller's Workflow.run span and one span per step.
+      const expected = size * (chainLength + 2)
+      if (spans !== expected) throw new WrongResultError("S1t chain", `${spans} spans exported, expected ${expected}`)
+      return { runsPerSec: perSecond(size, ms), usPerHop: (ms * 1000) / (size * chainLength) }
+    }
     case "S2": {
       const start = now()
       const result = await impl.fanOut(size)

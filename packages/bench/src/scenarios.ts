@@ -51,19 +51,27 @@ export interface Implementation {
    * opened for the call and closed at its end. `trace: false` runs without trace events. Resolves with the result
    * of every run, like {@link chain}. `undefined` for an implementation without durable runs.
    */
+  /**
+   * S1t: S1 with telemetry on (`Telemetry.layer` of `@eventflow/telemetry`, spans to an in-memory exporter as they
+   * end). Resolves like {@link chain}, with the number of spans exported. `undefined` without telemetry.
+   */
+  readonly tracedChain?:
+    | ((runs: number) => Promise<{ readonly results: ReadonlyArray<number>; readonly spans: number }>)
+    | undefined
   readonly durableChain?:
     | ((runs: number, filename: string, options: { readonly trace: boolean }) => Promise<ReadonlyArray<number>>)
     | undefined
 }
 
 /** The scenario ids, in table order. */
-export const scenarioIds = ["S1", "S2", "S3", "S3s", "S4", "S5", "S6", "S6nt"] as const
+export const scenarioIds = ["S1", "S1t", "S2", "S3", "S3s", "S4", "S5", "S6", "S6nt"] as const
 
 export type ScenarioId = (typeof scenarioIds)[number]
 
 /** Sizes of a full run, of a quick sanity pass (`BENCH_QUICK=1`), and of one warm-up round. */
 export interface Sizes {
   readonly S1: number
+  readonly S1t: number
   readonly S2: number
   readonly S3: number
   readonly S3s: number
@@ -75,6 +83,8 @@ export interface Sizes {
 
 export const fullSizes: Sizes = {
   S1: 10_000,
+  // Per-run and per-hop metrics, comparable with S1's; fewer runs keep the cell within its timeout (spans cost).
+  S1t: 2_000,
   S2: 10_000,
   S3: 100_000,
   S3s: 10_000,
@@ -86,6 +96,7 @@ export const fullSizes: Sizes = {
 
 export const quickSizes: Sizes = {
   S1: 1_000,
+  S1t: 200,
   S2: 1_000,
   S3: 10_000,
   S3s: 1_000,
@@ -97,6 +108,7 @@ export const quickSizes: Sizes = {
 
 export const warmupSizes: Sizes = {
   S1: 1_000,
+  S1t: 200,
   S2: 2_000,
   S3: 10_000,
   S3s: 10_000,
@@ -201,6 +213,19 @@ export const scenarios: ReadonlyArray<ScenarioSpec> = [
   {
     id: "S1",
     title: "S1 chain",
+    metrics: [
+      { key: "runsPerSec", label: "runs/s", kind: "rate" },
+      { key: "usPerHop", label: "µs per step-hop", kind: "cost" }
+    ]
+  },
+  {
+    id: "S1t",
+    group: "S1",
+    title: "S1 chain with `Telemetry.layer` + in-memory span exporter (eventflow only; compare with S1)",
+    notApplicable: {
+      "workflow-core": "n/a (eventflow's telemetry)",
+      "raw-effect": "n/a (eventflow's telemetry)"
+    },
     metrics: [
       { key: "runsPerSec", label: "runs/s", kind: "rate" },
       { key: "usPerHop", label: "µs per step-hop", kind: "cost" }

@@ -78,6 +78,17 @@ describe("bench harness", () => {
     })
   }
 
+  describe("S1t telemetry", () => {
+    it("eventflow: 3 runs with Telemetry.layer return input + 10 and export 12 spans each", async () => {
+      const tracedChain = implementations.eventflow.tracedChain
+      assert.isDefined(tracedChain)
+      const { results, spans } = await tracedChain(3)
+      assert.deepStrictEqual(results, [10, 11, 12])
+      // Per run: invoke_workflow, the caller's Workflow.run and the 10 step spans.
+      assert.strictEqual(spans, 3 * 12)
+    })
+  })
+
   describe("S6 durable", () => {
     const durable = scenarios.filter((spec) => spec.id === "S6" || spec.id === "S6nt")
 

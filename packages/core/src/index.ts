@@ -31,6 +31,13 @@ export * as Graph from "./Graph.js"
 export * as Run from "./Run.js"
 
 /**
+ * Hooks for telemetry (`RunObserver`, `CaptureContent`); `@eventflow/telemetry` implements them.
+ *
+ * @since 0.1.0
+ */
+export * as RunObserver from "./RunObserver.js"
+
+/**
  * Where durable runs keep their snapshots.
  *
  * @since 0.1.0

@@ -29,7 +29,7 @@ export interface Service {
   readonly model: string
   /** The length of every vector. */
   readonly dimensions: number
-  /** One vector per text, in order. Runs in a span `Embeddings.embed`. */
+  /** One vector per text, in order. Runs in a span `embeddings <model>` (OpenTelemetry GenAI conventions). */
   embed(texts: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<ReadonlyArray<number>>, LLMError>
 }
 
@@ -56,8 +56,14 @@ const withSpan =
   (provider: string, model: string) =>
   <A>(effect: Effect.Effect<A, LLMError>, count: number) =>
     effect.pipe(
-      Effect.withSpan("Embeddings.embed", {
-        attributes: { "llm.provider": provider, "llm.model": model, "llm.embeddings.count": count }
+      Effect.withSpan(`embeddings ${model}`, {
+        kind: "client",
+        attributes: {
+          "gen_ai.operation.name": "embeddings",
+          "gen_ai.provider.name": provider,
+          "gen_ai.request.model": model,
+          "eventflow.embeddings.count": count
+        }
       })
     )
 

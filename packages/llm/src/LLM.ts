@@ -242,8 +242,10 @@ export interface Request {
 }
 
 /**
- * The service. Every call runs in a span (`LLM.complete`, `LLM.stream`, `LLM.structured`) with the provider, the
- * model and the token usage as attributes; interrupting a call aborts its HTTP request.
+ * The service. Every call runs in a span `chat <model>` after the OpenTelemetry GenAI semantic conventions
+ * (`gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.usage.input_tokens`/`output_tokens`,
+ * `gen_ai.response.finish_reasons`; the prompt and the answer only when `CaptureContent` is on) and records its tokens
+ * in the `gen_ai.client.token.usage` histogram; interrupting a call aborts its HTTP request.
  *
  * @since 0.1.0
  * @category Models

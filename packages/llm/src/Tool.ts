@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as RunObserver from "@eventflow/core/RunObserver"
 import * as Effect from "effect/Effect"
 import * as JSONSchema from "effect/JSONSchema"
 import * as ParseResult from "effect/ParseResult"
@@ -201,7 +202,8 @@ export const check = (tools: ReadonlyArray<Any>, call: ToolCall): Effect.Effect<
 /**
  * Runs a tool call with its tool's handler and encodes the outcome for the model: the encoded result, or (with
  * `isError: true`) the encoded typed failure, the decoding error of bad arguments, or an unknown tool's name.
- * Defects of the handler are not caught.
+ * Defects of the handler are not caught. Runs in a span `execute_tool <name>` (OpenTelemetry GenAI conventions;
+ * the arguments and the result are recorded only when `CaptureContent` is on).
  *
  * @since 0.1.0
  * @category Combinators
@@ -238,4 +240,23 @@ export const run = <T extends Any>(
     return encoded._tag === "Right"
       ? result(encoded.right, false)
       : result(`the tool's result does not encode: ${formatParseError(encoded.left)}`, true)
-  })
+  }).pipe(
+    Effect.tap((outcome) =>
+      Effect.flatMap(RunObserver.CaptureContent, (capture) =>
+        Effect.annotateCurrentSpan({
+          ...(outcome.isError ? { "error.type": "tool_error" } : {}),
+          ...(capture
+            ? { "gen_ai.tool.call.arguments": JSON.stringify(call.input), "gen_ai.tool.call.result": outcome.content }
+            : {})
+        })
+      )
+    ),
+    Effect.withSpan(`execute_tool ${call.name}`, {
+      attributes: {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": call.name,
+        "gen_ai.tool.call.id": call.id,
+        "gen_ai.tool.type": "function"
+      }
+    })
+  )

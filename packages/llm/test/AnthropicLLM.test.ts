@@ -517,10 +517,10 @@ describe("AnthropicLLM (issue 17)", () => {
         stopReason: "tool_use",
         usage: { inputTokens: 30, outputTokens: 17 }
       })
-      const span = spanNamed(spans, "LLM.stream")
-      assert.strictEqual(span.attributes.get("llm.usage.input_tokens"), 30)
-      assert.strictEqual(span.attributes.get("llm.usage.output_tokens"), 17)
-      assert.strictEqual(span.attributes.get("llm.request.max_tokens"), 256)
+      const span = spanNamed(spans, "chat claude-test-1")
+      assert.strictEqual(span.attributes.get("gen_ai.usage.input_tokens"), 30)
+      assert.strictEqual(span.attributes.get("gen_ai.usage.output_tokens"), 17)
+      assert.strictEqual(span.attributes.get("gen_ai.request.max_tokens"), 256)
     })
   )
 
@@ -531,7 +531,7 @@ describe("AnthropicLLM (issue 17)", () => {
       const llm = yield* llmAt(server.url)
       yield* llm.complete("hi").pipe(Effect.provide(layer))
       assert.strictEqual(server.requests[0]!.body.max_tokens, 256)
-      assert.strictEqual(spanNamed(spans, "LLM.complete").attributes.get("llm.request.max_tokens"), 256)
+      assert.strictEqual(spanNamed(spans, "chat claude-test-1").attributes.get("gen_ai.request.max_tokens"), 256)
     })
   )
 

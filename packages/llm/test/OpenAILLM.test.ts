@@ -364,25 +364,25 @@ describe("OpenAILLM (issue 17)", () => {
         stopReason: "end",
         usage: { inputTokens: 7, outputTokens: 1 }
       })
-      const span = spanNamed(spans, "LLM.stream")
-      assert.strictEqual(span.attributes.get("llm.usage.input_tokens"), 7)
-      assert.strictEqual(span.attributes.get("llm.usage.output_tokens"), 1)
-      assert.strictEqual(span.attributes.get("llm.request.max_tokens"), 128)
+      const span = spanNamed(spans, "chat gpt-test-1")
+      assert.strictEqual(span.attributes.get("gen_ai.usage.input_tokens"), 7)
+      assert.strictEqual(span.attributes.get("gen_ai.usage.output_tokens"), 1)
+      assert.strictEqual(span.attributes.get("gen_ai.request.max_tokens"), 128)
     })
   )
 
-  it.scoped("a call without max tokens records no llm.request.max_tokens (not -1); with one, the one sent", () =>
+  it.scoped("a call without max tokens records no gen_ai.request.max_tokens (not -1); with one, the one sent", () =>
     Effect.gen(function* () {
       const server = yield* serve((_, res) => json(res, 200, completion("ok")))
       const { layer, spans } = yield* recordSpans
       const bare = yield* llmAt(server.url, { maxTokens: undefined })
       yield* bare.complete("hi").pipe(Effect.provide(layer))
       assert.isUndefined(server.requests[0]!.body.max_completion_tokens)
-      assert.isFalse(spanNamed(spans, "LLM.complete").attributes.has("llm.request.max_tokens"))
+      assert.isFalse(spanNamed(spans, "chat gpt-test-1").attributes.has("gen_ai.request.max_tokens"))
       const withDefault = yield* llmAt(server.url)
       spans.length = 0
       yield* withDefault.complete("hi").pipe(Effect.provide(layer))
-      assert.strictEqual(spanNamed(spans, "LLM.complete").attributes.get("llm.request.max_tokens"), 128)
+      assert.strictEqual(spanNamed(spans, "chat gpt-test-1").attributes.get("gen_ai.request.max_tokens"), 128)
     })
   )
 

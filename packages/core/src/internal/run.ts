@@ -57,6 +57,7 @@ import { admit } from "./concurrency.js"
 import * as child from "./child.js"
 import { resolveContinue } from "./conversation.js"
 import { shouldYield, yieldToEventLoop } from "./yield.js"
+import { observe, type RunTelemetry } from "./telemetry.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
 
@@ -207,6 +208,8 @@ export class RunImpl<S = unknown> {
   startedBy: Map<I.Invocation, Scope.CloseableScope> | undefined = undefined
   /** Called when this run (a child) may have become `waiting`: its parent's `settled` looks again. */
   onWaiting: (() => void) | undefined = undefined
+  /** The `RunObserver`'s hooks, when one is in the run's context (telemetry). */
+  telemetry: RunTelemetry | undefined = undefined
 
   constructor(
     readonly plan: Plan,
@@ -419,6 +422,7 @@ export class RunImpl<S = unknown> {
       const command = commands[i]
       switch (command._tag) {
         case "Run": {
+          if (this.telemetry !== undefined) this.telemetry.begun(command.invocation)
           if (this.deferred !== undefined) {
             this.deferred.push(command.invocation)
             break
@@ -466,6 +470,7 @@ export class RunImpl<S = unknown> {
     if (this.onWaiting !== undefined && this.status() === "waiting") this.onWaiting()
     // `idle`: the interpreter saw the run become quiet but wakeable (cheap to test on every input).
     if (this.withoutHandle && this.state.idle && I.isWaiting(this.state)) this.failWithoutHandle()
+    if (this.telemetry !== undefined) this.telemetry.applied()
     return next
   }
 
@@ -633,6 +638,7 @@ export class RunImpl<S = unknown> {
           new StepTimeoutError({ step: step.name, eventId: invocation.eventId, attempt: invocation.attempts, timeout })
       })
     }
+    if (this.telemetry !== undefined) effect = this.telemetry.attempt(invocation, step.name, effect)
     if (def.retry !== undefined) {
       effect = Effect.retry(
         Effect.tapError(effect, (error) =>
@@ -644,7 +650,7 @@ export class RunImpl<S = unknown> {
         def.retry
       )
     }
-    if (!this.spans) return effect
+    if (!this.spans || this.telemetry !== undefined) return effect
     return Effect.withSpan(effect, this.spanPrefix + step.name, {
       attributes: { "eventflow.run_id": this.runId, "eventflow.event_id": invocation.eventId },
       captureStackTrace: false
@@ -1059,7 +1065,12 @@ export class StepCtx implements StepContext<any> {
         )
         wait = Effect.raceFirst(wait, expire)
       }
-      return Effect.zipRight(register, wait).pipe(
+      const waited = Effect.zipRight(register, wait)
+      return (
+        run.telemetry === undefined
+          ? waited
+          : run.telemetry.wait(invocation, this.stepName, waiter.tag, options?.prompt, waited)
+      ).pipe(
         Effect.onInterrupt(() => Effect.sync(() => run.apply({ _tag: "WaitAbandoned", waiter }))),
         Effect.ensuring(Effect.sync(() => run.waiters.delete(waiter)))
       ) as Effect.Effect<A, WaitTimeoutError>
@@ -1180,6 +1191,7 @@ export const startRunWith = <R>(
     if (continued !== undefined) made.conversation = continued.conversation
     const run = yield* bind(made)
     if (options?.durable === true) yield* makeDurable(run)
+    run.telemetry = yield* observe(self, run, options?.durable === true, false)
     const begin = Effect.zipRight(
       startTimer(self, run, options),
       // A start that was not saved is no run: the caller gets the store's error, and nothing of the run goes on.
@@ -1268,6 +1280,7 @@ export const resumeRun = (
       return run
     }
     if (durable) yield* makeDurable(run)
+    run.telemetry = yield* observe(self, run, durable, true)
     yield* startTimer(self, run, options)
     // A resume that cannot save fails (the store keeps the snapshot it was resumed from, to resume later).
     yield* Effect.tapError(run.applyAndSave({ _tag: "Restart", invocations: restored.inFlight }), () => run.discard)
@@ -1279,7 +1292,9 @@ export const resumeRun = (
  * build a span on every call, which costs more than a whole short run.
  */
 const traced = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.tracer, (tracer) => (tracer === nativeTracer ? effect : Effect.withSpan(effect, name)))
+  Effect.flatMap(Effect.tracer, (tracer) =>
+    tracer === nativeTracer ? effect : Effect.withSpan(effect, name, { captureStackTrace: false })
+  )
 
 /** @internal */
 export const start = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>

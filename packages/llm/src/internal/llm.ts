@@ -1,3 +1,4 @@
+import * as RunObserver from "@eventflow/core/RunObserver"
 import * as Effect from "effect/Effect"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Option from "effect/Option"
@@ -8,6 +9,7 @@ import * as Duration from "effect/Duration"
 import type { CompleteOptions, Completion, Message, Prompt, Request, Service, StreamPart, Usage } from "../LLM.js"
 import { LLMError } from "../LLMError.js"
 import * as Tool from "../Tool.js"
+import * as GenAi from "./genAi.js"
 
 /** What a provider implements; `make` adds spans, timeouts, tool-call checks and structured output on top. */
 export interface Backend {
@@ -127,17 +129,31 @@ const checkToolCall = (provider: string, request: Request, call: Tool.ToolCall):
 export const make = (backend: Backend): Service => {
   const { provider } = backend
   const timeout = backend.timeout ?? defaultTimeout
-  const attributes = { "llm.provider": provider, "llm.model": backend.model }
-  const maxTokensOf = (request: Request) => {
+  const spanName = `chat ${backend.model}`
+  const requestAttributes = (request: Request, call: "complete" | "stream" | "structured") => {
     const max = request.maxTokens ?? backend.defaultMaxTokens
-    return max === undefined ? {} : { "llm.request.max_tokens": max }
+    return {
+      ...GenAi.base(provider, backend.model),
+      "eventflow.llm.call": call,
+      ...(max === undefined ? {} : { "gen_ai.request.max_tokens": max }),
+      ...(request.temperature === undefined ? {} : { "gen_ai.request.temperature": request.temperature }),
+      ...(request.json === undefined ? {} : { "gen_ai.output.type": "json" })
+    }
   }
-  const usageAttributes = (usage: Usage, stopReason: string) => ({
-    "llm.usage.input_tokens": usage.inputTokens,
-    "llm.usage.output_tokens": usage.outputTokens,
-    "llm.stop_reason": stopReason
-  })
-  const complete = (request: Request, span: string) =>
+  const finished = (request: Request, usage: Usage, stopReason: string, output: unknown, model?: string) =>
+    Effect.zipRight(
+      GenAi.recordUsage(provider, backend.model, usage),
+      Effect.flatMap(RunObserver.CaptureContent, (capture) =>
+        Effect.annotateCurrentSpan({
+          ...(model === undefined ? {} : { "gen_ai.response.model": model }),
+          "gen_ai.usage.input_tokens": usage.inputTokens,
+          "gen_ai.usage.output_tokens": usage.outputTokens,
+          "gen_ai.response.finish_reasons": [stopReason],
+          ...(capture ? GenAi.content(request, output) : {})
+        })
+      )
+    )
+  const complete = (request: Request, call: "complete" | "structured") =>
     backend.complete(request).pipe(
       Effect.tap((completion) =>
         Effect.forEach(completion.toolCalls, (call) => checkToolCall(provider, request, call))
@@ -148,22 +164,28 @@ export const make = (backend: Backend): Service => {
           timeoutError(provider, `no complete answer within ${Duration.format(timeout)} (the call's timeout)`)
       }),
       Effect.tap((completion) =>
-        Effect.annotateCurrentSpan({
-          "llm.response.model": completion.model,
-          ...usageAttributes(completion.usage, completion.stopReason)
-        })
+        finished(
+          request,
+          completion.usage,
+          completion.stopReason,
+          { text: completion.text, toolCalls: completion.toolCalls },
+          completion.model
+        )
       ),
-      Effect.tapError((error) => Effect.annotateCurrentSpan({ "llm.error.reason": error.reason })),
-      Effect.withSpan(span, { attributes: { ...attributes, ...maxTokensOf(request) } })
+      Effect.tapError((error) => Effect.annotateCurrentSpan({ "error.type": error.reason })),
+      Effect.withSpan(spanName, { kind: "client", attributes: requestAttributes(request, call) })
     )
-  const stream = (request: Request) =>
-    Stream.suspend(() => backend.stream(request)).pipe(
+  const stream = (request: Request) => {
+    let text = ""
+    return Stream.suspend(() => backend.stream(request)).pipe(
       Stream.tap((part) =>
         part.type === "tool-call"
           ? checkToolCall(provider, request, part)
           : part.type === "finish"
-            ? Effect.annotateCurrentSpan(usageAttributes(part.usage, part.stopReason))
-            : Effect.void
+            ? finished(request, part.usage, part.stopReason, { text })
+            : Effect.sync(() => {
+                if (part.type === "text") text += part.text
+              })
       ),
       Stream.interruptWhen(
         Effect.zipRight(
@@ -173,13 +195,14 @@ export const make = (backend: Backend): Service => {
           )
         )
       ),
-      Stream.tapError((error) => Effect.annotateCurrentSpan({ "llm.error.reason": error.reason })),
-      Stream.withSpan("LLM.stream", { attributes: { ...attributes, ...maxTokensOf(request) } })
+      Stream.tapError((error) => Effect.annotateCurrentSpan({ "error.type": error.reason })),
+      Stream.withSpan(spanName, { kind: "client", attributes: requestAttributes(request, "stream") })
     )
+  }
   return {
     provider,
     model: backend.model,
-    complete: (prompt, options) => complete(toRequest(prompt, options), "LLM.complete"),
+    complete: (prompt, options) => complete(toRequest(prompt, options), "complete"),
     stream: (prompt, options) => stream(toRequest(prompt, options)),
     structured: (schema, prompt, options) =>
       Effect.suspend(() => {
@@ -192,7 +215,7 @@ export const make = (backend: Backend): Service => {
           system: native ? base.system : base.system === undefined ? instruction : `${base.system}\n\n${instruction}`,
           json: { schema, jsonSchema, native }
         }
-        return complete(request, "LLM.structured").pipe(
+        return complete(request, "structured").pipe(
           Effect.flatMap((completion) =>
             completion.refusal !== undefined || completion.stopReason === "refusal"
               ? Effect.fail(

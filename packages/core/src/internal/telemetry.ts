@@ -1,0 +1,140 @@
+/**
+ * The run's side of the `RunObserver` hooks: the bookkeeping only the run loop can do (how long an invocation
+ * queued behind its step's `workers` cap, when the run starts or stops waiting), kept out of `run.ts`. A run
+ * without an observer never creates one of these.
+ */
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import { RunObserver, type RunHooks } from "../RunObserver.js"
+import type * as Workflow from "../Workflow.js"
+import * as I from "./interpreter.js"
+import { signature } from "./journal.js"
+
+/** The part of a run this module reads. @internal */
+export interface ObservedRun {
+  readonly runId: string
+  readonly createdAt: number
+  readonly state: I.RunState
+  now(): number
+  readonly ended: { listen(listener: (exit: Exit.Exit<unknown, unknown>) => void): () => void }
+}
+
+/** @internal */
+export class RunTelemetry {
+  /** When each invocation still in a queue entered it (the run's clock). */
+  private readonly queuedAt = new WeakMap<I.Invocation, number>()
+  /** How long each begun invocation waited in its queue, until its first attempt reads it. */
+  private readonly queuedFor = new WeakMap<I.Invocation, number>()
+  private waitingNow = false
+
+  constructor(
+    readonly hooks: RunHooks,
+    private readonly run: ObservedRun
+  ) {}
+
+  /** An invocation begins (a `Run` command). */
+  begun(invocation: I.Invocation): void {
+    const at = this.queuedAt.get(invocation)
+    if (at === undefined) return
+    this.queuedAt.delete(invocation)
+    this.queuedFor.set(invocation, Math.max(0, this.run.now() - at))
+  }
+
+  /** After every input: stamps the invocations that joined a queue, and reports a change of waiting. */
+  applied(): void {
+    const state = this.run.state
+    let now: number | undefined
+    for (let s = 0; s < state.queues.length; s++) {
+      const queue = state.queues[s]
+      // New invocations join at the tail: walk back to the first one already stamped.
+      for (let i = queue.items.length - 1; i >= queue.head; i--) {
+        const invocation = queue.items[i]
+        if (this.queuedAt.has(invocation)) break
+        if (now === undefined) now = this.run.now()
+        this.queuedAt.set(invocation, now)
+      }
+    }
+    const waiting = I.isWaiting(state)
+    if (waiting !== this.waitingNow) {
+      this.waitingNow = waiting
+      this.hooks.waiting(waiting)
+    }
+  }
+
+  /** Wraps one execution of `invocation`. */
+  attempt(invocation: I.Invocation, step: string, effect: Effect.Effect<unknown, unknown>) {
+    return Effect.suspend(() => {
+      const queuedMillis = this.queuedFor.get(invocation) ?? 0
+      this.queuedFor.delete(invocation)
+      return this.hooks.attempt(
+        {
+          step,
+          eventId: invocation.eventId,
+          tag: invocation.event._tag,
+          // The execution about to start (its `Attempt` input is applied inside `effect`).
+          attempt: invocation.attempts + 1,
+          queuedMillis,
+          replayed: invocation.replay !== undefined
+        },
+        effect
+      )
+    })
+  }
+
+  wait<A, E>(invocation: I.Invocation, step: string, tag: string, prompt: unknown, effect: Effect.Effect<A, E>) {
+    const promptTag =
+      typeof prompt === "object" && prompt !== null && typeof (prompt as { _tag?: unknown })._tag === "string"
+        ? (prompt as { _tag: string })._tag
+        : undefined
+    return this.hooks.wait({ step, eventId: invocation.eventId, tag, prompt: promptTag }, effect)
+  }
+
+  private ended(exit: Exit.Exit<unknown, unknown>): void {
+    if (this.waitingNow) {
+      this.waitingNow = false
+      this.hooks.waiting(false)
+    }
+    this.hooks.ended(exit)
+  }
+
+  /** Listens for the run's end (called once, right after it is created). */
+  listen(): void {
+    this.run.ended.listen((exit) => this.ended(exit))
+  }
+}
+
+/**
+ * The telemetry of a run started or resumed here: `undefined` (and nothing else done) when no `RunObserver` is in
+ * the context.
+ *
+ * @internal
+ */
+export const observe = (
+  self: Workflow.Any,
+  run: ObservedRun,
+  durable: boolean,
+  resumed: boolean
+): Effect.Effect<RunTelemetry | undefined> =>
+  Effect.flatMap(Effect.serviceOption(RunObserver), (observer) => {
+    if (Option.isNone(observer)) return Effect.succeed(undefined)
+    return Effect.map(Effect.option(Effect.currentParentSpan), (parent) => {
+      let sig: string | undefined
+      const hooks = observer.value.observe({
+        runId: run.runId,
+        workflow: self.name,
+        get signature() {
+          if (sig === undefined) sig = signature(self)
+          return sig
+        },
+        durable,
+        resumed,
+        createdAt: run.createdAt,
+        parent,
+        now: () => run.now()
+      })
+      const telemetry = new RunTelemetry(hooks, run)
+      telemetry.listen()
+      return telemetry
+    })
+  })
