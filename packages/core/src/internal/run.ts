@@ -18,12 +18,11 @@ import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import type { AnyEvent, EventType } from "../Event.js"
 import type { RunHandle, RunOptions, Status } from "../Run.js"
 import type { RetryInfo, StepContext, WaitForOptions } from "../StepContext.js"
-import { RunStore, type Service as RunStoreService, unfinished } from "../RunStore.js"
+import { RunStore, type Service as RunStoreService } from "../RunStore.js"
 import type * as Snapshot from "../Snapshot.js"
 import type * as Workflow from "../Workflow.js"
 import {
@@ -1098,7 +1097,8 @@ export const startRun = (
 ): Effect.Effect<RunImpl, InvalidInputError | WorkflowValidationError | RunStoreError, Scope.Scope> =>
   startRunWith(self, input, options, bindToScope)
 
-const startRunWith = <R>(
+/** @internal */
+export const startRunWith = <R>(
   self: Workflow.Any,
   input: unknown,
   options: RunOptions | undefined,
@@ -1203,61 +1203,3 @@ export const resumeRun = (
     yield* Effect.tapError(run.applyAndSave({ _tag: "Restart", invocations: restored.inFlight }), () => run.discard)
     return run
   }) as Effect.Effect<RunImpl, InvalidSnapshotError | RunNotFoundError | RunStoreError, Scope.Scope>
-
-/**
- * A span around a public entry point, only when a tracer is installed: `Effect.fn` would capture a stack trace and
- * build a span on every call, which costs more than a whole short run.
- */
-const traced = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.tracer, (tracer) => (tracer === nativeTracer ? effect : Effect.withSpan(effect, name)))
-
-/** @internal */
-export const start = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
-  traced(
-    "Workflow.start",
-    Effect.map(startRun(self, input, options), (run) => run.handle())
-  )
-
-/** @internal */
-export const run = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
-  traced(
-    "Workflow.run",
-    // Like `Effect.scoped(start … result)`, without a Scope (creating and closing one costs more than a short run).
-    Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(
-        startRunWith(self, input, options, (run) =>
-          Effect.sync(() => {
-            run.withoutHandle = true
-            return run
-          })
-        ),
-        (run) => Effect.ensuring(restore(run.ended.await), run.shutdown)
-      )
-    )
-  )
-
-/** @internal */
-export const resume = (self: Workflow.Any, from: unknown, options?: RunOptions) =>
-  traced(
-    "Workflow.resume",
-    Effect.map(resumeRun(self, from, options), (run) => run.handle())
-  )
-
-/** @internal */
-export const resumeAll = (self: Workflow.Any, options?: RunOptions) =>
-  traced(
-    "Workflow.resumeAll",
-    Effect.flatMap(RunStore, (store) =>
-      Effect.flatMap(store.list({ workflow: self.name, status: unfinished }), (runs) =>
-        Effect.forEach(runs, (run) => resume(self, run.runId, options))
-      )
-    )
-  )
-
-/** @internal */
-export const stream = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
-  Stream.unwrapScoped(
-    Effect.map(startRun(self, input, options), (run) =>
-      Stream.concat(run.log.stream(), Stream.drain(Stream.fromEffect(run.ended.await)))
-    )
-  )
