@@ -47,6 +47,19 @@ export interface RunInfo {
 }
 
 /**
+ * A run live in an engine, as {@link Service.get} gives it.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface LiveRun {
+  readonly runId: string
+  /** The name of the run's workflow. */
+  readonly workflow: string
+  readonly handle: RunHandle
+}
+
+/**
  * Which runs {@link Service.list} returns.
  *
  * @since 0.1.0
@@ -148,8 +161,8 @@ export interface Service {
     InvalidSnapshotError | RunNotFoundError | RunStoreError,
     Workflow.Requirements<W> | Scope.Scope | RunStore
   >
-  /** The handle of a live run. */
-  readonly handle: (runId: string) => Effect.Effect<RunHandle, RunNotFoundError>
+  /** A live run: its workflow's name and its handle. */
+  readonly get: (runId: string) => Effect.Effect<LiveRun, RunNotFoundError>
   /** Sends an encoded event into a live run (see `RunHandle.send`). */
   readonly send: (
     runId: string,

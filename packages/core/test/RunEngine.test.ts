@@ -140,12 +140,15 @@ describe("RunEngine", () => {
         ])
         assert.deepStrictEqual(yield* engine.list({ status: ["running"] }), [])
         assert.deepStrictEqual(yield* engine.list({ workflow: "other" }), [])
+        const live = yield* engine.get("run-1")
+        assert.strictEqual(live.workflow, "engine-approval")
+        assert.strictEqual(yield* live.handle.status, "waiting")
         // The send is decoded by the engine (an encoded event at its edge) and refused when it does not fit.
         const refused = yield* Effect.flip(engine.send("run-1", { _tag: "HumanResponse", response: 42 }))
         assert.strictEqual(refused._tag, "InvalidEventError")
         yield* engine.send("run-1", { _tag: "HumanResponse", response: "yes" })
         assert.strictEqual(yield* handle.result, "x:yes")
-        assert.strictEqual((yield* engine.handle("run-1").pipe(Effect.flip)).where, "engine")
+        assert.strictEqual((yield* engine.get("run-1").pipe(Effect.flip)).where, "engine")
         assert.deepStrictEqual(yield* engine.list(), [])
       }).pipe(Effect.scoped, Effect.provide(RunEngine.layerLocal))
     )
@@ -210,7 +213,7 @@ describe("RunEngine", () => {
           yield* Effect.flip(engine.settled("nope")),
           yield* Effect.flip(engine.cancel("nope")),
           yield* Effect.flip(engine.send("nope", HumanResponse.make({ response: "x" }))),
-          yield* Effect.flip(engine.handle("nope")),
+          yield* Effect.flip(engine.get("nope")),
           yield* Effect.flip(Stream.runDrain(engine.events("nope")))
         ]
         for (const failure of failures) {

@@ -93,7 +93,8 @@ export const makeLocal = (): Service => {
           Effect.forEach(stored, (run) => resume(self, run.runId, options))
         )
       ) as any,
-    handle: (runId) => Effect.map(find(runId), (run) => run.handle()),
+    get: (runId) =>
+      Effect.map(find(runId), (run) => ({ runId: run.runId, workflow: run.workflowName, handle: run.handle() })),
     send: (runId, event, options) => Effect.flatMap(find(runId), (run) => run.send(event, options)),
     cancel: (runId) => Effect.flatMap(find(runId), (run) => run.cancel),
     status: (runId) => Effect.map(find(runId), (run) => run.status()),
