@@ -53,6 +53,7 @@ import { Outcome } from "./outcome.js"
 import { decode as decodeSnapshot, encode as encodeSnapshot } from "./snapshot.js"
 import { type Plan, planOf } from "./plan.js"
 import { admit } from "./concurrency.js"
+import { RunHandleImpl } from "./handle.js"
 import { shouldYield, yieldToEventLoop } from "./yield.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
@@ -833,22 +834,7 @@ export class RunImpl<S = unknown> {
   }
 
   handle(): RunHandle<any> {
-    return {
-      runId: this.runId,
-      result: this.ended.await,
-      events: (options) => this.log.stream(options),
-      send: (event, options) => this.send(event, options),
-      cancel: this.cancel,
-      status: Effect.sync(() => this.status()),
-      settled: this.settled,
-      // A state that cannot be snapshotted dies with `StateNotSerializableError` (never a silently wrong snapshot).
-      snapshot: Effect.sync(() => this.snapshot()),
-      pending: Effect.sync(() =>
-        this.state.pending.map((p) => ({ eventId: p.requestId, requestId: p.requestId, prompt: p.prompt }))
-      ),
-      runningSteps: Effect.sync(() => this.runningSteps()),
-      state: SynchronizedRef.get(this.stateRef)
-    }
+    return new RunHandleImpl(this)
   }
 }
 
