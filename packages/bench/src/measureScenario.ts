@@ -71,14 +71,15 @@ const once = async (impl: Implementation, id: ScenarioId, size: number, nextFile
       checks.concurrent(results, size)
       return { wallMs: ms, runsPerSec: perSecond(size, ms), peakRssMb: (peakRss - baseline) / 2 ** 20 }
     }
-    case "S5": {
+    case "S5":
+    case "S5e": {
       fullGc()
       const baseline = heapUsed()
       let waitingAt = Number.NaN
       let resumedAt = Number.NaN
       let heapWaiting = Number.NaN
       const start = now()
-      const results = await impl.suspended(size, () => {
+      const results = await (id === "S5" ? impl.suspended : impl.suspendedFollowed)(size, () => {
         waitingAt = now()
         fullGc()
         heapWaiting = heapUsed()

@@ -47,6 +47,13 @@ export interface Implementation {
    */
   suspended(runs: number, onAllWaiting: () => void): Promise<ReadonlyArray<string>>
   /**
+   * S5e: S5's runs, each followed by its caller as the README teaches (Eventflow: a fiber per run consuming
+   * `handle.events()`, still following when all runs wait; workflow-core: its stream read with `for await`, as in
+   * S5). `onAllWaiting` is called once every caller has seen its run's prompt; then each run is answered `"ok"`.
+   * raw-effect is the floor the issue names: a fiber and a `Deferred` per run, no stream.
+   */
+  suspendedFollowed(runs: number, onAllWaiting: () => void): Promise<ReadonlyArray<string>>
+  /**
    * S6: S1's chain, `runs` runs one after another, each durable: checkpointed to a SQLite file at `filename`,
    * opened for the call and closed at its end. `trace: false` runs without trace events. Resolves with the result
    * of every run, like {@link chain}. `undefined` for an implementation without durable runs.
@@ -64,7 +71,7 @@ export interface Implementation {
 }
 
 /** The scenario ids, in table order. */
-export const scenarioIds = ["S1", "S1t", "S2", "S3", "S3s", "S4", "S5", "S6", "S6nt"] as const
+export const scenarioIds = ["S1", "S1t", "S2", "S3", "S3s", "S4", "S5", "S5e", "S6", "S6nt"] as const
 
 export type ScenarioId = (typeof scenarioIds)[number]
 
@@ -77,6 +84,7 @@ export interface Sizes {
   readonly S3s: number
   readonly S4: number
   readonly S5: number
+  readonly S5e: number
   readonly S6: number
   readonly S6nt: number
 }
@@ -90,6 +98,7 @@ export const fullSizes: Sizes = {
   S3s: 10_000,
   S4: 10_000,
   S5: 10_000,
+  S5e: 10_000,
   S6: 1_000,
   S6nt: 1_000
 }
@@ -102,6 +111,7 @@ export const quickSizes: Sizes = {
   S3s: 1_000,
   S4: 1_000,
   S5: 1_000,
+  S5e: 1_000,
   S6: 100,
   S6nt: 100
 }
@@ -114,6 +124,7 @@ export const warmupSizes: Sizes = {
   S3s: 10_000,
   S4: 1_000,
   S5: 1_000,
+  S5e: 1_000,
   S6: 100,
   S6nt: 100
 }
@@ -263,6 +274,16 @@ export const scenarios: ReadonlyArray<ScenarioSpec> = [
     title: "S5 suspended",
     metrics: [
       { key: "kbPerRun", label: "heap KB per suspended run", kind: "cost" },
+      { key: "waitingMs", label: "ms until all waiting", kind: "cost" },
+      { key: "finishMs", label: "ms until all finish", kind: "cost" }
+    ]
+  },
+  {
+    id: "S5e",
+    group: "S5",
+    title: "S5e waiting runs, events followed",
+    metrics: [
+      { key: "kbPerRun", label: "heap KB per waiting run", kind: "cost" },
       { key: "waitingMs", label: "ms until all waiting", kind: "cost" },
       { key: "finishMs", label: "ms until all finish", kind: "cost" }
     ]

@@ -340,16 +340,21 @@ export class RunStoreError extends Data.TaggedError("RunStoreError")<{
 }
 
 /**
- * `Workflow.resume(wf, runId)` found no snapshot of that run in the `RunStore`.
+ * `Workflow.resume(wf, runId)` found no snapshot of that run in the `RunStore` (`where` absent or `"store"`), or a
+ * `RunEngine` operation addressed a run that is not live in that engine (`where: "engine"`).
  *
  * @since 0.1.0
  * @category Errors
  */
 export class RunNotFoundError extends Data.TaggedError("RunNotFoundError")<{
   readonly runId: string
+  readonly where?: "store" | "engine" | undefined
 }> {
   override get message(): string {
-    return `No run ${this.runId} in the run store.`
+    return this.where === "engine"
+      ? `No run ${this.runId} is live in this run engine: it ended, was detached, or was never started here. ` +
+          "A durable run's last checkpoint stays in the RunStore (Workflow.resume continues it)."
+      : `No run ${this.runId} in the run store.`
   }
 }
 

@@ -80,6 +80,13 @@ export * as Workflow from "./Workflow.js"
 export * as Journal from "./Journal.js"
 
 /**
+ * Where runs execute: the in-process engine by default, another one by providing a layer.
+ *
+ * @since 0.1.0
+ */
+export * as RunEngine from "./RunEngine.js"
+
+/**
  * Where durable runs keep their journals.
  *
  * @since 0.1.0

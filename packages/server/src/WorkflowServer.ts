@@ -17,7 +17,7 @@ import * as UrlParams from "@effect/platform/UrlParams"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type { Run, RunHandle, Snapshot, WorkflowError } from "@eventflow/core"
-import { Event, RunStore, Workflow } from "@eventflow/core"
+import { Event, RunEngine, RunStore, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
@@ -262,22 +262,17 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
       const lifecycle = yield* Effect.serviceOption(Lifecycle)
       const heartbeat = Duration.decode(options.heartbeat ?? "15 seconds")
       const writeTimeout = Duration.decode(options.sseWriteTimeout ?? "30 seconds")
-      // The runs live in this process; a finished run leaves the map once its final checkpoint is stored (which
-      // happens before its result is delivered), and is then read from the store.
-      const runs = new Map<string, Entry>()
+      // The runs live in the `RunEngine` of the context (the in-process one by default), addressed by run id; a
+      // finished run leaves it once its final checkpoint is stored (which happens before its result is delivered),
+      // and is then read from the store.
+      const engine = yield* RunEngine.RunEngine
       // Each run lives in a scope of its own, a child of the server's: closed when the run has ended (so a finished
       // run leaves nothing behind in the server's scope), or with the server's scope (which detaches durable runs).
       const track = (entry: Entry, runScope: Scope.CloseableScope) =>
-        Effect.suspend(() => {
-          runs.set(entry.handle.runId, entry)
-          return Effect.forkIn(
-            Effect.exit(entry.handle.result).pipe(
-              Effect.flatMap((exit) => Scope.close(runScope, exit)),
-              Effect.ensuring(Effect.sync(() => runs.delete(entry.handle.runId)))
-            ),
-            scope
-          )
-        })
+        Effect.forkIn(
+          Effect.flatMap(Effect.exit(entry.handle.result), (exit) => Scope.close(runScope, exit)),
+          scope
+        )
       /** Runs `make` in a new child scope of the server's scope; the scope is closed again when `make` fails. */
       const inRunScope = <A, E>(make: Effect.Effect<A, E, Scope.Scope>) =>
         Effect.flatMap(Scope.fork(scope, ExecutionStrategy.sequential), (runScope) =>
@@ -308,9 +303,12 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
           Effect.mapError(() => new WorkflowNotFound({ message: `no workflow named "${name}"` }))
         )
       const findRun = (id: string): Effect.Effect<Found, RunNotFound | StoreUnavailable> =>
-        Effect.suspend(() => {
-          const entry = runs.get(id)
-          if (entry !== undefined) return Effect.succeed<Found>({ _tag: "Live", entry })
+        Effect.flatMap(Effect.option(engine.get(id)), (live) => {
+          // A run of a workflow this server does not serve (another server on the same engine) is not its own.
+          const workflow = Option.isSome(live) ? byName.get(live.value.workflow) : undefined
+          if (Option.isSome(live) && workflow !== undefined) {
+            return Effect.succeed<Found>({ _tag: "Live", entry: { workflow, handle: live.value.handle } })
+          }
           return store.load(id).pipe(
             Effect.mapError(storeUnavailable),
             Effect.flatMap(

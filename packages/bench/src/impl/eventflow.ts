@@ -16,7 +16,7 @@ import { SqliteRunStore } from "@eventflow/sqlite"
 import { Telemetry } from "@eventflow/telemetry"
 import type { ExportResult } from "@opentelemetry/core"
 import { BatchSpanProcessor, InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base"
-import { Deferred, Effect, Option, Ref, Schema } from "effect"
+import { Deferred, Effect, Fiber, Option, Ref, Schema, Stream } from "effect"
 import type { Implementation } from "../scenarios.js"
 
 // -----------------------------------------------------------------------------
@@ -222,6 +222,45 @@ const runSuspended = (runs: number, onAllWaiting: () => void) =>
     })
   )
 
+/**
+ * S5e: each caller follows its run the way the README teaches, a fiber consuming `handle.events()`. A caller counts
+ * its run as waiting when it sees the run's `InputRequired`, and goes on following the stream (to the `StopEvent`):
+ * when all runs wait, every run has a subscriber suspended on its log.
+ */
+const runSuspendedFollowed = (runs: number, onAllWaiting: () => void) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const allWaiting = yield* Deferred.make<void>()
+      let waiting = 0
+      const handles: Array<RunHandle<typeof approval>> = []
+      const followers: Array<Fiber.RuntimeFiber<void>> = []
+      for (let i = 0; i < runs; i++) {
+        const handle = yield* Workflow.start(approval, i)
+        handles.push(handle)
+        followers.push(
+          yield* Effect.fork(
+            handle
+              .events()
+              .pipe(
+                Stream.runForEach((event) =>
+                  event._tag === "InputRequired" && ++waiting === runs
+                    ? Deferred.succeed(allWaiting, undefined)
+                    : Effect.void
+                )
+              )
+          )
+        )
+      }
+      yield* Deferred.await(allWaiting)
+      onAllWaiting()
+      for (const handle of handles) yield* handle.send(HumanResponse.make({ response: "ok" }))
+      const results: Array<string> = []
+      for (const handle of handles) results.push(yield* handle.result)
+      yield* Fiber.joinAll(followers)
+      return results
+    })
+  )
+
 // -----------------------------------------------------------------------------
 // S6 durable: the S1 chain with `durable: true`, checkpointed to a SQLite file
 // -----------------------------------------------------------------------------
@@ -242,5 +281,6 @@ export const eventflow: Implementation = {
   loop: (hops) => Effect.runPromise(Workflow.run(loopWorkflow(hops))),
   concurrent: (runs) => Effect.runPromise(runConcurrent(runs)),
   suspended: (runs, onAllWaiting) => Effect.runPromise(runSuspended(runs, onAllWaiting)),
+  suspendedFollowed: (runs, onAllWaiting) => Effect.runPromise(runSuspendedFollowed(runs, onAllWaiting)),
   durableChain: (runs, filename, { trace }) => Effect.runPromise(runDurableChain(runs, filename, trace))
 }

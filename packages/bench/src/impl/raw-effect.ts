@@ -3,7 +3,7 @@
  * write for an event-driven loop: an inbox `Queue`, a forked loop fiber that takes an event, runs the step for its
  * `_tag` and offers what the step returns, and a `Deferred` for the result. Events are plain objects.
  */
-import { Deferred, Effect, Queue, Ref } from "effect"
+import { Deferred, Effect, Fiber, Queue, Ref } from "effect"
 import type { FanInResult, Implementation } from "../scenarios.js"
 
 interface Counted {
@@ -171,11 +171,42 @@ const runSuspended = (runs: number, onAllWaiting: () => void) =>
     return results
   })
 
+/**
+ * S5e's floor, as the issue names it: a fiber and a `Deferred` per run. The fiber keeps the input (its state), counts
+ * itself waiting, and waits on its `Deferred` for the answer; nobody follows a stream.
+ */
+const runSuspendedFollowed = (runs: number, onAllWaiting: () => void) =>
+  Effect.gen(function* () {
+    const allWaiting = yield* Deferred.make<void>()
+    let waiting = 0
+    const answers: Array<Deferred.Deferred<string>> = []
+    const fibers: Array<Fiber.RuntimeFiber<string>> = []
+    for (let i = 0; i < runs; i++) {
+      const answer = yield* Deferred.make<string>()
+      answers.push(answer)
+      fibers.push(
+        yield* Effect.fork(
+          Effect.gen(function* () {
+            const value = i
+            if (++waiting === runs) yield* Deferred.succeed(allWaiting, undefined)
+            const response = yield* Deferred.await(answer)
+            return `${value}:${response}`
+          })
+        )
+      )
+    }
+    yield* Deferred.await(allWaiting)
+    onAllWaiting()
+    for (const answer of answers) yield* Deferred.succeed(answer, "ok")
+    return yield* Effect.forEach(fibers, Fiber.join)
+  })
+
 export const rawEffect: Implementation = {
   name: "raw-effect",
   chain: (runs) => Effect.runPromise(runChain(runs)),
   fanOut: (n) => Effect.runPromise(runFanOut(n)),
   loop: (hops) => Effect.runPromise(runCounted(loopSteps(hops), { _tag: "Start", n: 0 })),
   concurrent: (runs) => Effect.runPromise(runConcurrent(runs)),
-  suspended: (runs, onAllWaiting) => Effect.runPromise(runSuspended(runs, onAllWaiting))
+  suspended: (runs, onAllWaiting) => Effect.runPromise(runSuspended(runs, onAllWaiting)),
+  suspendedFollowed: (runs, onAllWaiting) => Effect.runPromise(runSuspendedFollowed(runs, onAllWaiting))
 }

@@ -183,5 +183,7 @@ export const workflowCore: Implementation = {
   fanOut: runFanOut,
   loop: runLoop,
   concurrent: runConcurrent,
-  suspended: runSuspended
+  suspended: runSuspended,
+  // Its S5 already follows each run's stream (the docs' way), so S5e is the same workload.
+  suspendedFollowed: runSuspended
 }

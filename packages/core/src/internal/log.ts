@@ -1,6 +1,6 @@
+import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { AnyEvent } from "../Event.js"
 import { internalTags, terminalTags } from "./event.js"
@@ -52,26 +52,34 @@ export class Log {
     })
   }
 
-  /** Replays everything from `from` on, then follows live; ends after the terminal event. */
+  /**
+   * Replays everything from `from` on, then follows live; ends after the terminal event. Built as one channel loop
+   * (cheaper per subscriber than `Stream.repeatEffectChunkOption`: a server follows every waiting run).
+   */
   stream(options?: {
     readonly internal?: boolean | undefined
     readonly from?: number | undefined
   }): Stream.Stream<AnyEvent> {
     const withInternal = options?.internal === true
-    return Stream.suspend(() => {
-      let offset = options?.from ?? 0
-      const pull: Effect.Effect<Chunk.Chunk<AnyEvent>, Option.Option<never>> = Effect.suspend(() => {
-        const end = this.entries.length
-        if (offset < end) {
-          const slice = this.entries.slice(offset, end)
-          offset = end
-          const chunk = withInternal ? slice : slice.filter((event) => !internalTags.has(event._tag))
-          return chunk.length > 0 ? Effect.succeed(Chunk.unsafeFromArray(chunk)) : pull
-        }
-        if (this.closed) return Effect.fail(Option.none())
-        return Effect.zipRight(this.awaitPast(offset), pull)
+    const from = options?.from ?? 0
+    return Stream.fromChannel(
+      Channel.suspend(() => {
+        let offset = from
+        const loop: Channel.Channel<Chunk.Chunk<AnyEvent>, unknown, never, unknown, void, unknown> = Channel.suspend(
+          () => {
+            const end = this.entries.length
+            if (offset < end) {
+              const slice = this.entries.slice(offset, end)
+              offset = end
+              const chunk = withInternal ? slice : slice.filter((event) => !internalTags.has(event._tag))
+              return chunk.length > 0 ? Channel.zipRight(Channel.write(Chunk.unsafeFromArray(chunk)), loop) : loop
+            }
+            if (this.closed) return Channel.void
+            return Channel.zipRight(Channel.fromEffect(this.awaitPast(offset)), loop)
+          }
+        )
+        return loop
       })
-      return Stream.repeatEffectChunkOption(pull)
-    })
+    )
   }
 }

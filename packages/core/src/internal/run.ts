@@ -18,12 +18,11 @@ import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import type { AnyEvent, EventType } from "../Event.js"
 import type { RunHandle, RunOptions, Status } from "../Run.js"
 import type { ChildOptions, RetryInfo, StepContext, WaitForOptions } from "../StepContext.js"
-import { RunStore, type Service as RunStoreService, unfinished } from "../RunStore.js"
+import { RunStore, type Service as RunStoreService } from "../RunStore.js"
 import type * as Snapshot from "../Snapshot.js"
 import type * as Workflow from "../Workflow.js"
 import {
@@ -56,6 +55,7 @@ import { type Plan, planOf } from "./plan.js"
 import { admit } from "./concurrency.js"
 import * as child from "./child.js"
 import { resolveContinue } from "./conversation.js"
+import { RunHandleImpl } from "./handle.js"
 import { shouldYield, yieldToEventLoop } from "./yield.js"
 import { observe, type RunTelemetry } from "./telemetry.js"
 
@@ -892,20 +892,7 @@ export class RunImpl<S = unknown> {
   }
 
   handle(): RunHandle<any> {
-    return {
-      runId: this.runId,
-      result: this.ended.await,
-      events: (options) => this.log.stream(options),
-      send: (event, options) => this.send(event, options),
-      cancel: this.cancel,
-      status: Effect.sync(() => this.status()),
-      settled: this.settled,
-      // A state that cannot be snapshotted dies with `StateNotSerializableError` (never a silently wrong snapshot).
-      snapshot: Effect.sync(() => this.snapshot()),
-      pending: Effect.sync(() => child.pendingWithChildren(this)),
-      runningSteps: Effect.sync(() => this.runningSteps()),
-      state: SynchronizedRef.get(this.stateRef)
-    }
+    return new RunHandleImpl(this)
   }
 }
 
@@ -1286,67 +1273,3 @@ export const resumeRun = (
     yield* Effect.tapError(run.applyAndSave({ _tag: "Restart", invocations: restored.inFlight }), () => run.discard)
     return run
   }) as Effect.Effect<RunImpl, InvalidSnapshotError | RunNotFoundError | RunStoreError, Scope.Scope>
-
-/**
- * A span around a public entry point, only when a tracer is installed: `Effect.fn` would capture a stack trace and
- * build a span on every call, which costs more than a whole short run.
- */
-const traced = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.tracer, (tracer) =>
-    tracer === nativeTracer ? effect : Effect.withSpan(effect, name, { captureStackTrace: false })
-  )
-
-/** @internal */
-export const start = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
-  traced(
-    "Workflow.start",
-    Effect.map(startRun(self, input, options), (run) => run.handle())
-  )
-
-/** @internal */
-export const run = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
-  traced(
-    "Workflow.run",
-    // Like `Effect.scoped(start … result)`, without a Scope (creating and closing one costs more than a short run).
-    Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(
-        startRunWith(self, input, options, (run) =>
-          Effect.sync(() => {
-            run.withoutHandle = true
-            return run
-          })
-        ),
-        (run) => Effect.ensuring(restore(run.ended.await), run.shutdown)
-      )
-    )
-  )
-
-/** @internal */
-export const resume = (self: Workflow.Any, from: unknown, options?: RunOptions) =>
-  traced(
-    "Workflow.resume",
-    Effect.map(resumeRun(self, from, options), (run) => run.handle())
-  )
-
-/** @internal */
-export const resumeAll = (self: Workflow.Any, options?: RunOptions) =>
-  traced(
-    "Workflow.resumeAll",
-    Effect.flatMap(RunStore, (store) =>
-      Effect.flatMap(store.list({ workflow: self.name, status: unfinished }), (runs) =>
-        // A child run is resumed by its parent (the step that runs it is executed again), not on its own.
-        Effect.forEach(
-          runs.filter((run) => run.parentRunId === undefined),
-          (run) => resume(self, run.runId, options)
-        )
-      )
-    )
-  )
-
-/** @internal */
-export const stream = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
-  Stream.unwrapScoped(
-    Effect.map(startRun(self, input, options), (run) =>
-      Stream.concat(run.log.stream(), Stream.drain(Stream.fromEffect(run.ended.await)))
-    )
-  )

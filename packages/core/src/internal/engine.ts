@@ -1,0 +1,154 @@
+/**
+ * The in-process `RunEngine`: runs are `RunImpl`s of this process, kept in a registry by run id while they are live,
+ * and the entry points of `Workflow` (run, start, resume, resumeAll, stream) that go through the engine in context.
+ */
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import type { RunOptions } from "../Run.js"
+import { RunEngine, type RunInfo, type Service } from "../RunEngine.js"
+import { RunStore, unfinished } from "../RunStore.js"
+import type * as Workflow from "../Workflow.js"
+import { RunNotFoundError, WorkflowValidationError } from "../WorkflowError.js"
+import { type RunImpl, resumeRun, startRun, startRunWith } from "./run.js"
+
+const nativeTracer = Effect.runSync(Effect.tracer)
+
+/**
+ * A span around a public entry point, only when a tracer is installed: `Effect.fn` would capture a stack trace and
+ * build a span on every call, which costs more than a whole short run.
+ */
+const traced = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.tracer, (tracer) => (
+    tracer === nativeTracer ? effect : Effect.withSpan(effect, name, { captureStackTrace: false })
+  ))
+
+/** A new in-process engine with an empty registry. @internal */
+export const makeLocal = (): Service => {
+  /** The live runs by id (a `Map` keeps them in start order, for `list`). */
+  const runs = new Map<string, RunImpl>()
+  const workflows = new Map<string, Workflow.Any>()
+
+  /** Registers a run while it is live: it leaves the registry when it ends (or is detached). */
+  const add = (run: RunImpl): RunImpl => {
+    const id = run.runId
+    runs.set(id, run)
+    run.ended.listen(() => {
+      if (runs.get(id) === run) runs.delete(id)
+    })
+    return run
+  }
+
+  const find = (runId: string): Effect.Effect<RunImpl, RunNotFoundError> =>
+    Effect.suspend(() => {
+      const run = runs.get(runId)
+      return run === undefined ? Effect.fail(new RunNotFoundError({ runId, where: "engine" })) : Effect.succeed(run)
+    })
+
+  const resume = (self: Workflow.Any, from: unknown, options?: RunOptions) =>
+    Effect.map(resumeRun(self, from, options), (run) => add(run).handle())
+
+  const engine: Service = {
+    register: (list) =>
+      Effect.suspend(() => {
+        for (const workflow of list) {
+          const known = workflows.get(workflow.name)
+          if (known !== undefined && known !== workflow) {
+            return Effect.fail(
+              new WorkflowValidationError({
+                workflow: workflow.name,
+                issues: [
+                  `another workflow named "${workflow.name}" is already registered with this run engine; ` +
+                    "workflow names must be unique per engine."
+                ]
+              })
+            )
+          }
+        }
+        for (const workflow of list) workflows.set(workflow.name, workflow)
+        return Effect.void
+      }),
+    start: (self, input, options) => Effect.map(startRun(self, input, options), (run) => add(run).handle()) as any,
+    run: (self, input, options) =>
+      // Like `Effect.scoped(start … result)`, without a Scope (creating and closing one costs more than a short run).
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(
+          startRunWith(self, input, options, (run) =>
+            Effect.sync(() => {
+              run.withoutHandle = true
+              return add(run)
+            })
+          ),
+          (run) => Effect.ensuring(restore(run.ended.await), run.shutdown)
+        )
+      ) as any,
+    stream: (self, input, options) =>
+      Stream.unwrapScoped(
+        Effect.map(startRun(self, input, options), (run) => {
+          add(run)
+          return Stream.concat(run.log.stream(), Stream.drain(Stream.fromEffect(run.ended.await)))
+        })
+      ) as any,
+    resume: resume as any,
+    resumeAll: (self, options) =>
+      Effect.flatMap(RunStore, (store) =>
+        Effect.flatMap(store.list({ workflow: self.name, status: unfinished }), (stored) =>
+          // A child run is resumed by its parent (the step that runs it is executed again), not on its own.
+          Effect.forEach(
+            stored.filter((run) => run.parentRunId === undefined),
+            (run) => resume(self, run.runId, options)
+          )
+        )
+      ) as any,
+    get: (runId) =>
+      Effect.map(find(runId), (run) => ({ runId: run.runId, workflow: run.workflowName, handle: run.handle() })),
+    send: (runId, event, options) => Effect.flatMap(find(runId), (run) => run.send(event, options)),
+    cancel: (runId) => Effect.flatMap(find(runId), (run) => run.cancel),
+    status: (runId) => Effect.map(find(runId), (run) => run.status()),
+    settled: (runId) => Effect.flatMap(find(runId), (run) => run.settled),
+    events: (runId, options) => Stream.unwrap(Effect.map(find(runId), (run) => run.log.stream(options))),
+    list: (filter) =>
+      Effect.sync(() => {
+        const result: Array<RunInfo> = []
+        for (const run of runs.values()) {
+          if (filter?.workflow !== undefined && run.workflowName !== filter.workflow) continue
+          const status = run.status()
+          if (filter?.status !== undefined && !filter.status.includes(status)) continue
+          result.push({ runId: run.runId, workflow: run.workflowName, status })
+        }
+        return result
+      })
+  }
+  return engine
+}
+
+/** @internal */
+export const run = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
+  traced(
+    "Workflow.run",
+    Effect.flatMap(RunEngine, (engine) => engine.run(self, input, options))
+  )
+
+/** @internal */
+export const start = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
+  traced(
+    "Workflow.start",
+    Effect.flatMap(RunEngine, (engine) => engine.start(self, input, options))
+  )
+
+/** @internal */
+export const resume = (self: Workflow.Any, from: unknown, options?: RunOptions) =>
+  traced(
+    "Workflow.resume",
+    Effect.flatMap(RunEngine, (engine) => engine.resume(self, from, options))
+  )
+
+/** @internal */
+export const resumeAll = (self: Workflow.Any, options?: RunOptions) =>
+  traced(
+    "Workflow.resumeAll",
+    Effect.flatMap(RunEngine, (engine) => engine.resumeAll(self, options))
+  )
+
+/** @internal */
+export const stream = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
+  Stream.unwrap(Effect.map(RunEngine, (engine) => engine.stream(self, input, options)))
