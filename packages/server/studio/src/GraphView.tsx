@@ -1,0 +1,88 @@
+/**
+ * A workflow's graph (`Workflow.graph`, as JSON) laid out with dagre and drawn as SVG: steps as boxes, events as
+ * pills coloured by role, `waitFor` points as human nodes. With `counts`, the nodes a run went through are
+ * highlighted with how many times.
+ */
+import { Graph, layout } from "@dagrejs/dagre"
+
+export interface GraphNode {
+  readonly kind: "step" | "event" | "human"
+  readonly id: string
+  readonly name?: string
+  readonly tag?: string
+  readonly role?: string
+}
+
+export interface GraphJson {
+  readonly nodes: ReadonlyArray<GraphNode>
+  readonly edges: ReadonlyArray<{ readonly from: string; readonly to: string; readonly kind: string }>
+}
+
+const labelOf = (node: GraphNode): string => (node.kind === "step" ? node.name! : node.tag!)
+
+export const GraphView = (props: {
+  readonly graph: GraphJson
+  readonly counts?: ReadonlyMap<string, number> | undefined
+  readonly testid?: string
+}) => {
+  const g = new Graph()
+  g.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 36, marginx: 8, marginy: 8 })
+  g.setDefaultEdgeLabel(() => ({}))
+  for (const node of props.graph.nodes) {
+    g.setNode(node.id, { width: Math.max(72, labelOf(node).length * 7.4 + 28), height: 32 })
+  }
+  for (const edge of props.graph.edges) g.setEdge(edge.from, edge.to)
+  layout(g)
+  const { width = 100, height = 100 } = g.graph() as { width?: number; height?: number }
+  const counts = props.counts
+  const visited = (id: string) => (counts?.get(id) ?? 0) > 0
+  return (
+    <svg
+      class="graph"
+      data-testid={props.testid ?? "graph"}
+      viewBox={`0 0 ${width} ${height}`}
+      width={width}
+      height={height}
+      role="img"
+      aria-label={`graph of ${props.graph.nodes.length} nodes`}
+    >
+      <title>workflow graph</title>
+      <defs>
+        <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">
+          <path d="M0,0 L10,5 L0,10 z" class="arrow" />
+        </marker>
+      </defs>
+      {g.edges().map((e) => {
+        const points = (g.edge(e) as { points: Array<{ x: number; y: number }> }).points
+        const d = points.map((p, i) => `${i === 0 ? "M" : "L"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ")
+        const taken = counts !== undefined && visited(e.v) && visited(e.w)
+        return <path key={`${e.v}->${e.w}`} d={d} class={taken ? "edge taken" : "edge"} marker-end="url(#arrow)" />
+      })}
+      {props.graph.nodes.map((node) => {
+        const { x, y, width: w, height: h } = g.node(node.id) as { x: number; y: number; width: number; height: number }
+        const count = counts?.get(node.id) ?? 0
+        const classes = [
+          "node",
+          node.kind,
+          node.role ?? "",
+          counts === undefined ? "" : count > 0 ? "visited" : "not-visited"
+        ].join(" ")
+        return (
+          <g
+            key={node.id}
+            class={classes}
+            data-node={node.id}
+            data-count={counts === undefined ? undefined : count}
+            transform={`translate(${x - w / 2},${y - h / 2})`}
+          >
+            <rect width={w} height={h} rx={node.kind === "step" ? 4 : node.kind === "human" ? 2 : h / 2} />
+            <text x={w / 2} y={h / 2 + 4} text-anchor="middle">
+              {node.kind === "human" ? `👤 ${labelOf(node)}` : labelOf(node)}
+              {count > 0 ? ` ×${count}` : ""}
+            </text>
+          </g>
+        )
+      })}
+    </svg>
+  )
+}
