@@ -2,7 +2,6 @@
  * Eventflow Studio in a real browser: Debian's Chromium (/usr/bin/chromium, installed by `.ci/run`) driven by
  * playwright-core, against a real server on 127.0.0.1 with a token.
  */
-import { execFileSync } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -46,8 +45,6 @@ let scope: Scope.CloseableScope
 let userDataDir: string
 
 beforeAll(async () => {
-  // The assets are read when the server starts: build them from the sources under test.
-  execFileSync(process.execPath, [join(__dirname, "../studio/build.mjs")], { stdio: "inherit" })
   if (!existsSync(chromiumPath)) {
     throw new Error(`${chromiumPath} is missing: install Debian's Chromium (apt-get install -y chromium; .ci/run does)`)
   }

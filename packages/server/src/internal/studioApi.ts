@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Journal, JournalStore, Workflow, type WorkflowError } from "@eventflow/core"
+import { Event, Journal, JournalStore, Workflow, type WorkflowError } from "@eventflow/core"
 import * as Effect from "effect/Effect"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Option from "effect/Option"
@@ -62,9 +62,7 @@ const describeGraph = (workflow: Workflow.Any): WorkflowGraph => {
     mermaid: Workflow.toMermaid(workflow),
     input: jsonSchema(workflow.input),
     events,
-    external: ["HumanResponse", ...workflow.external.map((type) => (type as unknown as { _tag?: string })._tag ?? "")]
-      .filter((tag) => tag !== "")
-      .filter((tag, i, all) => all.indexOf(tag) === i)
+    external: [...new Set(["HumanResponse", ...workflow.external.map((type) => Event.tagOf(type as Event.EventType))])]
   }
 }
 
