@@ -201,9 +201,13 @@ describe("Workflow.forkJournal", () => {
           yield* forkError({ from: source, offset: 2, event: { _tag: "HumanResponse", response: "x" } }),
           "a WaiterRegistered entry carries no event to edit"
         )
-        const other = defineWorkflow({ name: "other" }).step(StartEvent, () => Effect.succeed(StopEvent.make({ result: 1 })), {
-          emits: [StopEvent]
-        })
+        const other = defineWorkflow({ name: "other" }).step(
+          StartEvent,
+          () => Effect.succeed(StopEvent.make({ result: 1 })),
+          {
+            emits: [StopEvent]
+          }
+        )
         const wrong = yield* Effect.flip(Workflow.forkJournal(other, { from: source, offset: 1 }))
         assert.include(wrong.message, `it is a run of workflow "review", not "other"`)
         const runs = yield* Effect.flatMap(JournalStore.JournalStore, (store) => store.list())
