@@ -82,6 +82,11 @@ export interface StepOptions<
   readonly name?: Name
   /** The event types this step may return or `ctx.send`: used for validation, drawing and type checks. */
   readonly emits?: Emits | undefined
+  /**
+   * The event types this step awaits with `ctx.waitFor` (e.g. `[HumanResponse]`): drawn as human nodes by
+   * {@link toMermaid} and {@link graph}, and known to forms (the studio). Informative: `waitFor` works without it.
+   */
+  readonly waitsFor?: ReadonlyArray<EventType> | undefined
   /** Max concurrent invocations of this step within one run (default 4; `Infinity` for no cap). */
   readonly workers?: number | undefined
   /**
@@ -104,6 +109,8 @@ export interface StepDefinition {
   readonly match: ReadonlyArray<EventType>
   readonly accepts: ReadonlyArray<string>
   readonly emits: ReadonlyArray<EventType> | undefined
+  /** The event types declared in the `waitsFor` option. */
+  readonly waitsFor?: ReadonlyArray<EventType> | undefined
   readonly handler: (event: any, ctx: StepContext<any>) => Effect.Effect<unknown, unknown, unknown>
   readonly workers: number
   readonly retry: Schedule.Schedule<any, any, never> | undefined
@@ -808,15 +815,29 @@ export const validate: {
 } = dual((args) => internal.isWorkflow(args[0]), internalGraph.validate) as any
 
 /**
- * The graph of all possible flows as a Mermaid `flowchart`.
+ * The graph of all possible flows as a Mermaid `flowchart`: steps, events and the edges declared with `emits`, and
+ * the `waitsFor` points as human nodes. With `{ run }` (a run's journal entries, e.g. from `JournalStore.read`),
+ * the path that run actually took instead (LlamaIndex's `draw_most_recent_execution`): only the events, steps and
+ * waits it went through, with how many times, the edges it followed, the steps that failed, and how it ended.
  *
  * @since 0.1.0
  * @category Accessors
  */
 export const toMermaid: {
-  (): (self: Any) => string
-  (self: Any): string
+  (options?: MermaidOptions): (self: Any) => string
+  (self: Any, options?: MermaidOptions): string
 } = dual((args) => internal.isWorkflow(args[0]), internalGraph.toMermaid) as any
+
+/**
+ * Options of {@link toMermaid}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface MermaidOptions {
+  /** A run's journal: draw the path it took. */
+  readonly run?: ReadonlyArray<Journal.Stored | Journal.Entry> | undefined
+}
 
 /**
  * The graph of all possible flows as plain JSON.

@@ -104,7 +104,7 @@ export const counts = (entries: ReadonlyArray<Stored>): Map<string, number> => {
         add(`event:${entry.event?._tag}`)
         break
       case "WaiterRegistered":
-        add(`human:${entry.tag}`)
+        add(`human:${entry.step}:${entry.tag}`)
         break
     }
   }
