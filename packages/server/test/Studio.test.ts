@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { defineWorkflow, Event, JournalStore, RunStore, StartEvent, StopEvent } from "@eventflow/core"
+import { defineWorkflow, Event, JournalStore, RunStore, StartEvent, StopEvent, Workflow } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
 import { Context, Data, Effect, Exit, Layer, Schema, Scope } from "effect"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
@@ -108,6 +108,18 @@ const open = async (
 }
 
 const live = (name: string, f: () => Promise<void>) => it.live(name, () => Effect.promise(f), 30_000)
+
+/**
+ * Whether durable runs write their journal (the journal engine of issue 12): the fork test needs it. Probed with a
+ * real durable run, so the test runs as soon as the engine does it.
+ */
+const engineJournals = await Effect.runPromise(
+  Effect.gen(function* () {
+    yield* Workflow.run(greet, { name: "probe" }, { durable: true, runId: "probe" })
+    const store = yield* JournalStore.JournalStore
+    return (yield* store.read("probe", 0)).length > 0
+  }).pipe(Effect.provide(Layer.merge(RunStore.layerMemory, JournalStore.layerMemory)))
+)
 
 describe("Studio", () => {
   live(
@@ -230,4 +242,38 @@ describe("Studio", () => {
     assert.deepStrictEqual(errors, [])
     await context.close()
   })
+
+  it.skipIf(!engineJournals)(
+    "a fork from a journal point with an edited event runs, and records where it came from (needs the journal engine)",
+    () =>
+      Effect.promise(async () => {
+        const { page, context, errors } = await open("#/workflows")
+        const card = page.locator("[data-testid=workflow][data-workflow=review]")
+        await card.getByLabel("text").fill("plan")
+        await card.getByRole("button", { name: "Start run" }).click()
+        await page.locator("[data-testid=run][data-status=waiting]").waitFor()
+        // A first answer that asks for a revision, then an approval: "approved r1".
+        await page.getByTestId("prompt").getByLabel("response").fill("shorter")
+        await page.getByTestId("prompt").getByRole("button", { name: "Answer" }).click()
+        await page.locator("[data-testid=prompt]", { hasText: "revision 1" }).waitFor()
+        await page.getByTestId("prompt").getByLabel("response").fill("yes")
+        await page.getByTestId("prompt").getByRole("button", { name: "Answer" }).click()
+        await page.locator("[data-testid=run][data-status=completed]").waitFor()
+        assert.include(await page.getByTestId("run-result").textContent(), "approved r1")
+        const source = await page.getByTestId("run").getAttribute("data-run")
+        // Fork at the first answer, edited to approve at once.
+        const answer = page.locator("[data-testid=journal] li[data-tag=ExternalEventSent]").first()
+        await answer.getByRole("button").click()
+        const edited = page.getByTestId("fork-event")
+        assert.include(await edited.inputValue(), "shorter")
+        await edited.fill(JSON.stringify({ _tag: "HumanResponse", response: "yes" }))
+        await page.getByTestId("fork-button").click()
+        await page.locator(`[data-testid=run]:not([data-run="${source}"])[data-status=completed]`).waitFor()
+        assert.include(await page.getByTestId("run-result").textContent(), "approved r0")
+        assert.include(await page.getByTestId("forked-from").textContent(), source!.slice(0, 8))
+        assert.deepStrictEqual(errors, [])
+        await context.close()
+      }),
+    30_000
+  )
 })
