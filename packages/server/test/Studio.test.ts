@@ -243,7 +243,7 @@ describe("Studio", () => {
     await context.close()
   })
 
-  it.skipIf(!engineJournals)(
+  it.live.skipIf(!engineJournals)(
     "a fork from a journal point with an edited event runs, and records where it came from (needs the journal engine)",
     () =>
       Effect.promise(async () => {
