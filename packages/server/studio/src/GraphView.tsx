@@ -29,18 +29,37 @@ export const GraphView = (props: {
   g.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 36, marginx: 8, marginy: 8 })
   g.setDefaultEdgeLabel(() => ({}))
   for (const node of props.graph.nodes) {
-    g.setNode(node.id, { width: Math.max(72, labelOf(node).length * 7.4 + 28), height: 32 })
+    g.setNode(node.id, {
+      width: Math.max(72, labelOf(node).length * 7.4 + (node.kind === "human" ? 44 : 28)),
+      height: 32
+    })
   }
   for (const edge of props.graph.edges) g.setEdge(edge.from, edge.to)
   layout(g)
-  const { width = 100, height = 100 } = g.graph() as { width?: number; height?: number }
+  // The drawing's box: the nodes and every point of the edges (a back edge may leave the nodes' box).
+  let [minX, minY, maxX, maxY] = [0, 0, 0, 0]
+  const extend = (x: number, y: number) => {
+    minX = Math.min(minX, x)
+    minY = Math.min(minY, y)
+    maxX = Math.max(maxX, x)
+    maxY = Math.max(maxY, y)
+  }
+  for (const id of g.nodes()) {
+    const n = g.node(id) as { x: number; y: number; width: number; height: number }
+    extend(n.x - n.width / 2, n.y - n.height / 2)
+    extend(n.x + n.width / 2, n.y + n.height / 2)
+  }
+  for (const e of g.edges())
+    for (const p of (g.edge(e) as { points: Array<{ x: number; y: number }> }).points) extend(p.x, p.y)
+  const [x0, y0] = [minX - 8, minY - 8]
+  const [width, height] = [maxX - minX + 16, maxY - minY + 16]
   const counts = props.counts
   const visited = (id: string) => (counts?.get(id) ?? 0) > 0
   return (
     <svg
       class="graph"
       data-testid={props.testid ?? "graph"}
-      viewBox={`0 0 ${width} ${height}`}
+      viewBox={`${x0} ${y0} ${width} ${height}`}
       width={width}
       height={height}
       role="img"
@@ -76,8 +95,15 @@ export const GraphView = (props: {
             transform={`translate(${x - w / 2},${y - h / 2})`}
           >
             <rect width={w} height={h} rx={node.kind === "step" ? 4 : node.kind === "human" ? 2 : h / 2} />
-            <text x={w / 2} y={h / 2 + 4} text-anchor="middle">
-              {node.kind === "human" ? `👤 ${labelOf(node)}` : labelOf(node)}
+            {node.kind === "human" ? (
+              // A person: a head and shoulders.
+              <g class="person" transform={`translate(12,${h / 2})`}>
+                <circle cx="0" cy="-5" r="3.5" />
+                <path d="M-6,8 Q-6,0 0,0 Q6,0 6,8 z" />
+              </g>
+            ) : null}
+            <text x={node.kind === "human" ? w / 2 + 7 : w / 2} y={h / 2 + 4} text-anchor="middle">
+              {labelOf(node)}
               {count > 0 ? ` ×${count}` : ""}
             </text>
           </g>

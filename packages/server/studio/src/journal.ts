@@ -13,6 +13,8 @@ export interface Invocation {
   readonly eventId: string
   /** When the event it handles was produced (epoch ms): it was queued from then on. */
   readonly queuedAt: number | undefined
+  /** When its (last) attempt started running, when the journal records it (`startedAt`). */
+  readonly startedAt: number | undefined
   readonly endedAt: number | undefined
   readonly attempts: ReadonlyArray<{ readonly at: number | undefined; readonly error: string }>
   readonly outcome: "completed" | "failed" | "running"
@@ -50,7 +52,15 @@ export const invocations = (entries: ReadonlyArray<Stored>): Array<Invocation> =
     const key = `${step}@${eventId}`
     let found = byKey.get(key)
     if (found === undefined) {
-      found = { step, eventId, queuedAt: produced.get(eventId), endedAt: undefined, attempts: [], outcome: "running" }
+      found = {
+        step,
+        eventId,
+        queuedAt: produced.get(eventId),
+        startedAt: undefined,
+        endedAt: undefined,
+        attempts: [],
+        outcome: "running"
+      }
       byKey.set(key, found)
     }
     return found
@@ -71,6 +81,7 @@ export const invocations = (entries: ReadonlyArray<Stored>): Array<Invocation> =
     } else if (entry._tag === "InvocationFailed") {
       byKey.set(`${entry.step}@${entry.eventId}`, {
         ...get(entry.step, entry.eventId),
+        startedAt: entry.startedAt,
         endedAt: entry.at,
         outcome: "failed",
         error: `${entry.error._tag ?? "Error"}: ${entry.error.message}`
@@ -159,6 +170,12 @@ export const describeEntry = (entry: any): string => {
       return `${entry.step}'s wait ${entry.outcome._tag === "Event" ? `answered by ${entry.outcome.answer.id}` : "expired"}`
     case "RunEnded":
       return `run ${entry.status}${entry.error === undefined ? "" : `: ${entry.error.message}`}`
+    case "Published":
+      return `published ${entry.events.map((e: any) => e._tag).join(", ")}`
+    case "Written":
+      return `${entry.step} wrote #${entry.index}${entry.prompt === undefined ? "" : ` (prompt: ${entry.prompt.prompt})`}`
+    case "Collected":
+      return `${entry.step} collected ${entry.event?._tag} (${entry.pushed ? "buffered" : "not expected"})`
     default:
       return entry._tag
   }

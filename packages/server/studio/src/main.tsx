@@ -328,16 +328,35 @@ const Waterfall = (props: { readonly entries: ReadonlyArray<J.Stored> }) => {
             {row.step} <span class="muted">{row.eventId}</span>
           </span>
           <span class="wf-track">
-            <span
-              class="wf-bar"
-              style={{ left: pct(row.queuedAt), width: `calc(${pct(row.endedAt)} - ${pct(row.queuedAt)})` }}
-            />
+            {row.startedAt === undefined ? (
+              <span
+                class="wf-bar"
+                style={{ left: pct(row.queuedAt), width: `calc(${pct(row.endedAt)} - ${pct(row.queuedAt)})` }}
+              />
+            ) : (
+              <>
+                <span
+                  class="wf-bar queued"
+                  title="queued (waiting for a worker)"
+                  style={{ left: pct(row.queuedAt), width: `calc(${pct(row.startedAt)} - ${pct(row.queuedAt)})` }}
+                />
+                <span
+                  class="wf-bar"
+                  title="running"
+                  style={{ left: pct(row.startedAt), width: `calc(${pct(row.endedAt)} - ${pct(row.startedAt)})` }}
+                />
+              </>
+            )}
             {row.attempts.map((a, i) => (
               <span key={i} class="wf-attempt" style={{ left: pct(a.at) }} title={a.error} />
             ))}
           </span>
           <span class="wf-ms">
-            {row.endedAt === undefined || row.queuedAt === undefined ? "…" : `${row.endedAt - row.queuedAt} ms`}
+            {row.endedAt === undefined || row.queuedAt === undefined
+              ? "…"
+              : row.startedAt === undefined
+                ? `${row.endedAt - row.queuedAt} ms`
+                : `${row.startedAt - row.queuedAt} ms queued, ${row.endedAt - row.startedAt} ms running`}
             {row.attempts.length > 0 ? ` (${row.attempts.length + 1} attempts)` : ""}
           </span>
         </div>
