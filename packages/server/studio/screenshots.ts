@@ -46,6 +46,8 @@ const greet = defineWorkflow({
 
 const out = process.argv[2] ?? fileURLToPath(new URL("../../../docs/", import.meta.url))
 const token = "screenshots"
+/** Which screenshots (default all): `STUDIO_SHOTS=run,failed`. */
+const shots = new Set((process.env.STUDIO_SHOTS ?? "workflows,runs,run,failed").split(","))
 
 const main = Effect.gen(function* () {
   yield* Effect.promise(() => build())
@@ -89,7 +91,7 @@ const main = Effect.gen(function* () {
       )
       await page.goto(`${base}/studio#/workflows`)
       await page.locator("[data-workflow=content-approval] [data-testid=graph]").waitFor()
-      await page.screenshot({ path: `${out}/studio-workflows.png` })
+      if (shots.has("workflows")) await page.screenshot({ path: `${out}/studio-workflows.png` })
       return { browser, page }
     } catch (error) {
       await browser.close()
@@ -104,19 +106,25 @@ const main = Effect.gen(function* () {
         yield* post(`/runs/${waiting.runId}/events`, { type: "HumanResponse", data: { response: "shorter, please" } })
         yield* post("/workflows/content-approval/runs?wait=true", { topic: "time travel" })
         yield* Effect.promise(async () => {
-          await page.goto(`${base}/studio#/runs`)
-          await page.locator("[data-testid=run-row]").nth(4).waitFor()
-          await page.screenshot({ path: `${out}/studio-runs.png` })
-          await page.goto(`${base}/studio#/runs/${waiting.runId}`)
-          await page.locator("[data-testid=prompt]", { hasText: "Approve?" }).waitFor()
-          await page.waitForTimeout(1500)
-          const first = page.locator("[data-testid=journal] li[data-tag=ExternalEventSent] button")
-          if ((await first.count()) > 0) await first.first().click()
-          await page.screenshot({ path: `${out}/studio-run.png`, fullPage: true })
-          await page.goto(`${base}/studio#/runs/${failed.runId}`)
-          await page.getByTestId("run-error").waitFor()
-          await page.waitForTimeout(500)
-          await page.screenshot({ path: `${out}/studio-failed.png` })
+          if (shots.has("runs")) {
+            await page.goto(`${base}/studio#/runs`)
+            await page.locator("[data-testid=run-row]").nth(4).waitFor()
+            await page.screenshot({ path: `${out}/studio-runs.png` })
+          }
+          if (shots.has("run")) {
+            await page.goto(`${base}/studio#/runs/${waiting.runId}`)
+            await page.locator("[data-testid=prompt]", { hasText: "Approve?" }).waitFor()
+            await page.waitForTimeout(1500)
+            const first = page.locator("[data-testid=journal] li[data-tag=ExternalEventSent] button")
+            if ((await first.count()) > 0) await first.first().click()
+            await page.screenshot({ path: `${out}/studio-run.png`, fullPage: true })
+          }
+          if (shots.has("failed")) {
+            await page.goto(`${base}/studio#/runs/${failed.runId}`)
+            await page.getByTestId("run-error").waitFor()
+            await page.waitForTimeout(500)
+            await page.screenshot({ path: `${out}/studio-failed.png` })
+          }
         })
       }).pipe(Effect.ensuring(Effect.promise(() => browser.close())))
     )
