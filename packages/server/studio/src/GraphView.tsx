@@ -67,7 +67,16 @@ export const GraphView = (props: {
     >
       <title>workflow graph</title>
       <defs>
-        <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">
+        <marker
+          id="arrow"
+          viewBox="0 0 10 10"
+          refX="9"
+          refY="5"
+          markerWidth="8"
+          markerHeight="8"
+          markerUnits="userSpaceOnUse"
+          orient="auto"
+        >
           <path d="M0,0 L10,5 L0,10 z" class="arrow" />
         </marker>
       </defs>

@@ -540,6 +540,11 @@ const RunView = (props: { readonly runId: string }) => {
         ) : (
           <div class="columns">
             <div>
+              {entries.length === 0 ? (
+                <p class="muted" data-testid="journal-empty">
+                  No journal entries for this run (it was not run with a journal store, or has not written any yet).
+                </p>
+              ) : null}
               <ol class="journal" data-testid="journal">
                 {entries.map((s) => (
                   <li
