@@ -269,7 +269,7 @@ export const RunSummary = Schema.Struct({
   status: RunStatus,
   createdAt: Schema.Number,
   updatedAt: Schema.Number,
-  /** The definition signature the run was started with (from its journal, when the server has a journal store). */
+  /** The definition signature the run was started with, when the store knows it (runs kept on a journal). */
   signature: Schema.optional(Schema.String)
 })
 

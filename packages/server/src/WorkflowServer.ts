@@ -386,7 +386,7 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
               limit: urlParams.limit ?? defaultPageSize,
               offset: urlParams.offset
             })
-            .pipe(Effect.mapError(storeUnavailable), Effect.flatMap(studio.withSignatures))
+            .pipe(Effect.mapError(storeUnavailable))
         )
         .handle("getRun", ({ path }) => Effect.flatMap(findRun(path.id), info))
         .handle("runEvents", ({ headers, path }) =>

@@ -8,10 +8,15 @@ import { greet, notes, review } from "./workflows.js"
 const token = "t0ken"
 const auth = { authorization: `Bearer ${token}` }
 
+/**
+ * The server with runs in a `RunStore` of snapshots only (or `runStore`), and `journal` as its `JournalStore` when
+ * given (provided innermost: it is the one the server reads).
+ */
 const serve = (options: {
   readonly studio?: boolean
   readonly journal?: JournalStore.Service
   readonly token?: string
+  readonly runStore?: RunStore.Service
 }) =>
   listen(
     WorkflowServer.layerWithStore({
@@ -20,9 +25,13 @@ const serve = (options: {
       token: options.token ?? token,
       ...(options.studio === undefined ? {} : { studio: options.studio })
     }).pipe(
-      Layer.provide(RunStore.layerMemory),
       Layer.provide(
         options.journal === undefined ? Layer.empty : Layer.succeed(JournalStore.JournalStore, options.journal)
+      ),
+      Layer.provide(
+        options.runStore === undefined
+          ? Layer.effect(RunStore.RunStore, RunStore.makeMemory)
+          : Layer.succeed(RunStore.RunStore, options.runStore)
       )
     )
   )
@@ -150,43 +159,59 @@ describe("the studio's routes", () => {
     })
   )
 
-  it.scoped(
-    "GET /runs/{id}/journal pages the entries from an offset; GET /runs shows the signature from the journal",
-    () =>
-      Effect.gen(function* () {
-        const journal = yield* JournalStore.makeMemory
-        const base = yield* serve({ journal })
-        const started = yield* request(`${base}/workflows/review/runs`, {
-          method: "POST",
-          body: { text: "t" },
-          headers: auth
-        })
-        const runId: string = started.body.runId
-        yield* awaitStatus(base, runId, "waiting", auth)
-        // (Entries of a journal as an engine would write them; this one is of greet, under that run's id.)
-        yield* journal.append(runId, greetJournal(runId))
-        const all = yield* request(`${base}/runs/${runId}/journal`, { headers: auth })
-        assert.strictEqual(all.status, 200)
-        assert.deepStrictEqual(
-          all.body.entries.map((s: any) => [s.offset, s.entry._tag]),
-          [
-            [0, "RunStarted"],
-            [1, "AttemptFailed"]
-          ]
-        )
-        const tail = yield* request(`${base}/runs/${runId}/journal?from=1`, { headers: auth })
-        assert.deepStrictEqual(
-          tail.body.entries.map((s: any) => s.offset),
-          [1]
-        )
-        const past = yield* request(`${base}/runs/${runId}/journal?from=7`, { headers: auth })
-        assert.deepStrictEqual(past.body.entries, [])
-        const bad = yield* request(`${base}/runs/${runId}/journal?from=-1`, { headers: auth })
-        assert.strictEqual(bad.status, 400)
-        const runs = yield* request(`${base}/runs`, { headers: auth })
-        const listed = runs.body.find((run: any) => run.runId === runId)
-        assert.strictEqual(listed.signature, Journal.signature(greet))
+  it.scoped("GET /runs/{id}/journal pages the entries from an offset", () =>
+    Effect.gen(function* () {
+      const journal = yield* JournalStore.makeMemory
+      const base = yield* serve({ journal })
+      // (Entries as the engine writes them.)
+      yield* journal.append("seeded", greetJournal("seeded"))
+      const all = yield* request(`${base}/runs/seeded/journal`, { headers: auth })
+      assert.strictEqual(all.status, 200)
+      assert.deepStrictEqual(
+        all.body.entries.map((s: any) => [s.offset, s.entry._tag]),
+        [
+          [0, "RunStarted"],
+          [1, "AttemptFailed"]
+        ]
+      )
+      assert.strictEqual(all.body.entries[0].entry.signature, Journal.signature(greet))
+      const tail = yield* request(`${base}/runs/seeded/journal?from=1`, { headers: auth })
+      assert.deepStrictEqual(
+        tail.body.entries.map((s: any) => s.offset),
+        [1]
+      )
+      const past = yield* request(`${base}/runs/seeded/journal?from=7`, { headers: auth })
+      assert.deepStrictEqual(past.body.entries, [])
+      const bad = yield* request(`${base}/runs/seeded/journal?from=-1`, { headers: auth })
+      assert.strictEqual(bad.status, 400)
+    })
+  )
+
+  it.scoped("GET /runs passes on the signature the store lists a run with", () =>
+    Effect.gen(function* () {
+      const snapshots = yield* RunStore.makeMemory
+      const signature = Journal.signature(review)
+      const runStore: RunStore.Service = {
+        ...snapshots,
+        list: (filter) =>
+          Effect.map(snapshots.list(filter), (runs) =>
+            runs.map((run) => Object.assign({}, run, run.workflow === "review" ? { signature } : {}))
+          )
+      }
+      const base = yield* serve({ runStore })
+      const started = yield* request(`${base}/workflows/review/runs`, {
+        method: "POST",
+        body: { text: "t" },
+        headers: auth
       })
+      yield* awaitStatus(base, started.body.runId, "waiting", auth)
+      yield* request(`${base}/workflows/greet/runs?wait=true`, { method: "POST", body: { name: "a" }, headers: auth })
+      const runs = yield* request(`${base}/runs`, { headers: auth })
+      assert.strictEqual(runs.body.length, 2)
+      for (const run of runs.body) {
+        assert.strictEqual(run.signature, run.workflow === "review" ? signature : undefined)
+      }
+    })
   )
 
   it.scoped("POST /runs/{id}/fork: 400 InvalidFork saying why, and nothing written", () =>

@@ -85,9 +85,13 @@ export const make = (deps: Deps) => {
         yield* deps.exists(runId)
         return yield* noJournal
       }
-      const entries = yield* deps.journal.value.read(runId, from).pipe(Effect.mapError(journalFailed))
-      // An empty page of an unknown run is a 404, of a known run (or past the end) just empty.
-      if (entries.length === 0) yield* deps.exists(runId)
+      const store = deps.journal.value
+      const entries = yield* store.read(runId, from).pipe(Effect.mapError(journalFailed))
+      // An empty page of an unknown run is a 404, of a known run (or past the end of its journal) just empty.
+      if (entries.length === 0) {
+        const known = yield* store.summary(runId).pipe(Effect.mapError(journalFailed))
+        if (Option.isNone(known)) yield* deps.exists(runId)
+      }
       return { runId, entries }
     })
 
@@ -139,20 +143,5 @@ export const make = (deps: Deps) => {
       )
     })
 
-  /** The runs of a `GET /runs` page with the signature their journal's `RunStarted` records, when there is one. */
-  const withSignatures = <A extends { readonly runId: string }>(runs: ReadonlyArray<A>) =>
-    Option.match(deps.journal, {
-      onNone: () => Effect.succeed(runs),
-      onSome: (store) =>
-        Effect.forEach(runs, (run) =>
-          store.summary(run.runId).pipe(
-            Effect.map(
-              Option.match({ onNone: () => run, onSome: (summary) => ({ ...run, signature: summary.signature }) })
-            ),
-            Effect.orElseSucceed(() => run)
-          )
-        )
-    })
-
-  return { graph, journal, fork, withSignatures }
+  return { graph, journal, fork }
 }
