@@ -269,7 +269,10 @@ export const RunSummary = Schema.Struct({
   status: RunStatus,
   createdAt: Schema.Number,
   updatedAt: Schema.Number,
-  /** The definition signature the run was started with, when the store knows it (runs kept on a journal). */
+  /**
+   * The definition signature the run was started with (`Journal.signature`), for runs kept on a journal: compare it
+   * with `Journal.signature(wf)` of the deployed definition to see which runs predate a deploy.
+   */
   signature: Schema.optional(Schema.String)
 })
 
