@@ -43,7 +43,7 @@ export const approval = defineWorkflow({
           ? Approved.make({ text: draft.text })
           : Feedback.make({ text: draft.text, feedback: text })
       }),
-    { name: "review", emits: [Approved, Feedback] }
+    { name: "review", emits: [Approved, Feedback], waitsFor: [HumanResponse] }
   )
   .step(
     Feedback,

@@ -25,9 +25,17 @@ export type Node =
       readonly tag: string
       readonly role: "start" | "stop" | "external" | "input-required" | "failure" | "event"
     }
+  | {
+      /** A `ctx.waitFor` point: the step `step` waits for an event of tag `tag` (a person's answer, usually). */
+      readonly kind: "human"
+      readonly id: string
+      readonly step: string
+      readonly tag: string
+    }
 
 /**
- * An edge: an event accepted by a step (`accepts`) or a step declaring it emits an event (`emits`).
+ * An edge: an event accepted by a step (`accepts`), a step declaring it emits an event (`emits`), or a step waiting
+ * at a human node (`waits`, from the step's `waitsFor` option).
  *
  * @since 0.1.0
  * @category Models
@@ -35,7 +43,7 @@ export type Node =
 export interface Edge {
   readonly from: string
   readonly to: string
-  readonly kind: "accepts" | "emits"
+  readonly kind: "accepts" | "emits" | "waits"
 }
 
 /**

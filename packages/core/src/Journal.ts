@@ -80,6 +80,7 @@ const common = {
  * - `input`: the StartEvent's input (encoded); `state`: the initial state (encoded, `null` without a state schema).
  * - `options`: what changes the journal's meaning (`trace`: whether trace events are published; `timeout`: the run
  *   timeout in ms, from the run's start).
+ * - `forkedFrom`: on a fork, where it came from.
  *
  * @since 0.1.0
  * @category Models
@@ -92,7 +93,14 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
   signature: Schema.String,
   input: Encoded,
   state: Encoded,
-  options: Schema.Struct({ trace: Schema.Boolean, timeout: Schema.optional(Schema.Number) })
+  options: Schema.Struct({ trace: Schema.Boolean, timeout: Schema.optional(Schema.Number) }),
+  /**
+   * Set on a fork (`Workflow.fork`): the run it was copied from, the offset of the last entry copied, and the
+   * offset of the entry whose event was edited, if one was.
+   */
+  forkedFrom: Schema.optional(
+    Schema.Struct({ runId: Schema.String, offset: Schema.Number, edited: Schema.optional(Schema.Number) })
+  )
 })
 
 /**

@@ -14,14 +14,21 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { AnyEvent, EventType, StartEvent, StopEvent } from "./Event.js"
 import type * as Graph from "./Graph.js"
+import * as internalFork from "./internal/fork.js"
 import * as internalGraph from "./internal/graph.js"
 import * as internalRun from "./internal/engine.js"
+import { planOf } from "./internal/plan.js"
 import * as internal from "./internal/workflow.js"
 import type { PublishedEvent, RunHandle, RunOptions } from "./Run.js"
 import type { StepContext, StepTarget } from "./StepContext.js"
 import type { RunStore } from "./RunStore.js"
+import type * as Journal from "./Journal.js"
+import type { JournalStore } from "./JournalStore.js"
 import type {
+  ForkError,
   InvalidInputError,
+  JournalConflictError,
+  JournalStoreError,
   InvalidSnapshotError,
   RunError,
   RunNotFoundError,
@@ -75,6 +82,11 @@ export interface StepOptions<
   readonly name?: Name
   /** The event types this step may return or `ctx.send`: used for validation, drawing and type checks. */
   readonly emits?: Emits | undefined
+  /**
+   * The event types this step awaits with `ctx.waitFor` (e.g. `[HumanResponse]`): drawn as human nodes by
+   * {@link toMermaid} and {@link graph}, and known to forms (the studio). Informative: `waitFor` works without it.
+   */
+  readonly waitsFor?: ReadonlyArray<EventType> | undefined
   /** Max concurrent invocations of this step within one run (default 4; `Infinity` for no cap). */
   readonly workers?: number | undefined
   /**
@@ -102,6 +114,8 @@ export interface StepDefinition {
   readonly match: ReadonlyArray<EventType>
   readonly accepts: ReadonlyArray<string>
   readonly emits: ReadonlyArray<EventType> | undefined
+  /** The event types declared in the `waitsFor` option. */
+  readonly waitsFor?: ReadonlyArray<EventType> | undefined
   readonly handler: (event: any, ctx: StepContext<any>) => Effect.Effect<unknown, unknown, unknown>
   readonly workers: number
   readonly retry: Schedule.Schedule<any, any, never> | undefined
@@ -808,15 +822,29 @@ export const validate: {
 } = dual((args) => internal.isWorkflow(args[0]), internalGraph.validate) as any
 
 /**
- * The graph of all possible flows as a Mermaid `flowchart`.
+ * The graph of all possible flows as a Mermaid `flowchart`: steps, events and the edges declared with `emits`, and
+ * the `waitsFor` points as human nodes. With `{ run }` (a run's journal entries, e.g. from `JournalStore.read`),
+ * the path that run actually took instead (LlamaIndex's `draw_most_recent_execution`): only the events, steps and
+ * waits it went through, with how many times, the edges it followed, the steps that failed, and how it ended.
  *
  * @since 0.1.0
  * @category Accessors
  */
 export const toMermaid: {
-  (): (self: Any) => string
-  (self: Any): string
+  (options?: MermaidOptions): (self: Any) => string
+  (self: Any, options?: MermaidOptions): string
 } = dual((args) => internal.isWorkflow(args[0]), internalGraph.toMermaid) as any
+
+/**
+ * Options of {@link toMermaid}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface MermaidOptions {
+  /** A run's journal: draw the path it took. */
+  readonly run?: ReadonlyArray<Journal.Stored | Journal.Entry> | undefined
+}
 
 /**
  * The graph of all possible flows as plain JSON.
@@ -825,3 +853,70 @@ export const toMermaid: {
  * @category Accessors
  */
 export const graph: (self: Any) => Graph.Graph = internalGraph.graph
+
+/**
+ * Every event type the workflow knows, by tag: what its steps accept and declare in `emits`, its `external` types,
+ * `HumanResponse`, `InputRequired`, `StepFailed`, and `StartEvent`/`StopEvent` with the workflow's input and output
+ * schemas. Used to build forms (the studio) and to decode events sent from outside.
+ *
+ * @since 0.1.0
+ * @category Accessors
+ */
+export const eventTypes = (self: Any): ReadonlyMap<string, Schema.Schema<any, any, never>> => planOf(self).registry
+
+/**
+ * Options of {@link fork} and {@link forkJournal}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface ForkOptions {
+  /** The run forked from (its journal is read from the `JournalStore`). */
+  readonly from: string
+  /** The offset of the last journal entry copied (entries `0` to `offset`); the run's end cannot be copied. */
+  readonly offset: number
+  /**
+   * The entry at `offset` with its event replaced by this one (encoded JSON, with the same `_tag`): the input of
+   * `RunStarted`, the event of `ExternalEventSent`/`EventSent`, the answer of `WaiterAnswered`, or the `index`-th
+   * event an `InvocationCompleted` returned.
+   */
+  readonly event?: unknown
+  /** Which returned event of an `InvocationCompleted` `event` replaces (needed when it returned several). */
+  readonly index?: number | undefined
+  /** The fork's run id (default: a new UUID). */
+  readonly runId?: string | undefined
+}
+
+/**
+ * Writes a fork's journal and returns it: a copy of run `from`'s journal up to `offset` (optionally with that
+ * entry's event edited) under a new run id, whose `RunStarted` records `forkedFrom: { runId, offset, edited? }`.
+ * The copy is checked against the workflow (`Journal.check`: an edited event that does not fit its schema fails with
+ * `ForkError` and nothing is written). Nothing runs: see {@link fork}.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const forkJournal: (
+  self: Any,
+  options: ForkOptions
+) => Effect.Effect<
+  { readonly runId: string; readonly entries: ReadonlyArray<Journal.Stored> },
+  ForkError | JournalStoreError | JournalConflictError,
+  JournalStore
+> = internalFork.forkJournal
+
+/**
+ * Time travel: starts a new run from a point of another run's journal, optionally with one event edited
+ * ({@link forkJournal}), and resumes it from that journal. The fork is durable and records where it came from.
+ *
+ * @since 0.1.0
+ * @category Combinators
+ */
+export const fork: <W extends Any>(
+  self: W,
+  options: ForkOptions & { readonly run?: RunOptions<State<W>> | undefined }
+) => Effect.Effect<
+  RunHandle<W, RunStoreError>,
+  ForkError | JournalStoreError | JournalConflictError | InvalidSnapshotError | RunNotFoundError | RunStoreError,
+  Requirements<W> | Scope.Scope | RunStore | JournalStore
+> = internalFork.fork as any

@@ -534,3 +534,20 @@ export class JournalFencedError extends Data.TaggedError("JournalFencedError")<{
           "stop driving it: the new owner continues it from the journal."
   }
 }
+
+/**
+ * A fork (`Workflow.fork`) could not be made: the source run has no journal, the offset is outside it or at its end,
+ * the edited event does not fit the entry or the workflow's schemas. `reason` says which; nothing was written.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class ForkError extends Data.TaggedError("ForkError")<{
+  /** The run forked from. */
+  readonly runId: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Cannot fork run ${this.runId}: ${this.reason}`
+  }
+}

@@ -295,7 +295,12 @@ export const RunSummary = Schema.Struct({
   /** The conversation the run belongs to, when it continues or was continued. */
   conversationId: Schema.optional(Schema.String),
   /** The parent run of a child workflow's run. */
-  parentRunId: Schema.optional(Schema.String)
+  parentRunId: Schema.optional(Schema.String),
+  /**
+   * The definition signature the run was started with (`Journal.signature`), for runs kept on a journal: compare it
+   * with `Journal.signature(wf)` of the deployed definition to see which runs predate a deploy.
+   */
+  signature: Schema.optional(Schema.String)
 })
 
 /**
@@ -308,6 +313,81 @@ export const SendEvent = Schema.Struct({
   type: Schema.String,
   data: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), { default: () => ({}) }),
   step: Schema.optional(Schema.String)
+})
+
+/**
+ * The server has no `JournalStore`, or the run has no journal: what needs a run's journal (its timeline, a fork)
+ * is not available (501).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class JournalUnavailable extends Schema.TaggedError<JournalUnavailable>()(
+  "JournalUnavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 501 })
+) {}
+
+/**
+ * A fork cannot be made as asked (400): the offset is outside the run's journal or at its end, or the edited event
+ * does not fit the entry or the workflow's schemas. The message says which; nothing was written.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class InvalidFork extends Schema.TaggedError<InvalidFork>()(
+  "InvalidFork",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/**
+ * A workflow's graph as JSON (`Workflow.graph`) with what a form needs: the definition signature, the input JSON
+ * Schema, the JSON Schema of every event type it knows (by tag), and the tags that may be sent from outside.
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const WorkflowGraph = Schema.Struct({
+  name: Schema.String,
+  description: Schema.NullOr(Schema.String),
+  signature: Schema.String,
+  graph: Schema.Unknown,
+  mermaid: Schema.String,
+  input: Schema.Unknown,
+  events: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  external: Schema.Array(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category Schemas
+ */
+export type WorkflowGraph = typeof WorkflowGraph.Type
+
+/**
+ * A page of a run's journal: its entries (see `Journal` of `@eventflow/core`) with their offsets.
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const JournalPage = Schema.Struct({
+  runId: Schema.String,
+  entries: Schema.Array(Schema.Struct({ offset: Schema.Number, entry: Schema.Unknown }))
+})
+
+/**
+ * The body of `POST /runs/{id}/fork`: the offset of the last journal entry copied, and optionally the event that
+ * replaces that entry's event (its encoded JSON, same `_tag`; for `RunStarted`, the input), with `index` for an
+ * invocation that returned several events.
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const ForkRequest = Schema.Struct({
+  offset: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
+  event: Schema.optional(Schema.Unknown),
+  index: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative()))
 })
 
 const nameParam = Schema.Struct({ name: Schema.String })
@@ -435,6 +515,38 @@ export class WorkflowApi extends HttpApi.make("eventflow")
           .addError(RunLimitReached)
       )
       .add(HttpApiEndpoint.del("cancelRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
+      .add(
+        HttpApiEndpoint.get("getWorkflowGraph", "/workflows/:name/graph")
+          .setPath(nameParam)
+          .addSuccess(WorkflowGraph)
+          .addError(WorkflowNotFound)
+      )
+      .add(
+        HttpApiEndpoint.get("runJournal", "/runs/:id/journal")
+          .setPath(idParam)
+          .setUrlParams(
+            Schema.Struct({ from: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative())) })
+          )
+          .addSuccess(JournalPage)
+          .addError(RunNotFound)
+          .addError(JournalUnavailable)
+          .annotate(OpenApi.Description, "The run's journal entries at offsets `from` (default 0) and after.")
+      )
+      .add(
+        HttpApiEndpoint.post("forkRun", "/runs/:id/fork")
+          .setPath(idParam)
+          .setPayload(ForkRequest)
+          .addSuccess(RunInfo, { status: 201 })
+          .addError(RunNotFound)
+          .addError(WorkflowNotFound)
+          .addError(InvalidFork)
+          .addError(JournalUnavailable)
+          .annotate(
+            OpenApi.Description,
+            "A new run from a point of this run's journal (entries 0 to `offset`), optionally with that entry's " +
+              "event replaced by `event`; its journal's RunStarted records `forkedFrom`."
+          )
+      )
   )
   .addError(Unauthorized)
   .addError(PayloadTooLarge)

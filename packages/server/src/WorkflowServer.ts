@@ -17,7 +17,7 @@ import * as UrlParams from "@effect/platform/UrlParams"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type { Run, RunHandle, Snapshot, WorkflowError } from "@eventflow/core"
-import { Event, RunEngine, RunStore, Workflow } from "@eventflow/core"
+import { Event, JournalStore, RunEngine, RunStore, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
@@ -53,9 +53,11 @@ import {
   type WorkflowInfo,
   WorkflowNotFound
 } from "./WorkflowApi.js"
+import * as StudioApi from "./internal/studioApi.js"
 import { Lifecycle, makeController } from "./internal/lifecycle.js"
 import { nestsDeeperThan } from "./internal/jsonDepth.js"
 import * as Routes from "./internal/routes.js"
+import * as Studio from "./internal/studio.js"
 import * as Sse from "./internal/sse.js"
 import * as StoreHealth from "./internal/storeHealth.js"
 
@@ -103,6 +105,12 @@ export interface Options<Ws extends ReadonlyArray<Workflow.Any>> {
    * client that does not read, an upload that never ends). Default 10 seconds.
    */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
+  /**
+   * Eventflow Studio, the web debugger, at `GET /studio` (default `true`; `false` turns it off: `/studio` is then
+   * 404). Its page and script are static and served without the token; the page asks for the token once and sends
+   * it with every request for data.
+   */
+  readonly studio?: boolean | undefined
 }
 
 /**
@@ -321,6 +329,24 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
         })
       const info = (found: Found): Effect.Effect<RunInfo> =>
         found._tag === "Live" ? runInfo(found.entry) : Effect.succeed(storedInfo(found.snapshot))
+      // The studio's routes (journal, fork, graph): see internal/studioApi.ts.
+      const studio = StudioApi.make({
+        journal: yield* Effect.serviceOption(JournalStore.JournalStore),
+        findWorkflow,
+        exists: (id) => Effect.asVoid(findRun(id)),
+        startResumed: (workflow, runId) =>
+          Effect.gen(function* () {
+            const [handle, runScope] = yield* inRunScope(
+              Effect.provide(
+                Workflow.resume(workflow as Workflow.AnyWith<R>, runId, { limits: options.limits }),
+                context
+              )
+            )
+            const entry: Entry = { workflow, handle }
+            yield* track(entry, runScope)
+            return yield* runInfo(entry)
+          })
+      })
 
       return handlers
         .handle("health", () => Effect.map(health.status, (store) => ({ status: store.status, store })))
@@ -459,6 +485,9 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
             return yield* runInfo(found.entry)
           })
         )
+        .handle("getWorkflowGraph", ({ path }) => studio.graph(path.name))
+        .handle("runJournal", ({ path, urlParams }) => studio.journal(path.id, urlParams.from ?? 0))
+        .handle("forkRun", ({ path, payload }) => studio.fork(path.id, payload))
     })
   )
 
@@ -498,7 +527,12 @@ const errorResponse = (status: number, _tag: string, message: string, headers?: 
  * (415) or does not parse (400 `InvalidJson`), and JSON bodies for the errors the platform answers with an empty body.
  */
 const guard =
-  (token: Option.Option<Redacted.Redacted>, limits: Limits, lifecycle: Lifecycle) =>
+  (
+    token: Option.Option<Redacted.Redacted>,
+    limits: Limits,
+    lifecycle: Lifecycle,
+    studio: Studio.Studio | undefined = undefined
+  ) =>
   (app: HttpApp.Default): HttpApp.Default =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       const path = request.url.split("?")[0]
@@ -508,6 +542,11 @@ const guard =
             connection: "close"
           })
         )
+      }
+      // The studio's static page and script (no data in them): served without the token.
+      if (studio !== undefined && (request.method === "GET" || request.method === "HEAD")) {
+        const response = studio(path)
+        if (response !== undefined) return Effect.succeed(response)
       }
       if (Option.isSome(token) && path !== "/health" && path !== "/ready") {
         const match = /^Bearer (.+)$/i.exec(request.headers.authorization ?? "")
@@ -794,7 +833,8 @@ export const layerWithStore = <const Ws extends ReadonlyArray<Workflow.Any>>(
       const guarded = guard(
         token,
         { maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, maxJsonDepth: options.maxJsonDepth ?? 64 },
-        controller
+        controller,
+        options.studio === false ? undefined : Studio.make()
       )
       const cors = options.cors
       const middleware =

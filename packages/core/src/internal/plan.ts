@@ -71,6 +71,7 @@ const makePlan = (self: Workflow.Any): Plan => {
   for (const def of self.steps) {
     for (const type of def.match) register(type)
     for (const type of def.emits ?? []) register(type)
+    for (const type of def.waitsFor ?? []) register(type)
   }
   register(Event.HumanResponse)
   register(Event.InputRequired)

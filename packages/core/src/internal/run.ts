@@ -382,7 +382,7 @@ export class RunImpl<S = unknown> {
   }
 
   private encodeSnapshot(): Snapshot.Snapshot {
-    const exit = this.ended.exit
+    const exit = this.ended.exit ?? this.ending
     return encodeSnapshot({
       state: this.state,
       published: this.log.entries,
@@ -402,6 +402,9 @@ export class RunImpl<S = unknown> {
   }
 
   private completedWith: unknown = undefined
+
+  /** The run's exit while its final checkpoint is being saved (before `ended` is done). */
+  private ending: Exit.Exit<unknown, unknown> | undefined = undefined
 
   /** Marks a run restored from a completed snapshot as completed with its result. */
   complete(result: unknown): void {
@@ -695,6 +698,8 @@ export class RunImpl<S = unknown> {
     const exit = this.exitOf(ending)
     if (ending._tag === "Completed") this.completedWith = ending.result
     if (this.durable !== undefined) {
+      // The final checkpoint is taken before the result is delivered: it records the run's error from here.
+      this.ending = exit
       const others = Array.from(this.fibers)
       // Kept, so that closing the run's scope while the final checkpoint waits for the store interrupts it
       // (the store keeps the run's last saved checkpoint, to resume from).

@@ -183,11 +183,23 @@ const makeStep = (
       else problems.push(`${where}: children entry ${describe(child)} is not a workflow (defineWorkflow(...)).`)
     }
   }
+  let waitsFor: Array<any> | undefined
+  if (options?.waitsFor !== undefined && !Array.isArray(options.waitsFor)) {
+    problems.push(`${where}: waitsFor must be an array of event types, got ${describe(options.waitsFor)}.`)
+  } else if (options?.waitsFor !== undefined) {
+    waitsFor = []
+    for (const type of options.waitsFor) {
+      if (tagOfSafe(type) === undefined)
+        problems.push(`${where}: waitsFor entry ${describe(type)} is not an event type.`)
+      else waitsFor.push(type)
+    }
+  }
   return {
     name,
     match: matchTypes,
     accepts,
     emits,
+    waitsFor,
     handler: handler as Workflow.StepDefinition["handler"],
     workers,
     retry: options?.retry,
