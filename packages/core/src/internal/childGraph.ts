@@ -57,10 +57,16 @@ export const mermaidChildren = (
         lines.push(
           node.kind === "step"
             ? `    ${id}["${mermaidLabel(node.name)}"]:::step`
-            : `    ${id}(["${mermaidLabel(node.tag)}"]):::${node.role === "event" ? "event" : node.role}`
+            : node.kind === "event"
+              ? `    ${id}(["${mermaidLabel(node.tag)}"]):::${node.role === "event" ? "event" : node.role}`
+              : `    ${id}[/"${mermaidLabel(`👤 ${node.tag}`)}"/]:::human`
         )
       }
-      for (const edge of child.graph.edges) lines.push(`    ${inner.get(edge.from)} --> ${inner.get(edge.to)}`)
+      for (const edge of child.graph.edges) {
+        lines.push(
+          `    ${inner.get(edge.from)} ${edge.kind === "waits" ? "-. waits .->" : "-->"} ${inner.get(edge.to)}`
+        )
+      }
       if (child.graph.children !== undefined) lines.push(...mermaidChildren(child.graph.children, inner, `${sub}_c`))
     }
     lines.push("  end")

@@ -18,9 +18,9 @@ const nativeTracer = Effect.runSync(Effect.tracer)
  * build a span on every call, which costs more than a whole short run.
  */
 const traced = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.tracer, (tracer) => (
+  Effect.flatMap(Effect.tracer, (tracer) =>
     tracer === nativeTracer ? effect : Effect.withSpan(effect, name, { captureStackTrace: false })
-  ))
+  )
 
 /** A new in-process engine with an empty registry. @internal */
 export const makeLocal = (): Service => {
