@@ -8,6 +8,7 @@ import {
   HumanResponse,
   InputRequired,
   type Run,
+  RunEngine,
   RunStore,
   StartEvent,
   StopEvent,
@@ -188,6 +189,31 @@ const unfinishedRuns = (db: string) =>
       Effect.provide(SqliteRunStore.layer({ filename: db }))
     )
   )
+
+describe("examples/approval on a RunEngine", () => {
+  it.effect("the README's run engine snippet: settled, list and send address the run by id", () =>
+    Effect.gen(function* () {
+      const listed: Array<ReadonlyArray<RunEngine.RunInfo>> = []
+      const program = Effect.gen(function* () {
+        const handle = yield* Workflow.start(approval, { topic: "engines" })
+        const engine = yield* RunEngine.RunEngine
+        yield* engine.settled(handle.runId) // "waiting"
+        yield* engine.list() // [{ runId, workflow: "content-approval", status: "waiting" }]
+        yield* engine.send(handle.runId, { _tag: "HumanResponse", response: "yes" })
+        return yield* handle.result
+      }).pipe(Effect.scoped, Effect.provide(RunEngine.layerLocal))
+      assert.deepStrictEqual(yield* program, { text: "Eventflow makes engines simple.", revisions: 0 })
+      // The same calls, checked.
+      yield* Effect.gen(function* () {
+        const handle = yield* Workflow.start(approval, { topic: "engines" })
+        const engine = yield* RunEngine.RunEngine
+        assert.strictEqual(yield* engine.settled(handle.runId), "waiting")
+        listed.push(yield* engine.list())
+        assert.deepStrictEqual(listed[0], [{ runId: handle.runId, workflow: "content-approval", status: "waiting" }])
+      }).pipe(Effect.scoped, Effect.provide(RunEngine.layerLocal))
+    })
+  )
+})
 
 describe("examples/approval (as a program)", () => {
   it("with piped feedback then yes: revises once and approves", async () => {

@@ -5,10 +5,9 @@
  *
  * @example
  * ```ts
- * import { TypedClient, WorkflowClient } from "@eventflow/server/client"
- * import { Effect } from "effect"
- * import { payment } from "./workflows.js"
- *
+ * // TypedClient and WorkflowClient come from "@eventflow/server/client".
+ * // `payment`: a workflow (or `TypedClient.schemasOf(payment)`) of your application.
+ * declare const payment: TypedClient.Definition<"payment", { readonly amount: number }, { readonly amount: number }, string>
  * const program = Effect.gen(function* () {
  *   const runs = TypedClient.make(yield* WorkflowClient.make({ baseUrl: "http://127.0.0.1:3000" }), [payment])
  *   const run = yield* runs.payment.start({ amount: 12 }, { wait: true }) // `amout` does not compile

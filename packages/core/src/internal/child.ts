@@ -85,6 +85,7 @@ const acquire = (
           durable: true,
           ...(options?.timeout && { timeout: options.timeout })
         }).pipe(Effect.provideService(RunStore, store), Effect.orDie)
+        run.withoutHandle = parent.withoutHandle
       }
     }
     if (run === undefined) {
