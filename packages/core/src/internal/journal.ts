@@ -16,8 +16,7 @@ import { planOf } from "./plan.js"
 export const invocationKey = (step: string, eventId: string): string => `${step}@${eventId}`
 
 /** @internal */
-export const waiterKey = (step: string, eventId: string, index: number): string =>
-  `${invocationKey(step, eventId)}#${index}`
+export { waiterKey } from "./ids.js"
 
 /** @internal */
 export const ids = {
@@ -30,7 +29,10 @@ export const ids = {
   externalEventSent: (eventId: string): string => `sent:${eventId}`,
   waiterRegistered: (key: string): string => `wait:${key}`,
   waiterAnswered: (key: string): string => `answer:${key}`,
-  runEnded: "end"
+  runEnded: "end",
+  written: (writeId: string): string => `write:${writeId}`,
+  collected: (step: string, eventId: string, call: number): string => `collect:${invocationKey(step, eventId)}#${call}`,
+  published: (from: number): string => `log:${from}`
 } as const
 
 // -----------------------------------------------------------------------------

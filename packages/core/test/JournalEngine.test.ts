@@ -1,0 +1,110 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Effect, Exit, Layer, Option, Ref, Schema, Scope, Stream } from "effect"
+import {
+  defineWorkflow,
+  Event,
+  HumanResponse,
+  InputRequired,
+  Journal,
+  JournalMismatchError,
+  JournalStore,
+  type RunHandle,
+  RunStore,
+  StartEvent,
+  StopEvent,
+  Workflow
+} from "@eventflow/core"
+
+const A = Event.define("A", { n: Schema.Number })
+const Progress = Event.define("Progress", { n: Schema.Number })
+const Ask = Event.define("Ask", { n: Schema.Number })
+
+const allEvents = (handle: RunHandle) => Effect.map(Stream.runCollect(handle.events()), Chunk.toReadonlyArray)
+
+/** A RunStore and a JournalStore in memory, built once so that a "new process" (a new scope) shares them. */
+const stores = Effect.map(Layer.build(Layer.merge(RunStore.layerMemory, JournalStore.layerMemory)), (context) => ({
+  provide: <X, E, R>(effect: Effect.Effect<X, E, R>) => Effect.provide(effect, context),
+  journal: Effect.provide(JournalStore.JournalStore, context)
+}))
+
+const loop = (name: string, hops: number) =>
+  defineWorkflow({
+    name,
+    input: Schema.Number,
+    output: Schema.Number,
+    state: Schema.Struct({ count: Schema.Number }),
+    initialState: { count: 0 }
+  })
+    .step(StartEvent, (s) => Effect.succeed(A.make({ n: s.input })), { emits: [A] })
+    .step(
+      A,
+      (a, ctx) =>
+        Effect.gen(function* () {
+          yield* ctx.write(Progress.make({ n: a.n }))
+          yield* Ref.update(ctx.state, (s) => ({ count: s.count + 1 }))
+          return a.n + 1 >= hops
+            ? StopEvent.make({ result: (yield* Ref.get(ctx.state)).count })
+            : A.make({ n: a.n + 1 })
+        }),
+      { emits: [A, StopEvent], name: "hop" }
+    )
+
+const approval = (name: string) =>
+  defineWorkflow({ name, input: Schema.Number, output: Schema.String })
+    .step(StartEvent, (s) => Effect.succeed(Ask.make({ n: s.input })), { emits: [Ask] })
+    .step(
+      Ask,
+      (ask, ctx) =>
+        Effect.gen(function* () {
+          const answer = yield* ctx.waitFor(HumanResponse, {
+            prompt: InputRequired.make({ prompt: `approve ${ask.n}?` })
+          })
+          return StopEvent.make({ result: `${ask.n}:${answer.response}` })
+        }),
+      { emits: [StopEvent], name: "review" }
+    )
+
+describe("the engine on the journal", () => {
+  it.scoped("a durable run appends its journal: started, one completion per hop, the log, ended", () =>
+    Effect.gen(function* () {
+      const s = yield* stores
+      const wf = loop("journal-loop", 5)
+      const result = yield* s.provide(Workflow.run(wf, 0, { durable: true, runId: "r1" }))
+      assert.strictEqual(result, 5)
+      const journal = yield* s.journal
+      const entries = yield* journal.read("r1")
+      const tags = entries.map((e) => e.entry._tag)
+      assert.strictEqual(tags[0], "RunStarted")
+      assert.strictEqual(tags.at(-1) === "RunEnded" || tags.at(-2) === "RunEnded", true)
+      assert.strictEqual(tags.filter((t) => t === "InvocationCompleted").length, 6)
+      assert.deepStrictEqual(Journal.check(wf, entries), [])
+      const summary = yield* journal.summary("r1")
+      assert.strictEqual(Option.getOrThrow(summary).status, "completed")
+      assert.strictEqual(Option.getOrThrow(summary).signature, Journal.signature(wf))
+    })
+  )
+
+  it.scoped("a waiting run resumes from its journal in a new scope, with the same log, and completes", () =>
+    Effect.gen(function* () {
+      const s = yield* stores
+      const wf = approval("journal-approval")
+      const scope1 = yield* Scope.make()
+      const first = yield* s.provide(Scope.extend(Workflow.start(wf, 7, { durable: true, runId: "r2" }), scope1))
+      assert.strictEqual(yield* first.settled, "waiting")
+      const journal = yield* s.journal
+      const logged = (yield* journal.read("r2")).flatMap((e) => (e.entry._tag === "Published" ? e.entry.events : []))
+      const before = yield* Effect.map(
+        Stream.runCollect(Stream.take(first.events({ internal: true }), logged.length)),
+        Chunk.toReadonlyArray
+      )
+      assert.strictEqual(before.at(-1)?._tag, "RunIdle")
+      yield* Scope.close(scope1, Exit.void)
+      const second = yield* s.provide(Workflow.resume(wf, "r2"))
+      assert.strictEqual(yield* second.status, "waiting")
+      yield* second.send(HumanResponse.make({ response: "yes" }))
+      assert.strictEqual(yield* second.result, "7:yes")
+      const after = yield* Effect.map(Stream.runCollect(second.events({ internal: true })), Chunk.toReadonlyArray)
+      assert.deepStrictEqual(after.slice(0, before.length), before)
+    })
+  )
+})
