@@ -22,7 +22,7 @@ const Ask = Event.define("Ask", { n: Schema.Number })
 const allEvents = (handle: RunHandle) => Effect.map(Stream.runCollect(handle.events()), Chunk.toReadonlyArray)
 
 /** A RunStore and a JournalStore in memory, built once so that a "new process" (a new scope) shares them. */
-const stores = Effect.map(Layer.build(Layer.merge(RunStore.layerMemory, JournalStore.layerMemory)), (context) => ({
+const stores = Effect.map(Layer.build(RunStore.layerMemory), (context) => ({
   provide: <X, E, R>(effect: Effect.Effect<X, E, R>) => Effect.provide(effect, context),
   journal: Effect.provide(JournalStore.JournalStore, context)
 }))
@@ -49,7 +49,7 @@ const loop = (name: string, hops: number) =>
       { emits: [A, StopEvent], name: "hop" }
     )
 
-const approval = (name: string) =>
+const approval = (name: string, stepName = "review") =>
   defineWorkflow({ name, input: Schema.Number, output: Schema.String })
     .step(StartEvent, (s) => Effect.succeed(Ask.make({ n: s.input })), { emits: [Ask] })
     .step(
@@ -61,7 +61,7 @@ const approval = (name: string) =>
           })
           return StopEvent.make({ result: `${ask.n}:${answer.response}` })
         }),
-      { emits: [StopEvent], name: "review" }
+      { emits: [StopEvent], name: stepName }
     )
 
 describe("the engine on the journal", () => {
@@ -106,5 +106,39 @@ describe("the engine on the journal", () => {
       const after = yield* Effect.map(Stream.runCollect(second.events({ internal: true })), Chunk.toReadonlyArray)
       assert.deepStrictEqual(after.slice(0, before.length), before)
     })
+  )
+
+  it.scoped(
+    "a journal replayed on a definition whose step was renamed fails the resume with one typed error listing it",
+    () =>
+      Effect.gen(function* () {
+        const s = yield* stores
+        const scope1 = yield* Scope.make()
+        const first = yield* s.provide(
+          Scope.extend(Workflow.start(approval("journal-rename"), 3, { durable: true, runId: "r3" }), scope1)
+        )
+        assert.strictEqual(yield* first.settled, "waiting")
+        yield* Scope.close(scope1, Exit.void)
+        const renamed = approval("journal-rename", "check")
+        const error = yield* Effect.flip(s.provide(Workflow.resume(renamed, "r3")))
+        assert.instanceOf(error, JournalMismatchError)
+        const mismatch = error as JournalMismatchError
+        assert.strictEqual(mismatch.runId, "r3")
+        // The completion of StartEvent is fine; the waiter registered by "review" is not.
+        const review = mismatch.mismatches.filter((m) => m.includes('no step "review"'))
+        assert.isAbove(review.length, 0)
+        assert.include(mismatch.message, 'no step "review"')
+        assert.include(mismatch.message, "check")
+        // Nothing was appended by the refused resume, and the original definition still resumes it.
+        const journal = yield* s.journal
+        const before = (yield* journal.read("r3")).length
+        const again = yield* s.provide(Workflow.resume(approval("journal-rename"), "r3"))
+        assert.strictEqual(yield* again.status, "waiting")
+        yield* again.send(HumanResponse.make({ response: "ok" }))
+        assert.strictEqual(yield* again.result, "3:ok")
+        assert.isAbove((yield* journal.read("r3")).length, before)
+        const events = yield* allEvents(again)
+        assert.strictEqual(events.at(-1)?._tag, "StopEvent")
+      })
   )
 })

@@ -10,12 +10,14 @@
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as JournalStore from "@eventflow/core/JournalStore"
 import type * as RunStore from "@eventflow/core/RunStore"
 import type { RunStoreError } from "@eventflow/core/WorkflowError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as internal from "./internal/sqliteRunStore.js"
+import * as stores from "./internal/sqliteStores.js"
 
 /**
  * Options of the store.
@@ -77,7 +79,9 @@ export const make: (options?: Options) => Effect.Effect<RunStore.Service, RunSto
  * }).pipe(Effect.provide(SqliteRunStore.layer({ filename: "runs.db" })))
  * ```
  */
-export const layer: (options: LayerOptions) => Layer.Layer<RunStore.RunStore, RunStoreError> = internal.layer
+export const layer: (
+  options: LayerOptions
+) => Layer.Layer<RunStore.RunStore | JournalStore.JournalStore, RunStoreError> = stores.layer
 
 /**
  * A `RunStore` on an existing SQLite `SqlClient` (for example `SqliteClient.layer` of `@effect/sql-sqlite-node`),
@@ -88,4 +92,5 @@ export const layer: (options: LayerOptions) => Layer.Layer<RunStore.RunStore, Ru
  */
 export const layerFromClient: (
   options?: Options
-) => Layer.Layer<RunStore.RunStore, RunStoreError, SqlClient.SqlClient> = internal.layerFromClient
+) => Layer.Layer<RunStore.RunStore | JournalStore.JournalStore, RunStoreError, SqlClient.SqlClient> =
+  stores.layerFromClient

@@ -7,6 +7,7 @@ import type * as Workflow from "../Workflow.js"
 import { tagOfSafe } from "./event.js"
 import { cyrb53 } from "./ids.js"
 import { planOf } from "./plan.js"
+import { registered } from "./registry.js"
 
 // -----------------------------------------------------------------------------
 // Entry ids (DESIGN.md "Identity": events "0", "p/s/k", "x/n"; an invocation is (step, eventId))
@@ -199,4 +200,21 @@ export const signature = (self: Workflow.Any): string => {
     signatures.set(self, sig)
   }
   return sig
+}
+
+// -----------------------------------------------------------------------------
+// Definitions known in this process (to build a journaled run's snapshot where only its id is given)
+// -----------------------------------------------------------------------------
+
+/**
+ * The definition a journal was written with, among those known in this process: the one with its signature, else
+ * the last one of that name (the replay checks then tell what does not fit).
+ *
+ * @internal
+ */
+export const lookup = (name: string, sig: string): Workflow.Any | undefined => {
+  const list = registered(name)
+  if (list === undefined) return undefined
+  for (const wf of list) if (signature(wf) === sig) return wf
+  return list.at(-1)
 }

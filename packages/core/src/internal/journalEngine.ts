@@ -507,9 +507,8 @@ export const replay = (
   })
   const full: Snapshot.Snapshot = {
     ...snapshot,
-    state: committed,
     published: encodedPublished,
-    ...(ended?.result !== undefined ? { result: ended.result } : {}),
+    ...(ended?.result !== undefined ? { result: reencodeResult(plan, ended.result) } : {}),
     ...(ended?.error !== undefined ? { error: ended.error } : {})
   }
   return {
@@ -522,6 +521,13 @@ export const replay = (
     entries: entries.length,
     trace: first.options.trace
   }
+}
+
+/** A result as its schema encodes it (the journal stores JSON with sorted keys). */
+const reencodeResult = (plan: Plan, result: unknown): unknown => {
+  const schema = plan.workflow.output as Schema.Schema<unknown, unknown, never>
+  const decoded = Schema.decodeUnknownEither(schema)(result)
+  return Either.isLeft(decoded) ? result : Schema.encodeUnknownSync(schema)(decoded.right)
 }
 
 /** Decodes a replayed run for the shell (the snapshot restart path). @internal */

@@ -51,6 +51,7 @@ import {
 } from "../WorkflowError.js"
 import { tagOf } from "./event.js"
 import { collectId, waiterKey } from "./ids.js"
+import { register } from "./registry.js"
 import { definitionProblems, validate } from "./graph.js"
 import * as I from "./interpreter.js"
 import { Log } from "./log.js"
@@ -186,6 +187,8 @@ interface Journaled {
   committedJson: unknown
   /** The state updates of each unfinished invocation, applied live and committed when it finishes. */
   readonly updates: Map<I.Invocation, Array<(s: unknown) => unknown>>
+  /** The run's start could not be journaled (its state does not encode): it fails, and nothing of it is stored. */
+  unstored: boolean
 }
 
 /** How a failed checkpoint is retried: soon at first, then every 5 seconds, until the store takes it. */
@@ -279,6 +282,7 @@ export class RunImpl<S = unknown> {
       committed: value,
       committedJson: committed,
       updates: new Map(),
+      unstored: false,
       context: {
         plan,
         runId: this.runId,
@@ -320,6 +324,7 @@ export class RunImpl<S = unknown> {
         journal.buffer.push(toEntry(journal.context, records[i]))
       } catch (error) {
         if (!(error instanceof StateNotSerializableError)) throw error
+        if (records[i]._tag === "Started") journal.unstored = true
         failure ??= error
       }
     }
@@ -379,6 +384,7 @@ export class RunImpl<S = unknown> {
   /** Appends what was journaled since the last append, with the new part of the published log. (Hold the lock.) */
   private appendJournal(journal: Journaled): Effect.Effect<void, RunStoreError> {
     const batch = journal.buffer.splice(0)
+    if (journal.unstored) return Effect.void
     const entries = this.log.entries
     const length = entries.length
     const from = journal.loggedUpTo
@@ -1302,13 +1308,15 @@ const makeDurable = (
   run: RunImpl,
   self: Workflow.Any,
   options: RunOptions | undefined,
-  resumed?: { readonly committed: unknown; readonly logged: number }
+  resumed?: { readonly committed: unknown; readonly logged: number },
+  onJournal = true
 ) =>
   Effect.gen(function* () {
     const store = yield* RunStore
     run.makeDurable(store, yield* Effect.makeSemaphore(1))
-    const journal = yield* Effect.serviceOption(JournalStore)
+    const journal = onJournal ? yield* Effect.serviceOption(JournalStore) : Option.none()
     if (Option.isSome(journal)) {
+      register(self)
       run.makeJournaled(
         journal.value,
         signatureOf(self),
@@ -1438,7 +1446,8 @@ export const resumeRun = (
       run.complete(restored.result)
       return run
     }
-    if (durable) yield* makeDurable(run, self, options)
+    // A run saved as a snapshot (a version-1 file) goes on as one, in the RunStore.
+    if (durable) yield* makeDurable(run, self, options, undefined, false)
     yield* startTimer(self, run, options)
     // A resume that cannot save fails (the store keeps the snapshot it was resumed from, to resume later).
     yield* Effect.tapError(run.applyAndSave({ _tag: "Restart", invocations: restored.inFlight }), () => run.discard)
