@@ -81,6 +81,17 @@ describe("the engine on the journal", () => {
       const summary = yield* journal.summary("r1")
       assert.strictEqual(Option.getOrThrow(summary).status, "completed")
       assert.strictEqual(Option.getOrThrow(summary).signature, Journal.signature(wf))
+      // The RunStore lists it with its signature, and loads it as the snapshot its journal replays to.
+      const runs = yield* s.provide(Effect.flatMap(RunStore.RunStore, (store) => store.list()))
+      assert.deepStrictEqual(
+        runs.map((r) => [r.runId, r.status, r.signature]),
+        [["r1", "completed", Journal.signature(wf)]]
+      )
+      const loaded = Option.getOrThrow(yield* s.provide(Effect.flatMap(RunStore.RunStore, (store) => store.load("r1"))))
+      assert.strictEqual(loaded.status, "completed")
+      assert.strictEqual(loaded.result, 5)
+      assert.deepStrictEqual(loaded.state, { count: 5 })
+      assert.strictEqual(loaded.published.filter((e: any) => e._tag === "Progress").length, 5)
     })
   )
 

@@ -268,7 +268,12 @@ export const RunSummary = Schema.Struct({
   workflow: Schema.String,
   status: RunStatus,
   createdAt: Schema.Number,
-  updatedAt: Schema.Number
+  updatedAt: Schema.Number,
+  /**
+   * The definition signature the run was started with (`Journal.signature`), for runs kept on a journal: compare it
+   * with `Journal.signature(wf)` of the deployed definition to see which runs predate a deploy.
+   */
+  signature: Schema.optional(Schema.String)
 })
 
 /**
