@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Layer, Option, Ref, Schema, Scope, Stream } from "effect"
+import { Chunk, Context, Effect, Exit, Layer, Option, Ref, Schema, Scope, Stream } from "effect"
 import {
   defineWorkflow,
   Event,
@@ -8,8 +8,10 @@ import {
   Journal,
   JournalMismatchError,
   JournalStore,
+  JournalStoreError,
   type RunHandle,
   RunStore,
+  RunStoreError,
   StartEvent,
   StopEvent,
   Workflow
@@ -150,6 +152,47 @@ describe("the engine on the journal", () => {
         assert.isAbove((yield* journal.read("r3")).length, before)
         const events = yield* allEvents(again)
         assert.strictEqual(events.at(-1)?._tag, "StopEvent")
+      })
+  )
+
+  it.scoped(
+    "an append that fails holds back what it would start: the start fails typed, nothing ran, nothing stored",
+    () =>
+      Effect.gen(function* () {
+        const journal = yield* JournalStore.makeMemory
+        const failing = { on: true }
+        const flaky: JournalStore.Service = {
+          ...journal,
+          append: (runId, entries, options) =>
+            failing.on
+              ? Effect.fail(new JournalStoreError({ operation: "append", runId, cause: new Error("disk full") }))
+              : journal.append(runId, entries, options)
+        }
+        const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, flaky)).pipe(
+          Context.add(JournalStore.JournalStore, flaky)
+        )
+        const ran = yield* Ref.make(0)
+        const wf = defineWorkflow({ name: "journal-flaky", input: Schema.Number, output: Schema.Number }).step(
+          StartEvent,
+          (s) =>
+            Effect.as(
+              Ref.update(ran, (n) => n + 1),
+              StopEvent.make({ result: s.input })
+            ),
+          { emits: [StopEvent] }
+        )
+        const error = yield* Effect.flip(
+          Effect.provide(Workflow.start(wf, 1, { durable: true, runId: "flaky" }), context)
+        )
+        assert.instanceOf(error, RunStoreError)
+        assert.include(error.message, "disk full")
+        assert.strictEqual(yield* Ref.get(ran), 0, "no step ran")
+        assert.deepStrictEqual(yield* journal.read("flaky"), [])
+        // Once the store takes appends, a run goes through and its journal holds everything.
+        failing.on = false
+        assert.strictEqual(yield* Effect.provide(Workflow.run(wf, 2, { durable: true, runId: "ok" }), context), 2)
+        assert.strictEqual(yield* Ref.get(ran), 1)
+        assert.strictEqual((yield* journal.read("ok")).at(-2)?.entry._tag, "RunEnded")
       })
   )
 })
