@@ -62,7 +62,10 @@ export const make: (options?: Options) => Effect.Effect<RunStore.Service, RunSto
   internal.make
 
 /**
- * A `RunStore` on a SQLite file of its own, opened when the layer is built and closed with it.
+ * A `RunStore` on a SQLite file of its own, opened when the layer is built and closed with it, with the
+ * `JournalStore` on the same file that durable runs append their journal to (see `SqliteJournalStore`). The
+ * `RunStore` lists journaled runs (with their definition signature) and loads them as the snapshot their journal
+ * replays to; runs saved as snapshots by an earlier version are listed, loaded and resumed as before.
  *
  * @since 0.1.0
  * @category Layers
@@ -84,8 +87,8 @@ export const layer: (
 ) => Layer.Layer<RunStore.RunStore | JournalStore.JournalStore, RunStoreError> = stores.layer
 
 /**
- * A `RunStore` on an existing SQLite `SqlClient` (for example `SqliteClient.layer` of `@effect/sql-sqlite-node`),
- * to share one connection with the application's own tables.
+ * A `RunStore` and the `JournalStore` of durable runs on an existing SQLite `SqlClient` (for example
+ * `SqliteClient.layer` of `@effect/sql-sqlite-node`), to share one connection with the application's own tables.
  *
  * @since 0.1.0
  * @category Layers
