@@ -2,13 +2,14 @@
  * Measures one scenario of one implementation in the current process: a warm-up at a small size (checked), a full
  * garbage collection, then the measured call (checked), turned into the metrics of {@link scenarios}.
  */
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fullGc, heapUsed, now, RssPeak } from "./measure.js"
 import {
   chainLength,
   checks,
+  durableLoopShort,
   type Implementation,
   type ScenarioId,
   type Sizes,
@@ -103,6 +104,27 @@ const once = async (impl: Implementation, id: ScenarioId, size: number, nextFile
       const ms = now() - start
       checks.durableChain(results, size)
       return { runsPerSec: perSecond(size, ms), usPerHop: (ms * 1000) / (size * chainLength) }
+    }
+    case "S6L": {
+      if (impl.durableLoop === undefined) throw new Error(`${impl.name} has no durable runs`)
+      const filename = nextFile()
+      const shortHops = Math.min(durableLoopShort, size)
+      const size0 = () => {
+        let bytes = 0
+        for (const file of [filename, `${filename}-wal`]) if (existsSync(file)) bytes += statSync(file).size
+        return bytes
+      }
+      const [short, long] = await impl.durableLoop([shortHops, size], filename)
+      checks.durableLoop(short.result, shortHops)
+      checks.durableLoop(long.result, size)
+      const usShort = (short.ms * 1000) / shortHops
+      const usLong = (long.ms * 1000) / size
+      return {
+        usPerHopShort: usShort,
+        usPerHopLong: usLong,
+        flatness: usLong / usShort,
+        bytesPerHop: size0() / (size + shortHops)
+      }
     }
   }
 }

@@ -68,10 +68,21 @@ export interface Implementation {
   readonly durableChain?:
     | ((runs: number, filename: string, options: { readonly trace: boolean }) => Promise<ReadonlyArray<number>>)
     | undefined
+  /**
+   * S6L: durable runs of loops of `hops[i]` hops with one `ctx.write` per hop, one after another on one SQLite file
+   * at `filename` (opened once). Resolves with each run's number of hops and milliseconds. `undefined` for an
+   * implementation without durable runs.
+   */
+  readonly durableLoop?:
+    | ((
+        hops: ReadonlyArray<number>,
+        filename: string
+      ) => Promise<ReadonlyArray<{ readonly result: number; readonly ms: number }>>)
+    | undefined
 }
 
 /** The scenario ids, in table order. */
-export const scenarioIds = ["S1", "S1t", "S2", "S3", "S3s", "S4", "S5", "S5e", "S6", "S6nt"] as const
+export const scenarioIds = ["S1", "S1t", "S2", "S3", "S3s", "S4", "S5", "S5e", "S6", "S6nt", "S6L"] as const
 
 export type ScenarioId = (typeof scenarioIds)[number]
 
@@ -87,6 +98,8 @@ export interface Sizes {
   readonly S5e: number
   readonly S6: number
   readonly S6nt: number
+  /** The long loop's hops (its short loop has {@link durableLoopShort}). */
+  readonly S6L: number
 }
 
 export const fullSizes: Sizes = {
@@ -100,7 +113,8 @@ export const fullSizes: Sizes = {
   S5: 10_000,
   S5e: 10_000,
   S6: 1_000,
-  S6nt: 1_000
+  S6nt: 1_000,
+  S6L: 10_000
 }
 
 export const quickSizes: Sizes = {
@@ -113,7 +127,8 @@ export const quickSizes: Sizes = {
   S5: 1_000,
   S5e: 1_000,
   S6: 100,
-  S6nt: 100
+  S6nt: 100,
+  S6L: 1_000
 }
 
 export const warmupSizes: Sizes = {
@@ -126,13 +141,17 @@ export const warmupSizes: Sizes = {
   S5: 1_000,
   S5e: 1_000,
   S6: 100,
-  S6nt: 100
+  S6nt: 100,
+  S6L: 100
 }
 
 /** Warm-up rounds before a measurement: at most this many, and none started after {@link warmupBudgetMs}. */
 export const warmupRounds = 5
 
 export const warmupBudgetMs = 1_500
+
+/** Hops of S6L's short loop, the baseline of its flatness ratio. */
+export const durableLoopShort = 100
 
 /** Step-hops of one S1 run. */
 export const chainLength = 10
@@ -180,7 +199,10 @@ export const checks = {
   suspended: (results: ReadonlyArray<string>, runs: number): void =>
     checkEach("S5 suspended", results, runs, (i) => `${i}:${humanResponse}`),
   durableChain: (results: ReadonlyArray<number>, runs: number): void =>
-    checkEach("S6 durable", results, runs, (i) => i + chainLength)
+    checkEach("S6 durable", results, runs, (i) => i + chainLength),
+  durableLoop: (n: number, hops: number): void => {
+    if (n !== hops) throw new WrongResultError("S6L durable loop", `final n ${n}, expected ${hops}`)
+  }
 }
 
 /** How a metric compares: `cost` (lower is better: ms, µs, KB) or `rate` (higher is better: per second). */
@@ -300,6 +322,18 @@ export const scenarios: ReadonlyArray<ScenarioSpec> = [
     title: "S6 durable, `trace: false` (eventflow only)",
     notApplicable: noDurableRuns,
     metrics: durableMetrics
+  },
+  {
+    id: "S6L",
+    group: "S6",
+    title: "S6L durable loop, one `ctx.write` per hop",
+    notApplicable: noDurableRuns,
+    metrics: [
+      { key: "usPerHopShort", label: `µs per hop, ${durableLoopShort}-hop loop`, kind: "cost" },
+      { key: "usPerHopLong", label: "µs per hop, long loop", kind: "cost" },
+      { key: "flatness", label: "µs per hop long ÷ short (≤ 1.3: flat)", kind: "cost" },
+      { key: "bytesPerHop", label: "SQLite bytes per hop, long loop", kind: "cost" }
+    ]
   }
 ]
 

@@ -151,7 +151,11 @@ export const InvocationFailed = Schema.TaggedStruct("InvocationFailed", {
   attempts: Schema.Number,
   defect: Schema.Boolean,
   error: ErrorInfo,
-  event: Schema.optional(IdentifiedEvent)
+  event: Schema.optional(IdentifiedEvent),
+  /** The step's own fiber was interrupted (never routed to `StepFailed`). */
+  interrupted: Schema.optional(Schema.Boolean),
+  /** The run's state with this invocation's updates committed (encoded with the state schema). */
+  state: Schema.optional(Encoded)
 })
 
 /**
@@ -183,7 +187,13 @@ export const ExternalEventSent = Schema.TaggedStruct("ExternalEventSent", {
   ...common,
   eventId: Schema.String,
   event: Encoded,
-  step: Schema.optional(Schema.String)
+  step: Schema.optional(Schema.String),
+  /** The admission verdict: the open prompt (its event id) it answered. */
+  prompt: Schema.optional(Schema.String),
+  /** The admission verdict: the open waiter (its key) it resolved. */
+  waiter: Schema.optional(Schema.String),
+  /** The admission verdict: kept for a waiter not registered yet (a resumed step re-executing up to its waitFor). */
+  park: Schema.optional(Schema.Boolean)
 })
 
 /**
@@ -216,7 +226,60 @@ export const WaiterAnswered = Schema.TaggedStruct("WaiterAnswered", {
   step: Schema.String,
   eventId: Schema.String,
   index: Schema.Number,
-  outcome: Schema.Union(Schema.TaggedStruct("Event", { answer: IdentifiedEvent }), Schema.TaggedStruct("Expired", {}))
+  outcome: Schema.Union(
+    Schema.TaggedStruct("Event", { answer: IdentifiedEvent }),
+    Schema.TaggedStruct("Expired", {}),
+    Schema.TaggedStruct("Abandoned", {})
+  )
+})
+
+/**
+ * A `ctx.write` of an invocation (id `write:<eventId>/<step>/w<index>`). Its event is in the published log
+ * ({@link Published}); it is kept here only when it is a prompt (`InputRequired`), which opens a pending prompt. A
+ * re-executed invocation does not publish again the writes journaled for it.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const Written = Schema.TaggedStruct("Written", {
+  ...common,
+  step: Schema.String,
+  eventId: Schema.String,
+  index: Schema.Number,
+  prompt: Schema.optional(Encoded)
+})
+
+/**
+ * A `ctx.collect` call of an invocation (id `collect:<step>@<eventId>#<call>`): the event it offered (buffered when
+ * `pushed`), what it expected (tags, or `count` events of one tag) and, by replaying it, what it returned.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const Collected = Schema.TaggedStruct("Collected", {
+  ...common,
+  step: Schema.String,
+  eventId: Schema.String,
+  call: Schema.Number,
+  bufferedAs: Schema.String,
+  event: Encoded,
+  pushed: Schema.Boolean,
+  expected: Schema.Array(Schema.String),
+  count: Schema.optional(Schema.Number)
+})
+
+/**
+ * A chunk of the run's published log (id `log:<from>`): the events published at positions `from`, `from + 1`, ...
+ * The published log of a durable run is the concatenation of its chunks, so positions (SSE offsets) are the same
+ * after a restart.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export const Published = Schema.TaggedStruct("Published", {
+  ...common,
+  from: Schema.Number,
+  events: Schema.Array(Encoded)
 })
 
 /**
@@ -255,7 +318,10 @@ export const Entry = Schema.Union(
   ExternalEventSent,
   WaiterRegistered,
   WaiterAnswered,
-  RunEnded
+  RunEnded,
+  Written,
+  Collected,
+  Published
 )
 
 /**
@@ -298,6 +364,9 @@ export const ids: {
   readonly waiterRegistered: (key: string) => string
   readonly waiterAnswered: (key: string) => string
   readonly runEnded: string
+  readonly written: (writeId: string) => string
+  readonly collected: (step: string, eventId: string, call: number) => string
+  readonly published: (from: number) => string
 } = internal.ids
 
 /**

@@ -8,6 +8,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as JournalStore from "./JournalStore.js"
+import * as filters from "./internal/runFilter.js"
+import * as journaled from "./internal/journalRunStore.js"
 import type { Snapshot, Status } from "./Snapshot.js"
 import type { RunStoreError } from "./WorkflowError.js"
 
@@ -27,6 +30,11 @@ export interface RunSummary {
   readonly conversationId?: string | undefined
   /** The parent run of a child workflow's run (`ctx.run`): `resumeAll` leaves it to its parent. */
   readonly parentRunId?: string | undefined
+  /**
+   * The definition signature the run was started with (`Journal.signature`), for runs kept on a journal: an operator
+   * sees which runs predate a deploy.
+   */
+  readonly signature?: string | undefined
 }
 
 /**
@@ -79,24 +87,10 @@ export class RunStore extends Context.Tag("@eventflow/core/RunStore")<RunStore, 
  * @since 0.1.0
  * @category Combinators
  */
-export const applyFilter = (
+export const applyFilter: (
   runs: ReadonlyArray<RunSummary>,
   filter: ListFilter | undefined
-): ReadonlyArray<RunSummary> => {
-  const selected = runs
-    .filter((run) => filter?.workflow === undefined || run.workflow === filter.workflow)
-    .filter((run) => filter?.status === undefined || filter.status.includes(run.status))
-    // A conversation's id is its first run's id: that run belongs to it too.
-    .filter(
-      (run) =>
-        filter?.conversation === undefined ||
-        run.conversationId === filter.conversation ||
-        run.runId === filter.conversation
-    )
-    .sort((a, b) => b.createdAt - a.createdAt || (a.runId < b.runId ? -1 : 1))
-  const offset = filter?.offset ?? 0
-  return filter?.limit === undefined ? selected.slice(offset) : selected.slice(offset, offset + filter.limit)
-}
+) => ReadonlyArray<RunSummary> = filters.applyFilter
 
 /**
  * A store in memory (snapshots are copied through JSON, as a real store would).
@@ -133,9 +127,26 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
 })
 
 /**
- * A `RunStore` in memory: for tests and for runs that need snapshots but not a file.
+ * A `RunStore` over a store of snapshots and a journal store: durable runs started on the journal are listed (with
+ * their definition signature) and loaded from it, as snapshots built by replaying their journal with the definition
+ * of that name known in this process (validated, or run here); other runs (version-1 snapshots) from `snapshots`.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const withJournal: (snapshots: Service, journal: JournalStore.Service) => Service = journaled.withJournal
+
+/**
+ * A `RunStore` in memory, with a `JournalStore` in memory that durable runs keep their journal in: for tests and for
+ * runs that need durability but not a file.
  *
  * @since 0.1.0
  * @category Layers
  */
-export const layerMemory: Layer.Layer<RunStore> = Layer.effect(RunStore, makeMemory)
+export const layerMemory: Layer.Layer<RunStore | JournalStore.JournalStore> = Layer.effectContext(
+  Effect.gen(function* () {
+    const journal = yield* JournalStore.makeMemory
+    const snapshots = yield* makeMemory
+    return Context.make(RunStore, withJournal(snapshots, journal)).pipe(Context.add(JournalStore.JournalStore, journal))
+  })
+)

@@ -1,11 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Option, Schema, Stream } from "effect"
+import { Chunk, Context, Effect, Fiber, Option, Ref, Schema, Stream } from "effect"
 import {
   defineWorkflow,
   Event,
   HumanResponse,
   InputRequired,
+  type Journal,
+  JournalStore,
   type RunHandle,
+  RunStore,
   StartEvent,
   StopEvent,
   Workflow
@@ -39,7 +42,17 @@ const Ask = Event.define("Ask", { v: Schema.Number })
 const Hops = Array.from({ length: 5 }, (_, i) => Event.define(`Hop${i}`, { v: Schema.Number }))
 
 /** A workflow built in a loop: its tags are only known as strings; it needs no services. */
-type Built = Workflow.Workflow<"snapshot-property", number, number, string, undefined, string, string, unknown, never>
+type Built = Workflow.Workflow<
+  "snapshot-property",
+  number,
+  number,
+  string,
+  { readonly n: number },
+  string,
+  string,
+  unknown,
+  never
+>
 
 const build = (shape: Shape): Built => {
   const afterLoop = (v: number) => (shape.hitl ? Ask.make({ v }) : StopEvent.make({ result: `v=${v}` as string }))
@@ -47,7 +60,13 @@ const build = (shape: Shape): Built => {
   const chainEntry = (i: number, v: number) => (i < shape.k ? Hops[i].make({ v }) : Split.make({ v }))
   const chainEntryType = (i: number) => (i < shape.k ? Hops[i] : Split)
 
-  let wf: Built = defineWorkflow({ name: "snapshot-property", input: Schema.Number, output: Schema.String })
+  let wf: Built = defineWorkflow({
+    name: "snapshot-property",
+    input: Schema.Number,
+    output: Schema.String,
+    state: Schema.Struct({ n: Schema.Number }),
+    initialState: { n: 0 }
+  })
   wf = wf.step(StartEvent, (start) => Effect.succeed(chainEntry(0, start.input)), {
     emits: [chainEntryType(0)]
   })
@@ -69,6 +88,8 @@ const build = (shape: Shape): Built => {
       (item, ctx) =>
         Effect.gen(function* () {
           yield* ctx.write(Progress.make({ label: `item ${item.j}` }))
+          // A state update in flight across a yield: it must count once per completed invocation.
+          yield* Ref.update(ctx.state, (s) => ({ n: s.n + item.v + 1 }))
           yield* Effect.yieldNow()
           return Res.make({ j: item.j, v: item.v + item.j * item.j })
         }),
@@ -94,7 +115,10 @@ const build = (shape: Shape): Built => {
       Tick,
       (tick, ctx) =>
         Effect.as(
-          ctx.write(Progress.make({ label: `tick ${tick.i}` })),
+          Effect.zipRight(
+            ctx.write(Progress.make({ label: `tick ${tick.i}` })),
+            Ref.update(ctx.state, (s) => ({ n: s.n + 1 }))
+          ),
           tick.i < shape.m ? Tick.make({ i: tick.i + 1, v: tick.v + tick.i }) : afterLoop(tick.v)
         ),
       { name: "loop", emits: [Tick, afterLoopType] }
@@ -136,8 +160,56 @@ const finish = (handle: RunHandle) =>
   Effect.gen(function* () {
     yield* drive(handle)
     const result = yield* handle.result
-    return { result, events: yield* userEvents(handle) }
+    return { result, events: yield* userEvents(handle), state: yield* handle.state }
   })
+
+/** Stores in memory whose journal notes where each append ended (a crash can only happen between two appends). */
+const recordingStores = Effect.gen(function* () {
+  const journal = yield* JournalStore.makeMemory
+  const ends: Array<number> = []
+  const recording: JournalStore.Service = {
+    ...journal,
+    append: (runId, entries, options) =>
+      Effect.tap(journal.append(runId, entries, options), (stored) =>
+        Effect.sync(() => {
+          if (stored.length > 0) ends.push(Math.max(...stored.map((e) => e.offset)) + 1)
+        })
+      )
+  }
+  const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, recording)).pipe(
+    Context.add(JournalStore.JournalStore, recording)
+  )
+  return { journal, ends, context }
+})
+
+/**
+ * A durable run is stopped right after a random append (its journal cut there, as a killed process leaves it) and
+ * resumed from that journal in a fresh store: the result, the final state and the published events are those of
+ * the uninterrupted run.
+ */
+const checkJournal = (shape: Shape, cut: number, input: number) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const wf = build(shape)
+      const original = yield* recordingStores
+      const baseline = yield* Effect.provide(
+        Effect.flatMap(Workflow.start(wf, input, { durable: true, runId: "p" }), finish),
+        original.context
+      )
+      const entries: ReadonlyArray<Journal.Stored> = yield* original.journal.read("p", 0)
+      const at = original.ends[cut % original.ends.length]
+      const copy = yield* recordingStores
+      yield* copy.journal.append(
+        "p",
+        entries.slice(0, at).map((e) => e.entry)
+      )
+      const after = yield* Effect.provide(Effect.flatMap(Workflow.resume(wf, "p"), finish), copy.context)
+      assert.strictEqual(after.result, baseline.result, `cut after entry ${at} of ${entries.length}`)
+      assert.deepStrictEqual(after.state, baseline.state, `cut after entry ${at} of ${entries.length}`)
+      assert.strictEqual(new Set(after.events).size, after.events.length, `duplicates in ${after.events.join(" ")}`)
+      assert.deepStrictEqual([...after.events].sort(), [...baseline.events].sort())
+    })
+  )
 
 const check = (shape: Shape, point: Point, answerOriginal: boolean, input: number) =>
   Effect.scoped(
@@ -191,4 +263,13 @@ describe("Snapshot property", () => {
       { numRuns: 50 }
     )
   }, 60_000)
+
+  it("a journal cut after a random append + resume gives the uninterrupted result, state and events", async () => {
+    await fc.assert(
+      fc.asyncProperty(shapeArb, fc.nat(1000), fc.integer({ min: 0, max: 100 }), (shape, cut, input) =>
+        Effect.runPromise(checkJournal(shape, cut, input))
+      ),
+      { numRuns: 60 }
+    )
+  }, 120_000)
 })

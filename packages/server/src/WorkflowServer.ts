@@ -258,7 +258,8 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
       // Everything the workflows' steps need, captured once and given to every run.
       // (Without the layer's Scope: each run gets a scope of its own, see `inRunScope`.)
       // The runs use the store through a wrapper that tracks its health (`/health`, `/ready`).
-      const health = yield* StoreHealth.make(yield* RunStore.RunStore)
+      const journal = yield* Effect.serviceOption(JournalStore.JournalStore)
+      const health = yield* StoreHealth.make(yield* RunStore.RunStore, Option.getOrUndefined(journal))
       const store = health.store
       // The steps' services minus the layer's Scope (each run gets its own); TS cannot simplify `Exclude<R, Scope>`
       // for a generic R, so the context is typed as what it holds for the runs: their services and the store.
@@ -266,6 +267,8 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
         Context.omit(Scope.Scope)(yield* Effect.context<RunStore.RunStore | R>()),
         RunStore.RunStore,
         store
+      ).pipe((c) =>
+        health.journal === undefined ? c : Context.add(c, JournalStore.JournalStore, health.journal)
       ) as Context.Context<RunStore.RunStore | R>
       const lifecycle = yield* Effect.serviceOption(Lifecycle)
       const heartbeat = Duration.decode(options.heartbeat ?? "15 seconds")

@@ -1,10 +1,10 @@
 import type { HttpServer as HttpServerService } from "@effect/platform"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, Event, RunStore, StartEvent, StopEvent } from "@eventflow/core"
+import { defineWorkflow, Event, Journal, RunStore, StartEvent, StopEvent } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
 import { Cause, Context, Data, Effect, Exit, Layer, Schema, Scope, TestClock } from "effect"
-import { awaitStatus, request, serveWithStore } from "./http.js"
+import { awaitStatus, listen, request, serveWithStore } from "./http.js"
 import { approval, greet } from "./workflows.js"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly reason: string }> {
@@ -421,6 +421,23 @@ describe("WorkflowServer", () => {
       )
       const badFilter = yield* request(`${base}/runs?status=sleeping`)
       assert.strictEqual(badFilter.status, 400)
+    })
+  )
+
+  it.scoped("GET /runs shows the definition signature a journaled run was started with", () =>
+    Effect.gen(function* () {
+      const base = yield* listen(
+        WorkflowServer.layerWithStore({ workflows, port: 0 }).pipe(Layer.provide(RunStore.layerMemory))
+      )
+      const open = yield* request(`${base}/workflows/approval/runs`, { method: "POST", body: { item: "sig" } })
+      yield* awaitStatus(base, open.body.runId, "waiting")
+      const runs = yield* request(`${base}/runs?workflow=approval`)
+      assert.strictEqual(runs.status, 200)
+      assert.deepStrictEqual(
+        runs.body.map((run: any) => [run.runId, run.signature]),
+        [[open.body.runId, Journal.signature(approval)]]
+      )
+      assert.match(runs.body[0].signature, /^[0-9a-f]{56}$/)
     })
   )
 

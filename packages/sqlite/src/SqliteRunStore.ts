@@ -10,12 +10,14 @@
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as JournalStore from "@eventflow/core/JournalStore"
 import type * as RunStore from "@eventflow/core/RunStore"
 import type { RunStoreError } from "@eventflow/core/WorkflowError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as internal from "./internal/sqliteRunStore.js"
+import * as stores from "./internal/sqliteStores.js"
 
 /**
  * Options of the store.
@@ -60,7 +62,10 @@ export const make: (options?: Options) => Effect.Effect<RunStore.Service, RunSto
   internal.make
 
 /**
- * A `RunStore` on a SQLite file of its own, opened when the layer is built and closed with it.
+ * A `RunStore` on a SQLite file of its own, opened when the layer is built and closed with it, with the
+ * `JournalStore` on the same file that durable runs append their journal to (see `SqliteJournalStore`). The
+ * `RunStore` lists journaled runs (with their definition signature) and loads them as the snapshot their journal
+ * replays to; runs saved as snapshots by an earlier version are listed, loaded and resumed as before.
  *
  * @since 0.1.0
  * @category Layers
@@ -77,15 +82,18 @@ export const make: (options?: Options) => Effect.Effect<RunStore.Service, RunSto
  * }).pipe(Effect.provide(SqliteRunStore.layer({ filename: "runs.db" })))
  * ```
  */
-export const layer: (options: LayerOptions) => Layer.Layer<RunStore.RunStore, RunStoreError> = internal.layer
+export const layer: (
+  options: LayerOptions
+) => Layer.Layer<RunStore.RunStore | JournalStore.JournalStore, RunStoreError> = stores.layer
 
 /**
- * A `RunStore` on an existing SQLite `SqlClient` (for example `SqliteClient.layer` of `@effect/sql-sqlite-node`),
- * to share one connection with the application's own tables.
+ * A `RunStore` and the `JournalStore` of durable runs on an existing SQLite `SqlClient` (for example
+ * `SqliteClient.layer` of `@effect/sql-sqlite-node`), to share one connection with the application's own tables.
  *
  * @since 0.1.0
  * @category Layers
  */
 export const layerFromClient: (
   options?: Options
-) => Layer.Layer<RunStore.RunStore, RunStoreError, SqlClient.SqlClient> = internal.layerFromClient
+) => Layer.Layer<RunStore.RunStore | JournalStore.JournalStore, RunStoreError, SqlClient.SqlClient> =
+  stores.layerFromClient

@@ -15,10 +15,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, afterEach, assert, describe, it } from "@effect/vitest"
-import { type Event, RunStore, type Snapshot } from "@eventflow/core"
+import { type Event, RunStore, type Snapshot, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
 import { Effect, ManagedRuntime, Option } from "effect"
-import { type Execution, gateName } from "./fixtures/crash-worker.js"
+import { crashWorkflow, type Execution, gateName } from "./fixtures/crash-worker.js"
 
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url))
 const worker = "packages/sqlite/test/fixtures/crash-worker.ts"
@@ -150,6 +150,9 @@ const key = (e: { readonly step: string; readonly eventId: string }) => `${e.ste
 
 const keysOf = (all: ReadonlyArray<Execution>, kind: Execution["kind"], pid: number): ReadonlyArray<string> =>
   all.filter((e) => e.kind === kind && e.pid === pid).map(key)
+
+// The store builds a journaled run's snapshot by replaying its journal with the definition known in this process.
+Effect.runSync(Workflow.validate(crashWorkflow))
 
 /** The store on the test's own connection to the file the workers use. */
 const storeOn = (files: Files) => ManagedRuntime.make(SqliteRunStore.layer({ filename: files.db }))

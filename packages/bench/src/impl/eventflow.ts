@@ -273,6 +273,36 @@ const runDurableChain = (runs: number, filename: string, trace: boolean) =>
     return results
   }).pipe(Effect.provide(SqliteRunStore.layer({ filename })))
 
+// -----------------------------------------------------------------------------
+// S6L durable loop: one run of `hops` hops, one ctx.write per hop, on a SQLite file
+// -----------------------------------------------------------------------------
+
+const Tick = Event.define("Tick", { n: Schema.Number })
+const Note = Event.define("Note", { n: Schema.Number })
+
+const durableLoopWorkflow = (hops: number) =>
+  defineWorkflow({ name: "durable-loop", output: Schema.Number })
+    .step(StartEvent, () => Effect.succeed(Tick.make({ n: 0 })), { emits: [Tick] })
+    .step(
+      Tick,
+      (tick, ctx) =>
+        Effect.as(
+          ctx.write(Note.make({ n: tick.n })),
+          tick.n + 1 >= hops ? StopEvent.make({ result: tick.n + 1 }) : Tick.make({ n: tick.n + 1 })
+        ),
+      { emits: [Tick, StopEvent] }
+    )
+
+/** The loops one after another on one store (opened once, so that its opening is not counted in a loop's time). */
+const runDurableLoops = (hops: ReadonlyArray<number>, filename: string) =>
+  Effect.forEach(hops, (n) =>
+    Effect.gen(function* () {
+      const start = performance.now()
+      const result = yield* Workflow.run(durableLoopWorkflow(n), undefined, { durable: true })
+      return { result, ms: performance.now() - start }
+    })
+  ).pipe(Effect.provide(SqliteRunStore.layer({ filename })))
+
 export const eventflow: Implementation = {
   name: "eventflow",
   chain: (runs) => Effect.runPromise(runChain(runs)),
@@ -282,5 +312,6 @@ export const eventflow: Implementation = {
   concurrent: (runs) => Effect.runPromise(runConcurrent(runs)),
   suspended: (runs, onAllWaiting) => Effect.runPromise(runSuspended(runs, onAllWaiting)),
   suspendedFollowed: (runs, onAllWaiting) => Effect.runPromise(runSuspendedFollowed(runs, onAllWaiting)),
-  durableChain: (runs, filename, { trace }) => Effect.runPromise(runDurableChain(runs, filename, trace))
+  durableChain: (runs, filename, { trace }) => Effect.runPromise(runDurableChain(runs, filename, trace)),
+  durableLoop: (hops, filename) => Effect.runPromise(runDurableLoops(hops, filename))
 }

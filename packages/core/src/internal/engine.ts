@@ -3,12 +3,14 @@
  * and the entry points of `Workflow` (run, start, resume, resumeAll, stream) that go through the engine in context.
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { RunOptions } from "../Run.js"
+import { JournalStore } from "../JournalStore.js"
 import { RunEngine, type RunInfo, type Service } from "../RunEngine.js"
 import { RunStore, unfinished } from "../RunStore.js"
 import type * as Workflow from "../Workflow.js"
-import { RunNotFoundError, WorkflowValidationError } from "../WorkflowError.js"
+import { RunNotFoundError, RunStoreError, WorkflowValidationError } from "../WorkflowError.js"
 import { type RunImpl, resumeRun, startRun, startRunWith } from "./run.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
@@ -91,11 +93,28 @@ export const makeLocal = (): Service => {
     resume: resume as any,
     resumeAll: (self, options) =>
       Effect.flatMap(RunStore, (store) =>
-        Effect.flatMap(store.list({ workflow: self.name, status: unfinished }), (stored) =>
-          // A child run is resumed by its parent (the step that runs it is executed again), not on its own.
-          Effect.forEach(
-            stored.filter((run) => run.parentRunId === undefined),
-            (run) => resume(self, run.runId, options)
+        Effect.flatMap(store.list({ workflow: self.name, status: unfinished }), (runs) =>
+          Effect.flatMap(Effect.serviceOption(JournalStore), (journal) =>
+            Effect.flatMap(
+              Option.isNone(journal)
+                ? Effect.succeed(
+                    [] as ReadonlyArray<{ readonly runId: string; readonly parentRunId?: string | undefined }>
+                  )
+                : Effect.mapError(
+                    journal.value.list({ workflow: self.name, status: unfinished }),
+                    (cause) => new RunStoreError({ operation: "list", cause })
+                  ),
+              (journaled) => {
+                // A run in both stores (a version-1 run moved to the journal) is resumed once, from its journal.
+                const ids = new Set(journaled.map((r) => r.runId))
+                const all = [...journaled, ...runs.filter((r) => !ids.has(r.runId))]
+                // A child run is resumed by its parent (the step that runs it is executed again), not on its own.
+                const own = all.filter(
+                  (r) => (r as { readonly parentRunId?: string | undefined }).parentRunId === undefined
+                )
+                return Effect.forEach(own, (r) => resume(self, r.runId, options))
+              }
+            )
           )
         )
       ) as any,

@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import { register } from "./registry.js"
 import type * as Graph from "../Graph.js"
 import type * as Journal from "../Journal.js"
 import type * as Workflow from "../Workflow.js"
@@ -404,6 +405,7 @@ const validated = new WeakMap<Workflow.Any, Effect.Effect<void, WorkflowValidati
 export const validate = (self: Workflow.Any): Effect.Effect<void, WorkflowValidationError> => {
   let result = validated.get(self)
   if (result === undefined) {
+    register(self)
     const issues = problems(self)
     result =
       issues.length === 0 ? Effect.void : Effect.fail(new WorkflowValidationError({ workflow: self.name, issues }))

@@ -22,6 +22,15 @@ export const childId = (parent: string, step: string, k: number): string => {
   return id.length <= maxIdLength ? id : fold(id)
 }
 
+/** The key of a `ctx.waitFor` registration: the `index`-th wait of the invocation of `step` for `eventId`. @internal */
+export const waiterKey = (step: string, eventId: string, index: number): string => `${step}@${eventId}#${index}`
+
+/** The event id of the `n`-th `ctx.write` of the invocation of `step` for `eventId` (a written prompt's id). @internal */
+export const writeId = (eventId: string, step: string, n: number): string => `${eventId}/${step}/w${n}`
+
+/** The id under which the `call`-th `ctx.collect` of an invocation buffers an event it did not handle. @internal */
+export const collectId = (eventId: string, call: number): string => `${eventId}/c${call}`
+
 // cyrb53 (public domain), run with two seeds for 106 bits.
 /** @internal */
 export const cyrb53 = (str: string, seed: number): number => {

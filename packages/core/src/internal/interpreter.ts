@@ -9,7 +9,7 @@
  */
 import type { Duration } from "effect/Duration"
 import type { AnyEvent } from "../Event.js"
-import { childId, externalId, startEventId } from "./ids.js"
+import { childId, externalId, startEventId, writeId } from "./ids.js"
 import {
   EventNotAcceptedError,
   PromptNotOpenError,
@@ -137,7 +137,67 @@ export interface RunState {
   /** Step failures routed to `StepFailed` so far, and how many may be (`maxRecoveries`). */
   recoveries: number
   maxRecoveries: number
+  /**
+   * A durable run on a journal: every journaled fact of a transition is pushed here (with its ids, computed only
+   * here) for the shell to append; `undefined` for runs that keep no journal (no cost on their hot path).
+   */
+  records: Array<Fact> | undefined
+  /**
+   * Set while a journal is replayed: which waiter (key) each event (id) answered. `ctx.waitFor` match functions are
+   * not journaled, so a replay takes the recorded answers instead of matching.
+   */
+  replayAnswers: Map<string, string> | undefined
 }
+
+/**
+ * A journaled fact, as the transition saw it (events are live values; the shell encodes them into journal entries).
+ *
+ * @internal
+ */
+export type Fact =
+  | { readonly _tag: "Started"; readonly input: unknown }
+  | {
+      readonly _tag: "Sent"
+      readonly invocation: Invocation
+      readonly id: string
+      readonly event: AnyEvent
+      readonly target: number | undefined
+    }
+  | {
+      readonly _tag: "External"
+      readonly id: string
+      readonly event: AnyEvent
+      readonly step: number | undefined
+      /** The admission verdict: the prompt (its event id) it answered, the waiter (key) it resolved, parked. */
+      readonly prompt: string | undefined
+      readonly waiter: string | undefined
+      readonly park: boolean
+    }
+  | { readonly _tag: "Written"; readonly invocation: Invocation; readonly index: number; readonly event: AnyEvent }
+  | { readonly _tag: "AttemptFailed"; readonly invocation: Invocation; readonly error: unknown }
+  | {
+      readonly _tag: "Completed"
+      readonly invocation: Invocation
+      readonly events: ReadonlyArray<{ readonly id: string; readonly event: AnyEvent }>
+    }
+  | {
+      readonly _tag: "Failed"
+      readonly invocation: Invocation
+      readonly error: unknown
+      readonly defect: boolean
+      readonly interrupted: boolean
+      readonly stepFailed: { readonly id: string; readonly event: AnyEvent } | undefined
+    }
+  | { readonly _tag: "Waited"; readonly waiter: Waiter; readonly prompt: AnyEvent | undefined }
+  | {
+      readonly _tag: "Answered"
+      readonly waiter: Waiter
+      readonly outcome:
+        | { readonly _tag: "Event"; readonly id: string; readonly event: AnyEvent }
+        | { readonly _tag: "Expired" }
+        | { readonly _tag: "Abandoned" }
+    }
+  | { readonly _tag: "Ended"; readonly status: Exclude<Status, "running">; readonly ending: Ending }
 
 /** @internal */
 export interface Resume {
@@ -222,7 +282,9 @@ export const make = (plan: Plan, runId: string, trace = true): RunState => ({
   unclaimed: [],
   idle: false,
   recoveries: 0,
-  maxRecoveries: plan.workflow.maxRecoveries ?? Infinity
+  maxRecoveries: plan.workflow.maxRecoveries ?? Infinity,
+  records: undefined,
+  replayAnswers: undefined
 })
 
 /** A new invocation record. @internal */
@@ -283,6 +345,7 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
   if (state.status !== "running") return out
   switch (input._tag) {
     case "Start": {
+      if (state.records !== undefined) state.records.push({ _tag: "Started", input: input.input })
       dispatch(state, startEventId, { _tag: "StartEvent", input: input.input } as AnyEvent, undefined, out)
       break
     }
@@ -291,13 +354,28 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       const k = inv.emitted++
       // A re-execution after resume does not dispatch again what the first execution had dispatched.
       if (inv.replay !== undefined && k < inv.replay.emitted) break
-      dispatch(state, childId(inv.eventId, state.plan.steps[inv.step].name, k), input.event, input.step, out)
+      const id = childId(inv.eventId, state.plan.steps[inv.step].name, k)
+      if (state.records !== undefined) {
+        state.records.push({ _tag: "Sent", invocation: inv, id, event: input.event, target: input.step })
+      }
+      dispatch(state, id, input.event, input.step, out)
       break
     }
     case "External": {
       const admitted = input.admitted ?? admit(state, input.event, input.step)
       if (admitted._tag === "Rejected") return out
       const id = externalId(state.external++)
+      if (state.records !== undefined) {
+        state.records.push({
+          _tag: "External",
+          id,
+          event: input.event,
+          step: input.step,
+          prompt: admitted.prompt?.eventId,
+          waiter: admitted.park === true ? undefined : admitted.waiter?.key,
+          park: admitted.park === true
+        })
+      }
       if (admitted.prompt !== undefined) removePending(state, admitted.prompt)
       if (admitted.park === true) {
         state.unclaimed.push({ id, event: input.event })
@@ -307,6 +385,9 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       if (waiter !== undefined) {
         state.waiters.splice(state.waiters.indexOf(waiter), 1)
         recordAnswer(waiter.invocation, waiter.index, input.event)
+        if (state.records !== undefined) {
+          state.records.push({ _tag: "Answered", waiter, outcome: { _tag: "Event", id, event: input.event } })
+        }
         const own = state.pending.findIndex((p) => p.eventId === waiter.key)
         if (own >= 0) state.pending.splice(own, 1)
         resume(state, { waiter, outcome: { _tag: "Event", event: input.event } }, out)
@@ -321,8 +402,9 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       // A re-execution after resume does not publish again what the first execution had published.
       if (inv.replay !== undefined && n < inv.replay.writes) break
       let event = input.event
+      if (state.records !== undefined) state.records.push({ _tag: "Written", invocation: inv, index: n, event })
       if (event._tag === "InputRequired") {
-        event = openPrompt(state, `${inv.eventId}/${state.plan.steps[inv.step].name}/w${n}`, event)
+        event = openPrompt(state, writeId(inv.eventId, state.plan.steps[inv.step].name, n), event)
       }
       out.push({ _tag: "Publish", event })
       break
@@ -345,6 +427,8 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
     }
     case "AttemptFailed": {
       const inv = input.invocation
+      if (state.records !== undefined)
+        state.records.push({ _tag: "AttemptFailed", invocation: inv, error: input.error })
       if (state.trace) {
         out.push({
           _tag: "Publish",
@@ -365,16 +449,27 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       release(state, inv)
       const output = input.output
       if (output === undefined) {
+        if (state.records !== undefined) state.records.push({ _tag: "Completed", invocation: inv, events: [] })
         if (state.trace) publishCompleted(state, inv, [], out)
       } else if (Array.isArray(output)) {
         const ids: Array<string> = []
         for (let i = 0; i < output.length; i++) ids.push(childId(inv.eventId, step.name, inv.emitted++))
+        if (state.records !== undefined) {
+          state.records.push({
+            _tag: "Completed",
+            invocation: inv,
+            events: ids.map((id, i) => ({ id, event: output[i] as AnyEvent }))
+          })
+        }
         if (state.trace) publishCompleted(state, inv, ids, out)
         for (let i = 0; i < output.length && state.status === "running"; i++) {
           dispatch(state, ids[i], output[i], undefined, out)
         }
       } else {
         const id = childId(inv.eventId, step.name, inv.emitted++)
+        if (state.records !== undefined) {
+          state.records.push({ _tag: "Completed", invocation: inv, events: [{ id, event: output as AnyEvent }] })
+        }
         if (state.trace) publishCompleted(state, inv, [id], out)
         dispatch(state, id, output as AnyEvent, undefined, out)
       }
@@ -394,6 +489,7 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
             maxRecoveries: state.maxRecoveries,
             error: input.error
           })
+          if (state.records !== undefined) recordFailed(state, input, undefined)
           end(
             state,
             "failed",
@@ -411,9 +507,12 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
             attempts: inv.attempts
           }
           if (input.defect) event.defect = true
-          dispatch(state, childId(inv.eventId, step.name, inv.emitted++), event as unknown as AnyEvent, undefined, out)
+          const stepFailed = { id: childId(inv.eventId, step.name, inv.emitted++), event: event as unknown as AnyEvent }
+          if (state.records !== undefined) recordFailed(state, input, stepFailed)
+          dispatch(state, stepFailed.id, stepFailed.event, undefined, out)
         }
       } else {
+        if (state.records !== undefined) recordFailed(state, input, undefined)
         end(
           state,
           "failed",
@@ -439,12 +538,21 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       // takes no unclaimed external event (or a stray "yes" would approve the next draft before anyone saw it).
       const fresh = input.prompt?._tag === "InputRequired" && !replayed
       // An event that arrived before the waiter (and that nothing else took) answers it at once.
+      if (state.records !== undefined && !replayed) {
+        state.records.push({ _tag: "Waited", waiter, prompt: input.prompt })
+      }
       for (let i = 0; i < state.unclaimed.length; i++) {
         const { id, event } = state.unclaimed[i]
-        if (fresh && id.startsWith("x/")) continue
-        if (event._tag === waiter.tag && matches(waiter, event)) {
+        if (
+          state.replayAnswers !== undefined
+            ? state.replayAnswers.get(id) === waiter.key
+            : !(fresh && id.startsWith("x/")) && event._tag === waiter.tag && matches(waiter, event)
+        ) {
           state.unclaimed.splice(i, 1)
           recordAnswer(inv, waiter.index, event)
+          if (state.records !== undefined) {
+            state.records.push({ _tag: "Answered", waiter, outcome: { _tag: "Event", id, event } })
+          }
           out.push({ _tag: "Resume", resume: { waiter, outcome: { _tag: "Event", event } } })
           return out
         }
@@ -486,6 +594,9 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       if (index >= 0) {
         state.waiters.splice(index, 1)
         closePrompt(state, input.waiter)
+        if (state.records !== undefined) {
+          state.records.push({ _tag: "Answered", waiter: input.waiter, outcome: { _tag: "Expired" } })
+        }
         resume(state, { waiter: input.waiter, outcome: { _tag: "Expired" } }, out)
       }
       break
@@ -497,6 +608,9 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
       if (index >= 0) {
         state.waiters.splice(index, 1)
         closePrompt(state, input.waiter)
+        if (state.records !== undefined) {
+          state.records.push({ _tag: "Answered", waiter: input.waiter, outcome: { _tag: "Abandoned" } })
+        }
       }
       const inv = input.waiter.invocation
       if (inv.suspended && state.active.has(inv) && !state.waiters.some((w) => w.invocation === inv)) {
@@ -545,6 +659,21 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
   return out
 }
 
+const recordFailed = (
+  state: RunState,
+  input: Extract<Input, { readonly _tag: "Failed" }>,
+  stepFailed: { readonly id: string; readonly event: AnyEvent } | undefined
+): void => {
+  state.records!.push({
+    _tag: "Failed",
+    invocation: input.invocation,
+    error: input.error,
+    defect: input.defect,
+    interrupted: input.interrupted === true,
+    stepFailed
+  })
+}
+
 const publishCompleted = (state: RunState, inv: Invocation, emitted: ReadonlyArray<string>, out: Array<Command>) => {
   out.push({
     _tag: "Publish",
@@ -570,11 +699,14 @@ const dispatch = (
     return
   }
   if (target === undefined && !skipWaiters && state.waiters.length > 0) {
-    const i = findWaiter(state, event)
+    const i = state.replayAnswers === undefined ? findWaiter(state, event) : replayedWaiter(state, eventId)
     if (i >= 0) {
       const waiter = state.waiters[i]
       state.waiters.splice(i, 1)
       recordAnswer(waiter.invocation, waiter.index, event)
+      if (state.records !== undefined) {
+        state.records.push({ _tag: "Answered", waiter, outcome: { _tag: "Event", id: eventId, event } })
+      }
       const prompt = state.pending.findIndex((p) => p.eventId === waiter.key)
       if (prompt >= 0) state.pending.splice(prompt, 1)
       resume(state, { waiter, outcome: { _tag: "Event", event } }, out)
@@ -617,6 +749,12 @@ const findWaiter = (state: RunState, event: AnyEvent): number => {
     if (waiter.tag === event._tag && matches(waiter, event)) return i
   }
   return -1
+}
+
+/** During a replay: the waiter the journal says `eventId` answered (match functions are not journaled). */
+const replayedWaiter = (state: RunState, eventId: string): number => {
+  const key = state.replayAnswers!.get(eventId)
+  return key === undefined ? -1 : state.waiters.findIndex((w) => w.key === key)
 }
 
 const recordAnswer = (inv: Invocation, index: number, event: AnyEvent): void => {
@@ -832,8 +970,15 @@ const freeWaiter = (state: RunState, event: AnyEvent): Waiter | undefined => {
   return undefined
 }
 
-const end = (state: RunState, status: Status, ending: Ending, terminal: AnyEvent, out: Array<Command>): void => {
+const end = (
+  state: RunState,
+  status: Exclude<Status, "running">,
+  ending: Ending,
+  terminal: AnyEvent,
+  out: Array<Command>
+): void => {
   state.status = status
+  if (state.records !== undefined) state.records.push({ _tag: "Ended", status, ending })
   out.push({ _tag: "Publish", event: terminal })
   out.push({ _tag: "End", ending })
 }

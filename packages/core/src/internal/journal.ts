@@ -7,6 +7,7 @@ import type * as Workflow from "../Workflow.js"
 import { tagOfSafe } from "./event.js"
 import { cyrb53 } from "./ids.js"
 import { planOf } from "./plan.js"
+import { registered } from "./registry.js"
 
 // -----------------------------------------------------------------------------
 // Entry ids (DESIGN.md "Identity": events "0", "p/s/k", "x/n"; an invocation is (step, eventId))
@@ -16,8 +17,7 @@ import { planOf } from "./plan.js"
 export const invocationKey = (step: string, eventId: string): string => `${step}@${eventId}`
 
 /** @internal */
-export const waiterKey = (step: string, eventId: string, index: number): string =>
-  `${invocationKey(step, eventId)}#${index}`
+export { waiterKey } from "./ids.js"
 
 /** @internal */
 export const ids = {
@@ -30,7 +30,10 @@ export const ids = {
   externalEventSent: (eventId: string): string => `sent:${eventId}`,
   waiterRegistered: (key: string): string => `wait:${key}`,
   waiterAnswered: (key: string): string => `answer:${key}`,
-  runEnded: "end"
+  runEnded: "end",
+  written: (writeId: string): string => `write:${writeId}`,
+  collected: (step: string, eventId: string, call: number): string => `collect:${invocationKey(step, eventId)}#${call}`,
+  published: (from: number): string => `log:${from}`
 } as const
 
 // -----------------------------------------------------------------------------
@@ -197,4 +200,21 @@ export const signature = (self: Workflow.Any): string => {
     signatures.set(self, sig)
   }
   return sig
+}
+
+// -----------------------------------------------------------------------------
+// Definitions known in this process (to build a journaled run's snapshot where only its id is given)
+// -----------------------------------------------------------------------------
+
+/**
+ * The definition a journal was written with, among those known in this process: the one with its signature, else
+ * the last one of that name (the replay checks then tell what does not fit).
+ *
+ * @internal
+ */
+export const lookup = (name: string, sig: string): Workflow.Any | undefined => {
+  const list = registered(name)
+  if (list === undefined) return undefined
+  for (const wf of list) if (signature(wf) === sig) return wf
+  return list.at(-1)
 }

@@ -110,6 +110,17 @@ export const check = (self: Workflow.Any, entries: ReadonlyArray<Journal.Stored>
         step(entry.step, where)
         if (entry.outcome._tag === "Event") event(entry.outcome.answer, where)
         break
+      case "Written":
+        step(entry.step, where)
+        if (entry.prompt !== undefined)
+          event({ id: `${entry.eventId}/${entry.step}/w${entry.index}`, event: entry.prompt }, where)
+        break
+      case "Collected":
+        step(entry.step, where)
+        event({ id: entry.bufferedAs, event: entry.event }, where)
+        break
+      case "Published":
+        break
       case "RunEnded":
         if (entry.status === "completed" && entry.result !== undefined) {
           decodeWith(self.output, entry.result, where, "result")

@@ -22,6 +22,8 @@ import * as SynchronizedRef from "effect/SynchronizedRef"
 import type { AnyEvent, EventType } from "../Event.js"
 import type { RunHandle, RunOptions, Status } from "../Run.js"
 import type { ChildOptions, RetryInfo, StepContext, WaitForOptions } from "../StepContext.js"
+import type * as Journal from "../Journal.js"
+import { JournalStore, type Service as JournalStoreService } from "../JournalStore.js"
 import { RunStore, type Service as RunStoreService } from "../RunStore.js"
 import type * as Snapshot from "../Snapshot.js"
 import type * as Workflow from "../Workflow.js"
@@ -34,8 +36,9 @@ import {
   InvalidStepOutputError,
   RunNotFoundError,
   RunLimitError,
+  JournalMismatchError,
   type PromptNotOpenError,
-  type RunStoreError,
+  RunStoreError,
   StateNotSerializableError,
   RunNotActiveError,
   StepTimeoutError,
@@ -46,11 +49,22 @@ import {
   WorkflowValidationError
 } from "../WorkflowError.js"
 import { tagOf } from "./event.js"
+import { collectId, waiterKey } from "./ids.js"
+import { register } from "./registry.js"
 import { definitionProblems, validate } from "./graph.js"
 import * as I from "./interpreter.js"
 import { Log } from "./log.js"
 import { Outcome } from "./outcome.js"
-import { decode as decodeSnapshot, encode as encodeSnapshot } from "./snapshot.js"
+import { decode as decodeSnapshot, encode as encodeSnapshot, encodeEvent, encodeState } from "./snapshot.js"
+import { check as checkJournal } from "./journalCheck.js"
+import { ids as journalIds, signature as signatureOf } from "./journal.js"
+import {
+  collectedEntry,
+  type EntryContext,
+  replay as replayJournal,
+  restore as restoreJournal,
+  toEntry
+} from "./journalEngine.js"
 import { type Plan, planOf } from "./plan.js"
 import { admit } from "./concurrency.js"
 import * as child from "./child.js"
@@ -163,6 +177,23 @@ interface Durable {
   readonly lock: Effect.Semaphore
 }
 
+/** A durable run on a journal: what is journaled but not appended yet, and the committed state. */
+interface Journaled {
+  readonly store: JournalStoreService
+  /** Entries of the facts applied since the last append, in order (one append per checkpoint takes them all). */
+  readonly buffer: Array<Journal.Entry>
+  /** How much of the published log the journal holds (its `Published` chunks). */
+  loggedUpTo: number
+  readonly context: EntryContext
+  /** The state with the updates of every finished invocation applied, in completion order (and encoded). */
+  committed: unknown
+  committedJson: unknown
+  /** The state updates of each unfinished invocation, applied live and committed when it finishes. */
+  readonly updates: Map<I.Invocation, Array<(s: unknown) => unknown>>
+  /** The run's start could not be journaled (its state does not encode): it fails, and nothing of it is stored. */
+  unstored: boolean
+}
+
 /** How a failed checkpoint is retried: soon at first, then every 5 seconds, until the store takes it. */
 const checkpointRetry = Schedule.union(Schedule.exponential("50 millis"), Schedule.spaced("5 seconds"))
 
@@ -245,6 +276,172 @@ export class RunImpl<S = unknown> {
     this.durable = { store, lock }
   }
 
+  /** Set when the run is durable on a journal: facts are appended (one batch per checkpoint) instead of snapshots. */
+  private journal: Journaled | undefined = undefined
+
+  get journaled(): boolean {
+    return this.journal !== undefined
+  }
+
+  /**
+   * Puts a durable run on a journal. `committed`: the encoded committed state (of a resumed run), `logged`: how much
+   * of the published log the journal already holds.
+   */
+  makeJournaled(
+    store: JournalStoreService,
+    signature: string,
+    timeout: number | undefined,
+    committed?: unknown,
+    logged = 0
+  ): void {
+    const run = this
+    const plan = this.plan
+    const stateSchema = plan.workflow.state as Schema.Schema<unknown, unknown, never> | undefined
+    const value = Effect.runSync(SynchronizedRef.get(this.stateRef))
+    const journal: Journaled = {
+      store,
+      buffer: [],
+      loggedUpTo: logged,
+      committed: value,
+      committedJson: committed,
+      updates: new Map(),
+      unstored: false,
+      context: {
+        plan,
+        runId: this.runId,
+        signature,
+        trace: this.state.trace,
+        timeout,
+        get now() {
+          return run.clock.unsafeCurrentTimeMillis()
+        },
+        committed: () => {
+          if (journal.committedJson === undefined) {
+            journal.committedJson = encodeState(plan, run.runId, stateSchema, journal.committed)
+          }
+          return journal.committedJson
+        },
+        commit: (invocation) => {
+          const log = journal.updates.get(invocation)
+          if (log !== undefined) {
+            journal.updates.delete(invocation)
+            let v = journal.committed
+            for (const f of log) v = f(v)
+            journal.committed = v
+            journal.committedJson = undefined
+          }
+          return journal.context.committed()
+        }
+      }
+    }
+    this.journal = journal
+    this.state.records = []
+  }
+
+  /** Turns the facts of a transition into journal entries (a state that cannot be encoded aborts the run). */
+  private journalFacts(records: Array<I.Fact>): void {
+    const journal = this.journal!
+    let failure: StateNotSerializableError | undefined
+    for (let i = 0; i < records.length; i++) {
+      try {
+        journal.buffer.push(toEntry(journal.context, records[i]))
+      } catch (error) {
+        if (!(error instanceof StateNotSerializableError)) throw error
+        if (records[i]._tag === "Started") journal.unstored = true
+        failure ??= error
+      }
+    }
+    records.length = 0
+    if (failure !== undefined && this.state.status === "running") this.apply({ _tag: "Abort", error: failure })
+  }
+
+  /** Journals one `ctx.collect` call (appended with the next batch). */
+  journalCollect(
+    invocation: I.Invocation,
+    call: number,
+    bufferedAs: string,
+    event: AnyEvent,
+    pushed: boolean,
+    expected: ReadonlyArray<string>,
+    count: number | undefined
+  ): void {
+    this.journal?.buffer.push(collectedEntry(this.plan, invocation, call, bufferedAs, event, pushed, expected, count))
+  }
+
+  /**
+   * The state as a step sees it: in a journaled run, a view of the run's state that applies every update live (other
+   * steps see it at once) and also records it for the invocation, to be committed (and journaled) when it finishes.
+   */
+  stateFor(invocation: I.Invocation): SynchronizedRef.SynchronizedRef<S> {
+    const journal = this.journal
+    if (journal === undefined) return this.stateRef
+    const ref = this.stateRef
+    const log = (f: (s: unknown) => unknown) => {
+      let updates = journal.updates.get(invocation)
+      if (updates === undefined) {
+        updates = []
+        journal.updates.set(invocation, updates)
+      }
+      updates.push(f)
+    }
+    const tracked = Object.create(ref) as any
+    tracked.modify = <B>(f: (a: S) => readonly [B, S]) =>
+      ref.modify((a) => {
+        const result = f(a)
+        if (result[1] !== a) log((s) => f(s as S)[1])
+        return result
+      })
+    tracked.modifyEffect = <B, E, R>(f: (a: S) => Effect.Effect<readonly [B, S], E, R>) =>
+      ref.modifyEffect((a) =>
+        Effect.map(f(a), (result) => {
+          if (result[1] !== a) {
+            const next = result[1]
+            log(() => next)
+          }
+          return result
+        })
+      )
+    return tracked as SynchronizedRef.SynchronizedRef<S>
+  }
+
+  /** Appends what was journaled since the last append, with the new part of the published log. (Hold the lock.) */
+  private appendJournal(journal: Journaled): Effect.Effect<void, RunStoreError> {
+    const batch = journal.buffer.splice(0)
+    if (journal.unstored) return Effect.void
+    const entries = this.log.entries
+    const length = entries.length
+    const from = journal.loggedUpTo
+    if (batch.length === 0 && length === from) return Effect.void
+    const appended: Array<Journal.Entry> = batch
+    if (length > from) {
+      for (let i = this.encodedPublished.length; i < length; i++) {
+        this.encodedPublished.push(encodeEvent(this.plan, entries[i]))
+      }
+      appended.push({
+        _tag: "Published",
+        id: journalIds.published(from),
+        from,
+        events: this.encodedPublished.slice(from, length)
+      })
+    }
+    const status = this.state.status === "running" ? (I.isWaiting(this.state) ? "waiting" : "running") : undefined
+    return Effect.matchEffect(
+      journal.store.append(this.runId, appended, status === undefined ? undefined : { status }),
+      {
+        onSuccess: () =>
+          Effect.sync(() => {
+            if (length > journal.loggedUpTo) journal.loggedUpTo = length
+          }),
+        onFailure: (cause) => {
+          // Kept for the next append (the log chunk is made again from `loggedUpTo`).
+          if (length > from) appended.pop()
+          journal.buffer.unshift(...appended)
+          return Effect.fail(new RunStoreError({ operation: "save", runId: this.runId, cause }))
+        }
+      }
+    )
+  }
+
   /** Applies an input; in a durable run the invocations it starts wait for the checkpoint. */
   applyAndCheckpoint(input: I.Input, inline: boolean): Effect.Effect<I.Invocation | undefined> {
     if (this.durable === undefined) return Effect.succeed(this.apply(input, inline))
@@ -318,6 +515,7 @@ export class RunImpl<S = unknown> {
 
   /** Saves a snapshot; a state that cannot be snapshotted fails the run with `StateNotSerializableError`. */
   private saveTo(store: RunStoreService): Effect.Effect<void, RunStoreError> {
+    if (this.journal !== undefined) return this.appendJournal(this.journal)
     let snapshot: Snapshot.Snapshot
     try {
       snapshot = this.snapshot()
@@ -420,6 +618,8 @@ export class RunImpl<S = unknown> {
   apply(input: I.Input, inline = false): I.Invocation | undefined {
     if (this.detached) return undefined
     const commands = I.transition(this.state, input)
+    const records = this.state.records
+    if (records !== undefined && records.length > 0) this.journalFacts(records)
     let next: I.Invocation | undefined
     for (let i = 0; i < commands.length; i++) {
       const command = commands[i]
@@ -941,8 +1141,10 @@ export class StepCtx implements StepContext<any> {
     readonly stepName: string
   ) {}
 
+  private stateView: SynchronizedRef.SynchronizedRef<any> | undefined = undefined
   get state() {
-    return this.impl.stateRef
+    if (this.stateView === undefined) this.stateView = this.impl.stateFor(this.invocation)
+    return this.stateView
   }
   get runId() {
     return this.impl.runId
@@ -973,6 +1175,10 @@ export class StepCtx implements StepContext<any> {
         if (typeof resolved !== "number") return Effect.fail(resolved)
         step = resolved
       }
+      // A journaled send is appended before anything it starts runs (as a waitFor is registered).
+      if (this.impl.journaled) {
+        return Effect.asVoid(this.impl.applyAndCheckpoint({ _tag: "Send", from: this.invocation, event, step }, false))
+      }
       this.impl.apply({ _tag: "Send", from: this.invocation, event, step })
       return Effect.void
     })
@@ -996,17 +1202,21 @@ export class StepCtx implements StepContext<any> {
       // A re-execution after resume gets what this call returned the first time.
       const recorded = inv.collectResults?.get(call)
       if (recorded !== undefined) return Option.some(recorded)
-      const id = event === inv.event ? inv.eventId : `${inv.eventId}/c${call}`
+      const id = event === inv.event ? inv.eventId : collectId(inv.eventId, call)
       let push = true
       if (inv.replay !== undefined) {
         const buffer = run.state.collected.get(this.stepName)
         if (buffer?.some((e) => run.collectIds.get(e) === id)) push = false
       }
       if (push) run.collectIds.set(event, id)
+      const tags = typeof n === "number" ? [tagOf(expected)] : (expected as ReadonlyArray<EventType>).map(tagOf)
+      if (run.journaled) {
+        run.journalCollect(inv, call, id, event, push, tags, typeof n === "number" ? n : undefined)
+      }
       const result =
         typeof n === "number"
-          ? I.collectCount(run.state, this.stepName, event, tagOf(expected), n, push)
-          : I.collect(run.state, this.stepName, event, (expected as ReadonlyArray<EventType>).map(tagOf), push)
+          ? I.collectCount(run.state, this.stepName, event, tags[0], n, push)
+          : I.collect(run.state, this.stepName, event, tags, push)
       if (result === undefined) return Option.none()
       if (inv.collectResults === undefined) inv.collectResults = new Map()
       inv.collectResults.set(call, result)
@@ -1035,7 +1245,7 @@ export class StepCtx implements StepContext<any> {
       const answered = invocation.answers?.get(index)
       if (answered !== undefined) return Effect.succeed(answered as A)
       const waiter: I.Waiter = {
-        key: `${this.stepName}@${invocation.eventId}#${index}`,
+        key: waiterKey(this.stepName, invocation.eventId, index),
         index,
         invocation,
         tag: tagOf(type),
@@ -1150,10 +1360,37 @@ const startTimer = (self: Workflow.Any, run: RunImpl, options: RunOptions | unde
     )
   })
 
-const makeDurable = (run: RunImpl) =>
+/** The run's timeout in ms, as recorded in its journal's `RunStarted`. */
+const timeoutMillis = (self: Workflow.Any, options: RunOptions | undefined): number | undefined => {
+  const timeout = options?.timeout !== undefined ? Duration.decode(options.timeout) : self.timeout
+  return timeout === undefined ? undefined : Duration.toMillis(timeout)
+}
+
+/**
+ * Makes a run durable: on the `JournalStore` in context when there is one (an append per checkpoint), otherwise on
+ * the `RunStore` (a snapshot per checkpoint).
+ */
+const makeDurable = (
+  run: RunImpl,
+  self: Workflow.Any,
+  options: RunOptions | undefined,
+  resumed?: { readonly committed: unknown; readonly logged: number },
+  onJournal = true
+) =>
   Effect.gen(function* () {
     const store = yield* RunStore
     run.makeDurable(store, yield* Effect.makeSemaphore(1))
+    const journal = onJournal ? yield* Effect.serviceOption(JournalStore) : Option.none()
+    if (Option.isSome(journal)) {
+      register(self)
+      run.makeJournaled(
+        journal.value,
+        signatureOf(self),
+        timeoutMillis(self, options),
+        resumed?.committed,
+        resumed?.logged ?? 0
+      )
+    }
   })
 
 /** @internal */
@@ -1182,7 +1419,7 @@ export const startRunWith = <R>(
     const made = yield* makeRun(self, runId, initial, options)
     if (continued !== undefined) made.conversation = continued.conversation
     const run = yield* bind(made)
-    if (options?.durable === true) yield* makeDurable(run)
+    if (options?.durable === true) yield* makeDurable(run, self, options)
     run.telemetry = yield* observe(self, run, options?.durable === true, false)
     const begin = Effect.zipRight(
       startTimer(self, run, options),
@@ -1230,7 +1467,11 @@ export const resumeRun = (
   self: Workflow.Any,
   from: unknown,
   options?: RunOptions
-): Effect.Effect<RunImpl, InvalidSnapshotError | RunNotFoundError | RunStoreError, Scope.Scope> =>
+): Effect.Effect<
+  RunImpl,
+  InvalidSnapshotError | RunNotFoundError | RunStoreError | JournalMismatchError,
+  Scope.Scope
+> =>
   Effect.gen(function* () {
     const optionIssues = runOptionProblems(options)
     if (optionIssues.length > 0)
@@ -1238,6 +1479,14 @@ export const resumeRun = (
     let raw = from
     let durable = options?.durable === true
     if (typeof from === "string") {
+      const journal = yield* Effect.serviceOption(JournalStore)
+      if (Option.isSome(journal)) {
+        const entries = yield* Effect.mapError(
+          journal.value.read(from, 0),
+          (cause) => new RunStoreError({ operation: "load", runId: from, cause })
+        )
+        if (entries.length > 0) return yield* resumeJournaled(self, from, entries, options)
+      }
       const store = yield* RunStore
       const loaded = yield* store.load(from)
       if (Option.isNone(loaded)) return yield* Effect.fail(new RunNotFoundError({ runId: from }))
@@ -1271,10 +1520,66 @@ export const resumeRun = (
       run.complete(restored.result)
       return run
     }
-    if (durable) yield* makeDurable(run)
+    // A run saved as a snapshot (a version-1 file) goes on as one, in the RunStore.
+    if (durable) yield* makeDurable(run, self, options, undefined, false)
     run.telemetry = yield* observe(self, run, durable, true)
     yield* startTimer(self, run, options)
     // A resume that cannot save fails (the store keeps the snapshot it was resumed from, to resume later).
     yield* Effect.tapError(run.applyAndSave({ _tag: "Restart", invocations: restored.inFlight }), () => run.discard)
     return run
-  }) as Effect.Effect<RunImpl, InvalidSnapshotError | RunNotFoundError | RunStoreError, Scope.Scope>
+  }) as Effect.Effect<
+    RunImpl,
+    InvalidSnapshotError | RunNotFoundError | RunStoreError | JournalMismatchError,
+    Scope.Scope
+  >
+
+/**
+ * Resumes a run from its journal: the journal is checked against the definition (every mismatch in one
+ * `JournalMismatchError`), replayed through the interpreter's transition (the ids it computes must be the journaled
+ * ones), and the invocations that were in flight are executed again; the state is the committed state (the updates of
+ * finished invocations), the published log is the journal's.
+ */
+const resumeJournaled = (
+  self: Workflow.Any,
+  runId: string,
+  entries: ReadonlyArray<Journal.Stored>,
+  options: RunOptions | undefined
+): Effect.Effect<RunImpl, InvalidSnapshotError | JournalMismatchError | RunStoreError, Scope.Scope | RunStore> =>
+  Effect.gen(function* () {
+    const plan = planOf(self)
+    const mismatch = (mismatches: ReadonlyArray<string>) =>
+      new JournalMismatchError({ workflow: self.name, runId, mismatches })
+    const problems = checkJournal(self, entries)
+    if (problems.length > 0) return yield* Effect.fail(mismatch(problems))
+    const clock = yield* Effect.clock
+    const replayed = replayJournal(plan, runId, entries, clock.unsafeCurrentTimeMillis())
+    if (!("snapshot" in replayed)) return yield* Effect.fail(mismatch(replayed))
+    const trace = options?.trace !== undefined ? options.trace !== false : replayed.trace
+    const restored = restoreJournal(plan, replayed, trace)
+    if (restored instanceof InvalidSnapshotError) return yield* Effect.fail(restored)
+    const { snapshot } = restored
+    if (snapshot.status !== "running" && snapshot.status !== "waiting" && snapshot.status !== "completed") {
+      return yield* Effect.fail(
+        new InvalidSnapshotError({
+          workflow: self.name,
+          detail: `run ${runId} already ended (${snapshot.status}); there is nothing to resume.`
+        })
+      )
+    }
+    const run = yield* bindToScope(yield* makeRun(self, runId, restored.value, options, restored.state))
+    run.createdAt = replayed.createdAt
+    for (const [event, id] of restored.collectedIds) run.collectIds.set(event, id)
+    for (const event of replayed.published) run.log.append(event)
+    run.encodedPublished.push(...replayed.encodedPublished)
+    if (snapshot.status === "completed") {
+      run.complete(restored.result)
+      return run
+    }
+    if (options?.durable !== false) {
+      yield* makeDurable(run, self, options, { committed: replayed.committed, logged: replayed.published.length })
+    }
+    run.telemetry = yield* observe(self, run, options?.durable !== false, true)
+    yield* startTimer(self, run, options)
+    yield* Effect.tapError(run.applyAndSave({ _tag: "Restart", invocations: restored.inFlight }), () => run.discard)
+    return run
+  })

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { RunStore, type Snapshot, type WorkflowError } from "@eventflow/core"
+import { JournalStore, RunStore, type Snapshot } from "@eventflow/core"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -22,6 +22,8 @@ export interface StoreStatus {
 export interface StoreHealth {
   /** The store the runs use: the same store, its failures and successes observed. */
   readonly store: RunStore.Service
+  /** The journal store durable runs append to, observed the same way (when the server has one). */
+  readonly journal: JournalStore.Service | undefined
   /**
    * The current status. While degraded, it first probes the store (at most once a second): a write and a read of a
    * probe record, so that a store that works again reports `ok` even when no run writes to it.
@@ -58,7 +60,7 @@ const causeOf = (error: unknown): unknown =>
     : undefined
 
 /** @internal */
-export const make = (store: RunStore.Service): Effect.Effect<StoreHealth> =>
+export const make = (store: RunStore.Service, journal?: JournalStore.Service): Effect.Effect<StoreHealth> =>
   Effect.sync(() => {
     let current: StoreStatus = { status: "ok" }
     let lastProbe = 0
@@ -94,7 +96,7 @@ export const make = (store: RunStore.Service): Effect.Effect<StoreHealth> =>
       current = { status: "ok" }
       return Effect.logInfo(`eventflow server: the run store works again (degraded since ${since})`)
     })
-    const observe = <A>(operation: Effect.Effect<A, WorkflowError.RunStoreError>, write: boolean) =>
+    const observe = <A, E>(operation: Effect.Effect<A, E>, write: boolean) =>
       operation.pipe(
         // A defect of the store (e.g. an error it did not map) is a failure of the store too (and stays a defect).
         Effect.tapErrorCause((cause) => (Cause.isInterruptedOnly(cause) ? Effect.void : failed(Cause.squash(cause)))),
@@ -106,6 +108,19 @@ export const make = (store: RunStore.Service): Effect.Effect<StoreHealth> =>
       list: (filter) => observe(store.list(filter), false),
       remove: (runId) => observe(store.remove(runId), true)
     })
+
+    const observedJournal: JournalStore.Service | undefined =
+      journal === undefined
+        ? undefined
+        : JournalStore.JournalStore.of({
+            append: (runId, entries, options) => observe(journal.append(runId, entries, options), true),
+            read: (runId, fromOffset) => observe(journal.read(runId, fromOffset), false),
+            load: (runId) => observe(journal.load(runId), false),
+            compact: (runId, snapshot, upToOffset) => observe(journal.compact(runId, snapshot, upToOffset), true),
+            list: (filter) => observe(journal.list(filter), false),
+            summary: (runId) => observe(journal.summary(runId), false),
+            remove: (runId) => observe(journal.remove(runId), true)
+          })
 
     const probe = Effect.flatMap(Clock.currentTimeMillis, (now) => {
       if (current.status === "ok" || corrupt || now - lastProbe < 1000) return Effect.void
@@ -122,6 +137,7 @@ export const make = (store: RunStore.Service): Effect.Effect<StoreHealth> =>
 
     return {
       store: observed,
+      journal: observedJournal,
       status: Effect.zipRight(
         probe,
         Effect.sync(() => current)

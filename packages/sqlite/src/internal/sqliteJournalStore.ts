@@ -103,21 +103,48 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
      * raced with another one on the same run fails on it and is retried from the read (and finds, on a replay, its
      * entries already there).
      */
-    const appendOnce = (runId: string, entries: ReadonlyArray<Journal.Entry>, options?: JournalStore.AppendOptions) =>
+    /**
+     * The head (length and status) of the journals this store appended to last, outside any transaction of the
+     * caller's: the next append of the same run skips the query and inserts at once. It stays correct when another
+     * writer appended meanwhile or the batch was already appended: the INSERT then fails on the primary key or on the
+     * entry id, the cached head is dropped, and the append is retried from the query.
+     */
+    const cachedHeads = new Map<string, { readonly entries: number; readonly status: Snapshot.Status }>()
+    const noExisting = new Map<string, JournalStore.Existing>()
+
+    const appendOnce = (
+      runId: string,
+      entries: ReadonlyArray<Journal.Entry>,
+      options?: JournalStore.AppendOptions
+    ): Effect.Effect<ReadonlyArray<Journal.Stored>, unknown> =>
       Effect.gen(function* () {
-        const ids = [...new Set(entries.map((entry) => entry.id))]
-        const rows = yield* sql`SELECT r.entries, r.status, e.entry_id, e.entry_offset, e.payload
-          FROM eventflow_journal_runs r LEFT JOIN eventflow_journal_entries e
-            ON e.run_id = r.run_id AND ${sql.in("e.entry_id", ids)}
-          WHERE r.run_id = ${runId}`.pipe(Effect.flatMap(decodeHeadAndExisting))
-        const head = rows[0]
-        const existing = new Map<string, JournalStore.Existing>()
-        for (const row of rows) {
-          if (row.entry_id !== null) existing.set(row.entry_id, { offset: row.entry_offset!, json: row.payload! })
+        const inTransaction = Option.isSome(yield* Effect.serviceOption(SqlClient.TransactionConnection))
+        const cached = inTransaction ? undefined : cachedHeads.get(runId)
+        cachedHeads.delete(runId)
+        let head: { readonly entries: number; readonly status: Snapshot.Status } | undefined = cached
+        let existing = noExisting
+        if (cached === undefined) {
+          const ids = [...new Set(entries.map((entry) => entry.id))]
+          const rows = yield* sql`SELECT r.entries, r.status, e.entry_id, e.entry_offset, e.payload
+            FROM eventflow_journal_runs r LEFT JOIN eventflow_journal_entries e
+              ON e.run_id = r.run_id AND ${sql.in("e.entry_id", ids)}
+            WHERE r.run_id = ${runId}`.pipe(Effect.flatMap(decodeHeadAndExisting))
+          head = rows[0]
+          existing = new Map<string, JournalStore.Existing>()
+          for (const row of rows) {
+            if (row.entry_id !== null) existing.set(row.entry_id, { offset: row.entry_offset!, json: row.payload! })
+          }
         }
         const prepared = JournalStore.prepareAppend(runId, entries, existing, head?.entries ?? 0)
-        if (prepared._tag !== "Prepared") return yield* Effect.fail(prepared)
-        if (prepared.rows.length === 0) return prepared.stored
+        if (prepared._tag !== "Prepared") {
+          // Judged without the entries already there (a replayed batch): judge it again from the query.
+          if (cached !== undefined) return yield* appendOnce(runId, entries, options)
+          return yield* Effect.fail(prepared)
+        }
+        if (prepared.rows.length === 0) {
+          if (!inTransaction && head !== undefined && cached !== undefined) cachedHeads.set(runId, head)
+          return prepared.stored
+        }
         const now = yield* Clock.currentTimeMillis
         yield* sql`INSERT INTO eventflow_journal_entries ${sql.insert(
           prepared.rows.map((row) => ({
@@ -134,6 +161,9 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
         const status = JournalStore.nextStatus(before, undefined, options)
         if (status !== before) {
           yield* sql`UPDATE eventflow_journal_runs SET status = ${status} WHERE run_id = ${runId}`
+        }
+        if (!inTransaction && prepared.ended === undefined) {
+          cachedHeads.set(runId, { entries: (head?.entries ?? 0) + prepared.rows.length, status })
         }
         return prepared.stored
       })
@@ -214,13 +244,16 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
       ).pipe(mapErrors("list")) as Effect.Effect<ReadonlyArray<JournalStore.Summary>, JournalStoreError>
 
     const remove = (runId: string) =>
-      transaction(
-        Effect.all([
-          sql`DELETE FROM eventflow_journal_entries WHERE run_id = ${runId}`,
-          sql`DELETE FROM eventflow_journal_compactions WHERE run_id = ${runId}`,
-          sql`DELETE FROM eventflow_journal_runs WHERE run_id = ${runId}`
-        ])
-      ).pipe(Effect.asVoid, mapErrors("remove", runId)) as Effect.Effect<void, JournalStoreError>
+      Effect.zipRight(
+        Effect.sync(() => cachedHeads.delete(runId)),
+        transaction(
+          Effect.all([
+            sql`DELETE FROM eventflow_journal_entries WHERE run_id = ${runId}`,
+            sql`DELETE FROM eventflow_journal_compactions WHERE run_id = ${runId}`,
+            sql`DELETE FROM eventflow_journal_runs WHERE run_id = ${runId}`
+          ])
+        ).pipe(Effect.asVoid, mapErrors("remove", runId))
+      ) as Effect.Effect<void, JournalStoreError>
 
     const claim = (runId: string) =>
       sql<{ readonly epoch: number }>`INSERT INTO eventflow_journal_fences (run_id, epoch) VALUES (${runId}, 1)

@@ -1,0 +1,538 @@
+/**
+ * The journal engine's pure parts: what the interpreter's journaled facts become as journal entries, and the
+ * replay of a journal through the same `transition` (resume = journal replayed, then the invocations that were in
+ * flight re-executed). No fibers, no clock, no store.
+ */
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type { AnyEvent } from "../Event.js"
+import type * as Journal from "../Journal.js"
+import type * as Snapshot from "../Snapshot.js"
+import { InvalidSnapshotError } from "../WorkflowError.js"
+import { childId, externalId, waiterKey, writeId } from "./ids.js"
+import * as I from "./interpreter.js"
+import { ids } from "./journal.js"
+import type { Plan } from "./plan.js"
+import {
+  decode as decodeSnapshot,
+  decodeEvent,
+  encode as encodeSnapshot,
+  encodeError,
+  encodeEvent
+} from "./snapshot.js"
+
+/** What turning facts into entries needs from the shell. @internal */
+export interface EntryContext {
+  readonly plan: Plan
+  readonly runId: string
+  readonly signature: string
+  readonly trace: boolean
+  readonly timeout: number | undefined
+  /** Commits an invocation's state updates and returns the run's committed state, encoded. */
+  readonly commit: (invocation: I.Invocation) => unknown
+  /** The committed state, encoded (for `RunStarted`). */
+  readonly committed: () => unknown
+  readonly now: number
+}
+
+const stepName = (plan: Plan, inv: I.Invocation) => plan.steps[inv.step].name
+
+const identified = (plan: Plan, e: { readonly id: string; readonly event: AnyEvent }): Journal.IdentifiedEvent => ({
+  id: e.id,
+  event: encodeEvent(plan, e.event)
+})
+
+/** The journal entry of one fact (ids as the transition computed them). @internal */
+export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
+  const plan = ctx.plan
+  switch (fact._tag) {
+    case "Started":
+      return {
+        _tag: "RunStarted",
+        id: ids.runStarted,
+        at: ctx.now,
+        version: 1,
+        runId: ctx.runId,
+        workflow: plan.name,
+        signature: ctx.signature,
+        input: Schema.encodeUnknownSync(plan.workflow.input as Schema.Schema<unknown, unknown, never>)(fact.input),
+        state: ctx.committed(),
+        options: ctx.timeout === undefined ? { trace: ctx.trace } : { trace: ctx.trace, timeout: ctx.timeout }
+      }
+    case "Sent": {
+      const step = stepName(plan, fact.invocation)
+      return {
+        _tag: "EventSent",
+        id: ids.eventSent(fact.id),
+        step,
+        from: fact.invocation.eventId,
+        eventId: fact.id,
+        event: encodeEvent(plan, fact.event),
+        ...(fact.target === undefined ? {} : { target: plan.steps[fact.target].name })
+      }
+    }
+    case "External":
+      return {
+        _tag: "ExternalEventSent",
+        id: ids.externalEventSent(fact.id),
+        eventId: fact.id,
+        event: encodeEvent(plan, fact.event),
+        ...(fact.step === undefined ? {} : { step: plan.steps[fact.step].name }),
+        ...(fact.prompt === undefined ? {} : { prompt: fact.prompt }),
+        ...(fact.waiter === undefined ? {} : { waiter: fact.waiter }),
+        ...(fact.park ? { park: true } : {})
+      }
+    case "Written": {
+      const step = stepName(plan, fact.invocation)
+      return {
+        _tag: "Written",
+        id: ids.written(writeId(fact.invocation.eventId, step, fact.index)),
+        step,
+        eventId: fact.invocation.eventId,
+        index: fact.index,
+        ...(fact.event._tag === "InputRequired" ? { prompt: encodeEvent(plan, fact.event) } : {})
+      }
+    }
+    case "AttemptFailed": {
+      const inv = fact.invocation
+      const step = stepName(plan, inv)
+      return {
+        _tag: "AttemptFailed",
+        id: ids.attemptFailed(step, inv.eventId, inv.attempts),
+        step,
+        eventId: inv.eventId,
+        attempt: inv.attempts,
+        error: encodeError(fact.error)
+      }
+    }
+    case "Completed": {
+      const inv = fact.invocation
+      const step = stepName(plan, inv)
+      return {
+        _tag: "InvocationCompleted",
+        id: ids.invocationCompleted(step, inv.eventId),
+        step,
+        eventId: inv.eventId,
+        tag: inv.event._tag,
+        attempts: inv.attempts,
+        events: fact.events.map((e) => identified(plan, e)),
+        sends: [],
+        writes: [],
+        state: ctx.commit(inv)
+      }
+    }
+    case "Failed": {
+      const inv = fact.invocation
+      const step = stepName(plan, inv)
+      return {
+        _tag: "InvocationFailed",
+        id: ids.invocationFailed(step, inv.eventId),
+        step,
+        eventId: inv.eventId,
+        attempts: inv.attempts,
+        defect: fact.defect,
+        error: encodeError(fact.error),
+        ...(fact.stepFailed === undefined ? {} : { event: identified(plan, fact.stepFailed) }),
+        ...(fact.interrupted ? { interrupted: true } : {}),
+        state: ctx.commit(inv)
+      }
+    }
+    case "Waited": {
+      const w = fact.waiter
+      const given = (fact.prompt as { readonly requestId?: unknown } | undefined)?.requestId
+      return {
+        _tag: "WaiterRegistered",
+        id: ids.waiterRegistered(w.key),
+        key: w.key,
+        step: stepName(plan, w.invocation),
+        eventId: w.invocation.eventId,
+        index: w.index,
+        tag: w.tag,
+        ...(fact.prompt === undefined ? {} : { prompt: { id: w.key, event: encodeEvent(plan, fact.prompt) } }),
+        ...(typeof given === "string" ? { requestId: given } : {})
+      }
+    }
+    case "Answered": {
+      const w = fact.waiter
+      const o = fact.outcome
+      return {
+        _tag: "WaiterAnswered",
+        id: ids.waiterAnswered(w.key),
+        key: w.key,
+        step: stepName(plan, w.invocation),
+        eventId: w.invocation.eventId,
+        index: w.index,
+        outcome: o._tag === "Event" ? { _tag: "Event", answer: identified(plan, o) } : { _tag: o._tag }
+      }
+    }
+    case "Ended": {
+      const ending = fact.ending
+      return {
+        _tag: "RunEnded",
+        id: ids.runEnded,
+        at: ctx.now,
+        status: fact.status,
+        ...(ending._tag === "Completed"
+          ? {
+              result: Schema.encodeUnknownSync(plan.workflow.output as Schema.Schema<unknown, unknown, never>)(
+                ending.result
+              )
+            }
+          : ending._tag === "Cancelled"
+            ? {}
+            : {
+                error: encodeError(
+                  ending._tag === "TimedOut"
+                    ? {
+                        _tag: "WorkflowTimeoutError",
+                        message: `timed out after ${Duration.format(ending.timeout)}`
+                      }
+                    : ending.error
+                )
+              })
+      }
+    }
+  }
+}
+
+/** The entry of one `ctx.collect` call. @internal */
+export const collectedEntry = (
+  plan: Plan,
+  inv: I.Invocation,
+  call: number,
+  bufferedAs: string,
+  event: AnyEvent,
+  pushed: boolean,
+  expected: ReadonlyArray<string>,
+  count: number | undefined
+): Journal.Entry => {
+  const step = stepName(plan, inv)
+  return {
+    _tag: "Collected",
+    id: ids.collected(step, inv.eventId, call),
+    step,
+    eventId: inv.eventId,
+    call,
+    bufferedAs,
+    event: encodeEvent(plan, event),
+    pushed,
+    expected: [...expected],
+    ...(count === undefined ? {} : { count })
+  }
+}
+
+// -----------------------------------------------------------------------------
+// Replay
+// -----------------------------------------------------------------------------
+
+class Mismatch {
+  constructor(readonly message: string) {}
+}
+
+/** A journal replayed: the run as a decoded snapshot (ready to restart), its derived log, how it ended. @internal */
+export interface Replayed {
+  readonly snapshot: Snapshot.Snapshot
+  /** The published log, derived from the journal's `Published` chunks (positions are stable). */
+  readonly published: ReadonlyArray<AnyEvent>
+  readonly encodedPublished: ReadonlyArray<unknown>
+  /** The encoded committed state. */
+  readonly committed: unknown
+  readonly signature: string
+  readonly createdAt: number
+  readonly entries: number
+  /** The `trace` option the run was started with. */
+  readonly trace: boolean
+}
+
+const decodeState = (plan: Plan, encoded: unknown, where: string): unknown => {
+  const schema = plan.workflow.state as Schema.Schema<unknown, unknown, never> | undefined
+  if (schema === undefined) return encoded
+  const result = Schema.decodeUnknownEither(schema)(encoded)
+  if (Either.isLeft(result)) {
+    throw new Mismatch(
+      `${where}: the state no longer decodes: ${ParseResult.TreeFormatter.formatErrorSync(result.left)}`
+    )
+  }
+  return result.right
+}
+
+const decodeOrMismatch = (plan: Plan, encoded: unknown, where: string): AnyEvent => {
+  try {
+    return decodeEvent(plan, encoded, where)
+  } catch (error) {
+    const detail = (error as { readonly detail?: unknown }).detail
+    throw new Mismatch(`${where}: ${typeof detail === "string" ? detail : String(error)}`)
+  }
+}
+
+/**
+ * Replays a journal (every entry, from offset 0) through the interpreter's `transition`, asserting that the ids it
+ * computes are the journaled ones, and returns the run as a snapshot from which the shell restarts it (today's
+ * restart path: in-flight invocations are re-executed, skipping what they had already sent, written and awaited).
+ *
+ * Returns the list of mismatches when the journal does not replay on this definition.
+ *
+ * @internal
+ */
+export const replay = (
+  plan: Plan,
+  runId: string,
+  entries: ReadonlyArray<Journal.Stored>,
+  now: number
+): Replayed | ReadonlyArray<string> => {
+  const first = entries[0]?.entry
+  if (first === undefined || first._tag !== "RunStarted")
+    return [`run ${runId}: the journal does not start with RunStarted`]
+  const state = I.make(plan, runId, first.options.trace)
+  const answers = new Map<string, string>()
+  for (const { entry } of entries) {
+    if (entry._tag === "WaiterAnswered" && entry.outcome._tag === "Event")
+      answers.set(entry.outcome.answer.id, entry.key)
+  }
+  state.replayAnswers = answers
+  const published: Array<AnyEvent> = []
+  const encodedPublished: Array<unknown> = []
+  const collectedIds = new Map<AnyEvent, string>()
+  let committed: unknown = first.state
+  let value: unknown
+  let ended: (Journal.Entry & { readonly _tag: "RunEnded" }) | undefined
+  let where = ""
+
+  const find = (step: string, eventId: string): I.Invocation => {
+    const s = plan.stepIndex.get(step)
+    if (s === undefined) throw new Mismatch(`${where}: the workflow has no step "${step}"`)
+    for (const inv of state.active) if (inv.step === s && inv.eventId === eventId) return inv
+    const queue = state.queues[s]
+    for (let i = queue.head; i < queue.items.length; i++) {
+      const inv = queue.items[i]
+      if (inv.eventId !== eventId) continue
+      // The live run had started it (a slot freed in an order the replay does not see): start it here too.
+      queue.items.splice(i, 1)
+      state.queued--
+      state.running[s]++
+      state.active.add(inv)
+      return inv
+    }
+    throw new Mismatch(
+      `${where}: no invocation of step "${step}" for event ${eventId} was started when it was journaled`
+    )
+  }
+  const apply = (input: I.Input) => {
+    I.transition(state, input)
+  }
+  const expectId = (computed: string, journaled: string) => {
+    if (computed !== journaled) {
+      throw new Mismatch(`${where}: the replay computed event id ${computed} where the journal has ${journaled}`)
+    }
+  }
+
+  try {
+    value = decodeState(plan, first.state, "entry 0 (RunStarted)")
+    for (const stored of entries) {
+      const entry = stored.entry
+      where = `entry ${stored.offset} (${entry._tag} "${entry.id}")`
+      if (state.status !== "running" && entry._tag !== "Published" && entry._tag !== "RunEnded") continue
+      switch (entry._tag) {
+        case "RunStarted": {
+          if (stored.offset !== 0) throw new Mismatch(`${where}: RunStarted after the first entry`)
+          const input = Schema.decodeUnknownEither(plan.workflow.input as Schema.Schema<unknown, unknown, never>)(
+            entry.input
+          )
+          if (Either.isLeft(input)) {
+            throw new Mismatch(
+              `${where}: the input no longer decodes: ${ParseResult.TreeFormatter.formatErrorSync(input.left)}`
+            )
+          }
+          apply({ _tag: "Start", input: input.right })
+          break
+        }
+        case "EventSent": {
+          const inv = find(entry.step, entry.from)
+          let target: number | undefined
+          if (entry.target !== undefined) {
+            target = plan.stepIndex.get(entry.target)
+            if (target === undefined) throw new Mismatch(`${where}: the workflow has no step "${entry.target}"`)
+          }
+          expectId(childId(inv.eventId, entry.step, inv.emitted), entry.eventId)
+          apply({ _tag: "Send", from: inv, event: decodeOrMismatch(plan, entry.event, where), step: target })
+          break
+        }
+        case "ExternalEventSent": {
+          expectId(externalId(state.external), entry.eventId)
+          let step: number | undefined
+          if (entry.step !== undefined) {
+            step = plan.stepIndex.get(entry.step)
+            if (step === undefined) throw new Mismatch(`${where}: the workflow has no step "${entry.step}"`)
+          }
+          const prompt = entry.prompt === undefined ? undefined : state.pending.find((p) => p.eventId === entry.prompt)
+          const waiter = entry.waiter === undefined ? undefined : state.waiters.find((w) => w.key === entry.waiter)
+          if (
+            (entry.prompt !== undefined && prompt === undefined) ||
+            (entry.waiter !== undefined && waiter === undefined)
+          ) {
+            throw new Mismatch(`${where}: the prompt or waiter it answered is not open in the replay`)
+          }
+          apply({
+            _tag: "External",
+            event: decodeOrMismatch(plan, entry.event, where),
+            step,
+            admitted: { _tag: "Admitted", prompt, waiter, park: entry.park === true }
+          })
+          break
+        }
+        case "Written": {
+          const inv = find(entry.step, entry.eventId)
+          if (inv.writes !== entry.index) {
+            throw new Mismatch(`${where}: write ${entry.index} where the replay expected write ${inv.writes}`)
+          }
+          const event =
+            entry.prompt === undefined ? ({ _tag: "Written" } as AnyEvent) : decodeOrMismatch(plan, entry.prompt, where)
+          apply({ _tag: "Write", from: inv, event })
+          break
+        }
+        case "AttemptFailed": {
+          const inv = find(entry.step, entry.eventId)
+          inv.attempts = Math.max(inv.attempts, entry.attempt)
+          break
+        }
+        case "InvocationCompleted": {
+          const inv = find(entry.step, entry.eventId)
+          inv.attempts = entry.attempts
+          const events = entry.events.map((e) => decodeOrMismatch(plan, e.event, `${where}, event ${e.id}`))
+          entry.events.forEach((e, i) => {
+            expectId(childId(inv.eventId, entry.step, inv.emitted + i), e.id)
+          })
+          value = decodeState(plan, entry.state, where)
+          committed = entry.state
+          apply({ _tag: "Completed", invocation: inv, output: events })
+          break
+        }
+        case "InvocationFailed": {
+          const inv = find(entry.step, entry.eventId)
+          inv.attempts = entry.attempts
+          if (entry.event !== undefined) expectId(childId(inv.eventId, entry.step, inv.emitted), entry.event.id)
+          if (entry.state !== undefined) {
+            value = decodeState(plan, entry.state, where)
+            committed = entry.state
+          }
+          apply({
+            _tag: "Failed",
+            invocation: inv,
+            error: entry.error,
+            defect: entry.defect,
+            interrupted: entry.interrupted === true
+          })
+          break
+        }
+        case "WaiterRegistered": {
+          const inv = find(entry.step, entry.eventId)
+          expectId(waiterKey(entry.step, entry.eventId, entry.index), entry.key)
+          inv.waits = Math.max(inv.waits, entry.index + 1)
+          const waiter: I.Waiter = {
+            key: entry.key,
+            index: entry.index,
+            invocation: inv,
+            tag: entry.tag,
+            match: undefined
+          }
+          const prompt = entry.prompt === undefined ? undefined : decodeOrMismatch(plan, entry.prompt.event, where)
+          apply({ _tag: "Wait", invocation: inv, waiter, prompt })
+          break
+        }
+        case "WaiterAnswered": {
+          // An answer by an event is the consequence of the entry that dispatched it (replayed there).
+          if (entry.outcome._tag === "Event") break
+          const waiter = state.waiters.find((w) => w.key === entry.key)
+          if (waiter === undefined) throw new Mismatch(`${where}: waiter ${entry.key} is not open in the replay`)
+          apply(entry.outcome._tag === "Expired" ? { _tag: "WaitExpired", waiter } : { _tag: "WaitAbandoned", waiter })
+          break
+        }
+        case "Collected": {
+          const inv = find(entry.step, entry.eventId)
+          const event = entry.bufferedAs === inv.eventId ? inv.event : decodeOrMismatch(plan, entry.event, where)
+          if (entry.pushed) collectedIds.set(event, entry.bufferedAs)
+          inv.collects = Math.max(inv.collects, entry.call + 1)
+          const result =
+            entry.count === undefined
+              ? I.collect(state, entry.step, event, entry.expected, entry.pushed)
+              : I.collectCount(state, entry.step, event, entry.expected[0] ?? "", entry.count, entry.pushed)
+          if (result !== undefined) {
+            if (inv.collectResults === undefined) inv.collectResults = new Map()
+            inv.collectResults.set(entry.call, result)
+          }
+          break
+        }
+        case "Published": {
+          if (entry.from !== published.length) {
+            throw new Mismatch(`${where}: a log chunk from position ${entry.from}, but the log has ${published.length}`)
+          }
+          entry.events.forEach((e, i) => {
+            published.push(decodeOrMismatch(plan, e, `${where}, event ${entry.from + i}`))
+            encodedPublished.push(e)
+          })
+          break
+        }
+        case "RunEnded": {
+          ended = entry
+          if (state.status === "running") state.status = entry.status
+          break
+        }
+      }
+    }
+  } catch (error) {
+    if (error instanceof Mismatch) return [error.message]
+    throw error
+  }
+  state.replayAnswers = undefined
+  const status: Snapshot.Status =
+    ended !== undefined
+      ? ended.status
+      : state.status !== "running"
+        ? state.status
+        : I.isWaiting(state)
+          ? "waiting"
+          : "running"
+  const snapshot = encodeSnapshot({
+    state,
+    published: [],
+    encodedPublished: [],
+    value,
+    collectedId: (event) => collectedIds.get(event) ?? "",
+    status,
+    createdAt: first.at ?? now,
+    now,
+    result: undefined
+  })
+  const full: Snapshot.Snapshot = {
+    ...snapshot,
+    published: encodedPublished,
+    ...(ended?.result !== undefined ? { result: reencodeResult(plan, ended.result) } : {}),
+    ...(ended?.error !== undefined ? { error: ended.error } : {})
+  }
+  return {
+    snapshot: full,
+    published,
+    encodedPublished,
+    committed,
+    signature: first.signature,
+    createdAt: first.at ?? now,
+    entries: entries.length,
+    trace: first.options.trace
+  }
+}
+
+/** A result as its schema encodes it (the journal stores JSON with sorted keys). */
+const reencodeResult = (plan: Plan, result: unknown): unknown => {
+  const schema = plan.workflow.output as Schema.Schema<unknown, unknown, never>
+  const decoded = Schema.decodeUnknownEither(schema)(result)
+  return Either.isLeft(decoded) ? result : Schema.encodeUnknownSync(schema)(decoded.right)
+}
+
+/** Decodes a replayed run for the shell (the snapshot restart path). @internal */
+export const restore = (plan: Plan, replayed: Replayed, trace: boolean) => {
+  const restored = decodeSnapshot(plan, { ...replayed.snapshot, published: [] }, trace)
+  if (restored instanceof InvalidSnapshotError) return restored
+  return { ...restored, published: replayed.published.slice() }
+}

@@ -1,0 +1,198 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Context, Effect, Exit, Layer, Option, Ref, Schema, Scope, Stream } from "effect"
+import {
+  defineWorkflow,
+  Event,
+  HumanResponse,
+  InputRequired,
+  Journal,
+  JournalMismatchError,
+  JournalStore,
+  JournalStoreError,
+  type RunHandle,
+  RunStore,
+  RunStoreError,
+  StartEvent,
+  StopEvent,
+  Workflow
+} from "@eventflow/core"
+
+const A = Event.define("A", { n: Schema.Number })
+const Progress = Event.define("Progress", { n: Schema.Number })
+const Ask = Event.define("Ask", { n: Schema.Number })
+
+const allEvents = (handle: RunHandle) => Effect.map(Stream.runCollect(handle.events()), Chunk.toReadonlyArray)
+
+/** A RunStore and a JournalStore in memory, built once so that a "new process" (a new scope) shares them. */
+const stores = Effect.map(Layer.build(RunStore.layerMemory), (context) => ({
+  provide: <X, E, R>(effect: Effect.Effect<X, E, R>) => Effect.provide(effect, context),
+  journal: Effect.provide(JournalStore.JournalStore, context)
+}))
+
+const loop = (name: string, hops: number) =>
+  defineWorkflow({
+    name,
+    input: Schema.Number,
+    output: Schema.Number,
+    state: Schema.Struct({ count: Schema.Number }),
+    initialState: { count: 0 }
+  })
+    .step(StartEvent, (s) => Effect.succeed(A.make({ n: s.input })), { emits: [A] })
+    .step(
+      A,
+      (a, ctx) =>
+        Effect.gen(function* () {
+          yield* ctx.write(Progress.make({ n: a.n }))
+          yield* Ref.update(ctx.state, (s) => ({ count: s.count + 1 }))
+          return a.n + 1 >= hops
+            ? StopEvent.make({ result: (yield* Ref.get(ctx.state)).count })
+            : A.make({ n: a.n + 1 })
+        }),
+      { emits: [A, StopEvent], name: "hop" }
+    )
+
+const approval = (name: string, stepName = "review") =>
+  defineWorkflow({ name, input: Schema.Number, output: Schema.String })
+    .step(StartEvent, (s) => Effect.succeed(Ask.make({ n: s.input })), { emits: [Ask] })
+    .step(
+      Ask,
+      (ask, ctx) =>
+        Effect.gen(function* () {
+          const answer = yield* ctx.waitFor(HumanResponse, {
+            prompt: InputRequired.make({ prompt: `approve ${ask.n}?` })
+          })
+          return StopEvent.make({ result: `${ask.n}:${answer.response}` })
+        }),
+      { emits: [StopEvent], name: stepName }
+    )
+
+describe("the engine on the journal", () => {
+  it.scoped("a durable run appends its journal: started, one completion per hop, the log, ended", () =>
+    Effect.gen(function* () {
+      const s = yield* stores
+      const wf = loop("journal-loop", 5)
+      const result = yield* s.provide(Workflow.run(wf, 0, { durable: true, runId: "r1" }))
+      assert.strictEqual(result, 5)
+      const journal = yield* s.journal
+      const entries = yield* journal.read("r1")
+      const tags = entries.map((e) => e.entry._tag)
+      assert.strictEqual(tags[0], "RunStarted")
+      assert.strictEqual(tags.at(-1) === "RunEnded" || tags.at(-2) === "RunEnded", true)
+      assert.strictEqual(tags.filter((t) => t === "InvocationCompleted").length, 6)
+      assert.deepStrictEqual(Journal.check(wf, entries), [])
+      const summary = yield* journal.summary("r1")
+      assert.strictEqual(Option.getOrThrow(summary).status, "completed")
+      assert.strictEqual(Option.getOrThrow(summary).signature, Journal.signature(wf))
+      // The RunStore lists it with its signature, and loads it as the snapshot its journal replays to.
+      const runs = yield* s.provide(Effect.flatMap(RunStore.RunStore, (store) => store.list()))
+      assert.deepStrictEqual(
+        runs.map((r) => [r.runId, r.status, r.signature]),
+        [["r1", "completed", Journal.signature(wf)]]
+      )
+      const loaded = Option.getOrThrow(yield* s.provide(Effect.flatMap(RunStore.RunStore, (store) => store.load("r1"))))
+      assert.strictEqual(loaded.status, "completed")
+      assert.strictEqual(loaded.result, 5)
+      assert.deepStrictEqual(loaded.state, { count: 5 })
+      assert.strictEqual(loaded.published.filter((e: any) => e._tag === "Progress").length, 5)
+    })
+  )
+
+  it.scoped("a waiting run resumes from its journal in a new scope, with the same log, and completes", () =>
+    Effect.gen(function* () {
+      const s = yield* stores
+      const wf = approval("journal-approval")
+      const scope1 = yield* Scope.make()
+      const first = yield* s.provide(Scope.extend(Workflow.start(wf, 7, { durable: true, runId: "r2" }), scope1))
+      assert.strictEqual(yield* first.settled, "waiting")
+      const journal = yield* s.journal
+      const logged = (yield* journal.read("r2")).flatMap((e) => (e.entry._tag === "Published" ? e.entry.events : []))
+      const before = yield* Effect.map(
+        Stream.runCollect(Stream.take(first.events({ internal: true }), logged.length)),
+        Chunk.toReadonlyArray
+      )
+      assert.strictEqual(before.at(-1)?._tag, "RunIdle")
+      yield* Scope.close(scope1, Exit.void)
+      const second = yield* s.provide(Workflow.resume(wf, "r2"))
+      assert.strictEqual(yield* second.status, "waiting")
+      yield* second.send(HumanResponse.make({ response: "yes" }))
+      assert.strictEqual(yield* second.result, "7:yes")
+      const after = yield* Effect.map(Stream.runCollect(second.events({ internal: true })), Chunk.toReadonlyArray)
+      assert.deepStrictEqual(after.slice(0, before.length), before)
+    })
+  )
+
+  it.scoped(
+    "a journal replayed on a definition whose step was renamed fails the resume with one typed error listing it",
+    () =>
+      Effect.gen(function* () {
+        const s = yield* stores
+        const scope1 = yield* Scope.make()
+        const first = yield* s.provide(
+          Scope.extend(Workflow.start(approval("journal-rename"), 3, { durable: true, runId: "r3" }), scope1)
+        )
+        assert.strictEqual(yield* first.settled, "waiting")
+        yield* Scope.close(scope1, Exit.void)
+        const renamed = approval("journal-rename", "check")
+        const error = yield* Effect.flip(s.provide(Workflow.resume(renamed, "r3")))
+        assert.instanceOf(error, JournalMismatchError)
+        const mismatch = error as JournalMismatchError
+        assert.strictEqual(mismatch.runId, "r3")
+        // The completion of StartEvent is fine; the waiter registered by "review" is not.
+        const review = mismatch.mismatches.filter((m) => m.includes('no step "review"'))
+        assert.isAbove(review.length, 0)
+        assert.include(mismatch.message, 'no step "review"')
+        assert.include(mismatch.message, "check")
+        // Nothing was appended by the refused resume, and the original definition still resumes it.
+        const journal = yield* s.journal
+        const before = (yield* journal.read("r3")).length
+        const again = yield* s.provide(Workflow.resume(approval("journal-rename"), "r3"))
+        assert.strictEqual(yield* again.status, "waiting")
+        yield* again.send(HumanResponse.make({ response: "ok" }))
+        assert.strictEqual(yield* again.result, "3:ok")
+        assert.isAbove((yield* journal.read("r3")).length, before)
+        const events = yield* allEvents(again)
+        assert.strictEqual(events.at(-1)?._tag, "StopEvent")
+      })
+  )
+
+  it.scoped(
+    "an append that fails holds back what it would start: the start fails typed, nothing ran, nothing stored",
+    () =>
+      Effect.gen(function* () {
+        const journal = yield* JournalStore.makeMemory
+        const failing = { on: true }
+        const flaky: JournalStore.Service = {
+          ...journal,
+          append: (runId, entries, options) =>
+            failing.on
+              ? Effect.fail(new JournalStoreError({ operation: "append", runId, cause: new Error("disk full") }))
+              : journal.append(runId, entries, options)
+        }
+        const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, flaky)).pipe(
+          Context.add(JournalStore.JournalStore, flaky)
+        )
+        const ran = yield* Ref.make(0)
+        const wf = defineWorkflow({ name: "journal-flaky", input: Schema.Number, output: Schema.Number }).step(
+          StartEvent,
+          (s) =>
+            Effect.as(
+              Ref.update(ran, (n) => n + 1),
+              StopEvent.make({ result: s.input })
+            ),
+          { emits: [StopEvent] }
+        )
+        const error = yield* Effect.flip(
+          Effect.provide(Workflow.start(wf, 1, { durable: true, runId: "flaky" }), context)
+        )
+        assert.instanceOf(error, RunStoreError)
+        assert.include(error.message, "disk full")
+        assert.strictEqual(yield* Ref.get(ran), 0, "no step ran")
+        assert.deepStrictEqual(yield* journal.read("flaky"), [])
+        // Once the store takes appends, a run goes through and its journal holds everything.
+        failing.on = false
+        assert.strictEqual(yield* Effect.provide(Workflow.run(wf, 2, { durable: true, runId: "ok" }), context), 2)
+        assert.strictEqual(yield* Ref.get(ran), 1)
+        assert.strictEqual((yield* journal.read("ok")).at(-2)?.entry._tag, "RunEnded")
+      })
+  )
+})
