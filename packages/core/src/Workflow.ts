@@ -30,6 +30,7 @@ import type {
   JournalConflictError,
   JournalStoreError,
   InvalidSnapshotError,
+  JournalMismatchError,
   RunError,
   RunNotFoundError,
   RunStoreError,
@@ -729,6 +730,11 @@ export const start: {
  * run; a completed one gives a handle with its result; one that does not decode, belongs to another workflow or
  * ended in failure fails with `InvalidSnapshotError`. The run timeout starts again from the resume.
  *
+ * A run kept on a journal (a `JournalStore` in context, as `SqliteRunStore.layer` and `RunStore.layerMemory` give)
+ * is resumed by replaying its journal through the engine's transition; a journal that does not fit this definition
+ * (a step renamed or removed, a tag no longer accepted, a payload that no longer decodes) fails with one
+ * `JournalMismatchError` listing every mismatch, and nothing runs.
+ *
  * @since 0.1.0
  * @category Combinators
  */
@@ -739,7 +745,7 @@ export const resume: {
     options?: RunOptions<State<W>>
   ): Effect.Effect<
     RunHandle<W, RunStoreError>,
-    InvalidSnapshotError | RunNotFoundError | RunStoreError,
+    InvalidSnapshotError | RunNotFoundError | RunStoreError | JournalMismatchError,
     Requirements<W> | Scope.Scope | RunStore
   >
   <W extends Any>(
@@ -766,7 +772,7 @@ export const resumeAll: <W extends Any>(
   options?: RunOptions<State<W>>
 ) => Effect.Effect<
   ReadonlyArray<RunHandle<W, RunStoreError>>,
-  InvalidSnapshotError | RunNotFoundError | RunStoreError,
+  InvalidSnapshotError | RunNotFoundError | RunStoreError | JournalMismatchError,
   Requirements<W> | Scope.Scope | RunStore
 > = internalRun.resumeAll as any
 
