@@ -13,7 +13,7 @@ import { LLM } from "@eventflow/llm"
 import { WorkflowServer } from "@eventflow/server"
 import { TypedClient, WorkflowClient } from "@eventflow/server/client"
 import { SqliteRunStore } from "@eventflow/sqlite"
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, TestClock } from "effect"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { chat, lastTurn, offline, turn } from "../chat.js"
 import { runProgram } from "./program.js"
@@ -32,7 +32,9 @@ describe("examples/chat (in process)", () => {
       assert.strictEqual(first.reply, "Nice to meet you, Ada.")
       const second = yield* turn("what is my name?", Option.some(first.runId))
       assert.strictEqual(second.reply, "Your name is Ada.")
-      // A turn that does not continue starts a new conversation, which knows nothing.
+      // A turn that does not continue starts a new conversation, which knows nothing. (A second later: the newest
+      // conversation is told by its start time, which is the test clock's.)
+      yield* TestClock.adjust("1 second")
       const fresh = yield* turn("what is my name?", Option.none())
       assert.strictEqual(fresh.reply, "You have not told me your name yet.")
       const store = yield* RunStore.RunStore

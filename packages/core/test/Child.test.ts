@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Exit, Option, Schema, Stream } from "effect"
+import { Cause, Data, Effect, Exit, Fiber, Option, Schema, Stream, TestClock } from "effect"
 import {
   Child,
   defineWorkflow,
@@ -10,6 +10,7 @@ import {
   StartEvent,
   StopEvent,
   WorkflowCancelledError,
+  WorkflowTimeoutError,
   Workflow
 } from "@eventflow/core"
 import { allEvents, statusIs } from "./utils.js"
@@ -209,6 +210,43 @@ describe("Child workflows", () => {
       const child = Option.getOrThrow(yield* store.load("P/StartEvent@0/c1"))
       assert.strictEqual(child.status, "cancelled")
     }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.scoped("the parent's run timeout cancels its child", () =>
+    Effect.gen(function* () {
+      const handle = yield* Workflow.start(parentOf(asking, undefined, "p-timeout"), undefined, {
+        runId: "P",
+        durable: true,
+        timeout: "1 minute"
+      })
+      assert.strictEqual(yield* handle.settled, "waiting")
+      const result = yield* Effect.fork(Effect.flip(handle.result))
+      yield* TestClock.adjust("1 minute")
+      assert.instanceOf(yield* Fiber.join(result), WorkflowTimeoutError)
+      const store = yield* RunStore.RunStore
+      assert.strictEqual(Option.getOrThrow(yield* store.load("P/StartEvent@0/c0")).status, "cancelled")
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect(
+    "a step executed again whose durable child had already failed ends with the defect ChildRunEndedError",
+    () =>
+      Effect.gen(function* () {
+        // The child, under the id the parent's step gives it, failed before the (simulated) restart.
+        yield* Effect.exit(Workflow.run(failing, undefined, { runId: "P/StartEvent@0/c0", durable: true }))
+        const exit = yield* Effect.exit(
+          Workflow.run(parentOf(failing, undefined, "p-ended"), undefined, { runId: "P", durable: true })
+        )
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isSuccess(exit)) return
+        const defect = Cause.squash(exit.cause)
+        assert.instanceOf(defect, Child.ChildRunEndedError)
+        assert.include(
+          (defect as Error).message,
+          'child run P/StartEvent@0/c0 of workflow "failing" had already ended (failed)'
+        )
+        assert.include((defect as Error).message, "Boom")
+      }).pipe(Effect.provide(RunStore.layerMemory))
   )
 
   it.effect("under Workflow.run a child that waits for a person fails with HandleRequiredError", () =>
