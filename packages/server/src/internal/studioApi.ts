@@ -31,7 +31,10 @@ export interface Deps {
     runId: string
   ) => Effect.Effect<
     RunInfo,
-    WorkflowError.InvalidSnapshotError | WorkflowError.RunNotFoundError | WorkflowError.RunStoreError
+    | WorkflowError.InvalidSnapshotError
+    | WorkflowError.RunNotFoundError
+    | WorkflowError.RunStoreError
+    | WorkflowError.JournalMismatchError
   >
 }
 
@@ -138,6 +141,8 @@ export const make = (deps: Deps) => {
               })
             ),
           InvalidSnapshotError: (error) => Effect.fail(new InvalidFork({ message: error.message })),
+          // An edited event the definition cannot take (a step that does not accept it, a payload that does not decode).
+          JournalMismatchError: (error) => Effect.fail(new InvalidFork({ message: error.message })),
           RunStoreError: (error) => Effect.fail(new StoreUnavailable({ message: `${error.message}; retry later.` }))
         })
       )
