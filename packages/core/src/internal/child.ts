@@ -18,6 +18,7 @@ import type { ChildOptions } from "../StepContext.js"
 import type * as Workflow from "../Workflow.js"
 import type * as I from "./interpreter.js"
 import { planOf } from "./plan.js"
+import { register } from "./registry.js"
 import { type RunImpl, resumeRun, type SendError, type StepCtx, startRunWith } from "./run.js"
 import { encodeEvent } from "./snapshot.js"
 
@@ -67,6 +68,8 @@ const acquire = (
     const store = parent.durableStore
     let run: RunImpl<any> | undefined
     if (store !== undefined) {
+      // A journaled child is loaded by replaying its journal, with its definition: make it known here.
+      register(workflow)
       const saved = yield* Effect.orDie(store.load(runId))
       if (Option.isSome(saved)) {
         const snapshot = saved.value
