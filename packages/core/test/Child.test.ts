@@ -295,6 +295,28 @@ describe("Child workflows", () => {
       }).pipe(Effect.provide(RunStore.layerMemory))
   )
 
+  it.scoped(
+    "a step executed again whose journaled child had been cancelled ends with the defect ChildRunEndedError",
+    () =>
+      Effect.gen(function* () {
+        // The child, under the id the parent's step gives it, was cancelled before the (simulated) restart: its
+        // journal has its end, so it cannot go on.
+        const child = yield* Workflow.start(asking, undefined, { runId: "P/StartEvent@0/c0", durable: true })
+        assert.strictEqual(yield* child.settled, "waiting")
+        yield* child.cancel
+        const exit = yield* Effect.exit(
+          Workflow.run(parentOf(asking, undefined, "p-cancelled"), undefined, { runId: "P", durable: true })
+        )
+        if (Exit.isSuccess(exit)) return assert.fail("the parent completed")
+        const defect = Cause.squash(exit.cause)
+        assert.instanceOf(defect, Child.ChildRunEndedError)
+        assert.include(
+          (defect as Error).message,
+          'child run P/StartEvent@0/c0 of workflow "asking" had already ended (cancelled)'
+        )
+      }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
   it.effect("under Workflow.run a child that waits for a person fails with HandleRequiredError", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(Workflow.run(parentOf(asking, undefined, "p-nohandle")))

@@ -73,21 +73,25 @@ const acquire = (
       const saved = yield* Effect.orDie(store.load(runId))
       if (Option.isSome(saved)) {
         const snapshot = saved.value
-        if (snapshot.status === "failed" || snapshot.status === "timed-out") {
-          return yield* Effect.die(
-            new ChildRunEndedError({
-              runId,
-              workflow: snapshot.workflow,
-              status: snapshot.status,
-              error: snapshot.error as ChildRunEndedError["error"]
-            })
-          )
-        }
+        const ended = Effect.die(
+          new ChildRunEndedError({
+            runId,
+            workflow: snapshot.workflow,
+            status: snapshot.status,
+            error: snapshot.error as ChildRunEndedError["error"]
+          })
+        )
+        if (snapshot.status === "failed" || snapshot.status === "timed-out") return yield* ended
         // A step executed again after a crash: the child goes on from its own last checkpoint (or has its result).
         run = yield* resumeRun(workflow, runId, {
           durable: true,
           ...(options?.timeout && { timeout: options.timeout })
-        }).pipe(Effect.provideService(RunStore, store), Effect.orDie)
+        }).pipe(
+          Effect.provideService(RunStore, store),
+          // A cancelled child on a journal has ended for good (its journal has its end): like a failed one.
+          Effect.catchTag("InvalidSnapshotError", (error) => (snapshot.status === "cancelled" ? ended : error)),
+          Effect.orDie
+        )
         run.withoutHandle = parent.withoutHandle
       }
     }
