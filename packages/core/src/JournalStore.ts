@@ -246,14 +246,8 @@ export const nextStatus = (
   return options?.status ?? current
 }
 
-/**
- * The conversation id and parent run id a run's `RunStarted` records, as `RunSummary` fields (absent when unset), for
- * store implementations.
- *
- * @since 0.1.0
- * @category Combinators
- */
-export const summaryLinks = (
+/** The conversation id and parent run id a run's `RunStarted` records, as `RunSummary` fields (absent when unset). */
+const summaryLinks = (
   started: Journal.Entry & { readonly _tag: "RunStarted" }
 ): { readonly conversationId?: string; readonly parentRunId?: string } => ({
   ...(started.conversation === undefined ? {} : { conversationId: started.conversation.id }),
