@@ -86,6 +86,9 @@ export const llmLayer = Layer.unwrapEffect(
  * turns can start within the same millisecond, so the newest alone could be an earlier turn).
  */
 export const lastTurn = Effect.gen(function* () {
+  // The runs are kept on their journals, and loading one replays it with its definition: validating `chat` makes
+  // the definition known in this process (a new program has not run it yet).
+  yield* Effect.orDie(Workflow.validate(chat))
   const store = yield* RunStore.RunStore
   const runs = yield* store.list({ workflow: chat.name, status: ["completed"] })
   const continued = new Set<string>()

@@ -81,6 +81,10 @@ const common = {
  * - `options`: what changes the journal's meaning (`trace`: whether trace events are published; `timeout`: the run
  *   timeout in ms, from the run's start).
  * - `forkedFrom`: on a fork, where it came from.
+ * - `parent`: on a child workflow's run (`ctx.run` / `ctx.start`), the run whose step runs it (its parent resumes
+ *   it, `resumeAll` does not).
+ * - `conversation`: on a run that continues another (`RunOptions.continue`), the conversation's id (its first run's
+ *   id) and the run it continues.
  *
  * @since 0.1.0
  * @category Models
@@ -100,7 +104,11 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
    */
   forkedFrom: Schema.optional(
     Schema.Struct({ runId: Schema.String, offset: Schema.Number, edited: Schema.optional(Schema.Number) })
-  )
+  ),
+  /** Set on a child workflow's run: the id of its parent run. */
+  parent: Schema.optional(Schema.String),
+  /** Set on a run that continues a conversation: the conversation's id and the run it continues. */
+  conversation: Schema.optional(Schema.Struct({ id: Schema.String, previous: Schema.String }))
 })
 
 /**

@@ -246,6 +246,14 @@ export const nextStatus = (
   return options?.status ?? current
 }
 
+/** The conversation id and parent run id a run's `RunStarted` records, as `RunSummary` fields (absent when unset). */
+const summaryLinks = (
+  started: Journal.Entry & { readonly _tag: "RunStarted" }
+): { readonly conversationId?: string; readonly parentRunId?: string } => ({
+  ...(started.conversation === undefined ? {} : { conversationId: started.conversation.id }),
+  ...(started.parent === undefined ? {} : { parentRunId: started.parent })
+})
+
 interface MemoryRun {
   summary: Summary
   readonly rows: Array<string>
@@ -297,6 +305,7 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
               runId,
               workflow: started.workflow,
               signature: started.signature,
+              ...summaryLinks(started),
               status: "running",
               createdAt: started.at ?? now,
               updatedAt: now,

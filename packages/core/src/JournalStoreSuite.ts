@@ -406,6 +406,45 @@ export const cases: ReadonlyArray<Case> = [
       equal([c.signature, c.entries, c.createdAt], ["0123456789abcdef", 1, t + 20], "a listed summary")
     })
   ),
+  make(
+    "summary and list: the parent and the conversation a RunStarted records; list filters by conversation",
+    (store) =>
+      Effect.gen(function* () {
+        const t = 1_700_000_000_000
+        const start = (runId: string, at: number, links: Partial<Record<"parent" | "previous", string>>) =>
+          store.append(runId, [
+            {
+              ...started(runId, { workflow: "chat", at }),
+              ...(links.parent === undefined ? {} : { parent: links.parent }),
+              ...(links.previous === undefined ? {} : { conversation: { id: "c1", previous: links.previous } })
+            } as Journal.Entry
+          ])
+        yield* start("c1", t, {})
+        yield* start("c2", t + 10, { previous: "c1" })
+        yield* start("c3", t + 20, { previous: "c2" })
+        yield* start("other", t + 30, {})
+        yield* start("c2/ask@0/c0", t + 40, { parent: "c2" })
+        const c3 = Option.getOrThrow(yield* store.summary("c3"))
+        equal([c3.conversationId, c3.parentRunId], ["c1", undefined], "a continued run's summary")
+        const child = Option.getOrThrow(yield* store.summary("c2/ask@0/c0"))
+        equal([child.conversationId, child.parentRunId], [undefined, "c2"], "a child run's summary")
+        const first = Option.getOrThrow(yield* store.summary("c1"))
+        equal([first.conversationId, first.parentRunId], [undefined, undefined], "a first run's summary")
+        equal(runIds(yield* store.list({ conversation: "c1" })), ["c3", "c2", "c1"], "the conversation's runs")
+        equal(runIds(yield* store.list({ conversation: "c1", limit: 1, offset: 1 })), ["c2"], "a page of them")
+        equal(
+          (yield* store.list({ status: ["running"] })).map((r) => [r.runId, r.parentRunId ?? null]),
+          [
+            ["c2/ask@0/c0", "c2"],
+            ["other", null],
+            ["c3", null],
+            ["c2", null],
+            ["c1", null]
+          ],
+          "listed with their parent"
+        )
+      })
+  ),
   make("remove deletes the run's journal, compaction and summary, and only that run's", (store) =>
     Effect.gen(function* () {
       yield* store.append("run-1", [started("run-1"), completed("a", "0")])

@@ -6,6 +6,7 @@ import {
   Event,
   HumanResponse,
   InputRequired,
+  JournalStore,
   RunStore,
   StartEvent,
   StopEvent,
@@ -189,6 +190,51 @@ describe("Child workflows", () => {
     }).pipe(Effect.provide(RunStore.layerMemory))
   )
 
+  it.scoped("a child's journal records its parent; a re-executed step takes a completed child's result from it", () =>
+    Effect.gen(function* () {
+      let childRuns = 0
+      const counted = defineWorkflow({ name: "counted", input: Schema.Number, output: Schema.Number }).step(
+        StartEvent,
+        (start) =>
+          Effect.sync(() => {
+            childRuns++
+            return StopEvent.make({ result: start.input + 1 })
+          }),
+        { emits: [StopEvent] }
+      )
+      // The parent's step runs the child, then waits for a person: the child has ended, the step has not.
+      const parent = defineWorkflow({ name: "p-journal", output: Schema.String }).step(
+        StartEvent,
+        (_, ctx) =>
+          Effect.gen(function* () {
+            const n = yield* ctx.run(counted, 41)
+            const answer = yield* ctx.waitFor(HumanResponse, {
+              prompt: InputRequired.make({ prompt: "ok?", requestId: "ok" })
+            })
+            return StopEvent.make({ result: `${n} ${answer.response}` })
+          }),
+        { emits: [StopEvent] }
+      )
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const handle = yield* Workflow.start(parent, undefined, { runId: "P", durable: true })
+          assert.strictEqual(yield* handle.settled, "waiting")
+        })
+      )
+      const journal = yield* JournalStore.JournalStore
+      const [started] = yield* journal.read("P/StartEvent@0/c0", 0)
+      if (started.entry._tag !== "RunStarted") return assert.fail(`the journal starts with ${started.entry._tag}`)
+      assert.strictEqual(started.entry.parent, "P")
+      assert.strictEqual(Option.getOrThrow(yield* journal.summary("P/StartEvent@0/c0")).status, "completed")
+      // The resumed parent executes its step again: ctx.run finds the child's journal and takes its result.
+      const resumed = yield* Workflow.resume(parent, "P")
+      assert.strictEqual(yield* resumed.settled, "waiting")
+      yield* resumed.send(HumanResponse.make({ response: "yes", requestId: "ok" }))
+      assert.strictEqual(yield* resumed.result, "42 yes")
+      assert.strictEqual(childRuns, 1)
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
   it.scoped("ctx.start returns the child's handle; a child still running when its step ends is cancelled", () =>
     Effect.gen(function* () {
       const parent = defineWorkflow({ name: "p-start", output: Schema.String }).step(
@@ -246,6 +292,28 @@ describe("Child workflows", () => {
           'child run P/StartEvent@0/c0 of workflow "failing" had already ended (failed)'
         )
         assert.include((defect as Error).message, "Boom")
+      }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.scoped(
+    "a step executed again whose journaled child had been cancelled ends with the defect ChildRunEndedError",
+    () =>
+      Effect.gen(function* () {
+        // The child, under the id the parent's step gives it, was cancelled before the (simulated) restart: its
+        // journal has its end, so it cannot go on.
+        const child = yield* Workflow.start(asking, undefined, { runId: "P/StartEvent@0/c0", durable: true })
+        assert.strictEqual(yield* child.settled, "waiting")
+        yield* child.cancel
+        const exit = yield* Effect.exit(
+          Workflow.run(parentOf(asking, undefined, "p-cancelled"), undefined, { runId: "P", durable: true })
+        )
+        if (Exit.isSuccess(exit)) return assert.fail("the parent completed")
+        const defect = Cause.squash(exit.cause)
+        assert.instanceOf(defect, Child.ChildRunEndedError)
+        assert.include(
+          (defect as Error).message,
+          'child run P/StartEvent@0/c0 of workflow "asking" had already ended (cancelled)'
+        )
       }).pipe(Effect.provide(RunStore.layerMemory))
   )
 

@@ -1,6 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Schema, SynchronizedRef } from "effect"
-import { defineWorkflow, RunStore, StartEvent, StopEvent, Workflow, WorkflowValidationError } from "@eventflow/core"
+import {
+  defineWorkflow,
+  JournalStore,
+  RunStore,
+  StartEvent,
+  StopEvent,
+  Workflow,
+  WorkflowValidationError
+} from "@eventflow/core"
 
 /** A chat turn: remembers every message in its typed state and answers with how many it has seen. */
 const chat = defineWorkflow({
@@ -69,6 +77,11 @@ describe("Conversations", () => {
       )
       const saved = Option.getOrThrow(yield* store.load("c3"))
       assert.deepStrictEqual(saved.conversation, { id: "c1", previous: "c2" })
+      // The runs are journaled: the conversation is recorded in each continuing run's RunStarted.
+      const journal = yield* JournalStore.JournalStore
+      const [started] = yield* journal.read("c3", 0)
+      if (started.entry._tag !== "RunStarted") return assert.fail(`the journal starts with ${started.entry._tag}`)
+      assert.deepStrictEqual(started.entry.conversation, { id: "c1", previous: "c2" })
     }).pipe(Effect.provide(RunStore.layerMemory))
   )
 

@@ -11,7 +11,7 @@ import {
   StopEvent,
   Workflow
 } from "@eventflow/core"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 
 const Draft = Event.define("Draft", { text: Schema.String })
 
@@ -134,6 +134,21 @@ describe("Workflow.forkJournal", () => {
         assert.deepStrictEqual(Journal.check(review, copy), [])
       })
     )
+  )
+
+  it.effect("a fork of a child run keeps no parent: it is resumed on its own, not by a parent's step", () =>
+    Effect.gen(function* () {
+      const store = yield* JournalStore.JournalStore
+      // A child run's journal (its RunStarted names its parent), forked.
+      yield* store.append("P/x@0/c0", [{ ...journal[0], runId: "P/x@0/c0", parent: "P" } as Journal.Entry, journal[1]])
+      assert.strictEqual(Option.getOrThrow(yield* store.summary("P/x@0/c0")).parentRunId, "P")
+      yield* Workflow.forkJournal(review, { from: "P/x@0/c0", offset: 1, runId: "fork-child" })
+      const [started] = yield* store.read("fork-child", 0)
+      if (started.entry._tag !== "RunStarted") return assert.fail(`the copy starts with ${started.entry._tag}`)
+      assert.isUndefined(started.entry.parent)
+      assert.deepStrictEqual(started.entry.forkedFrom, { runId: "P/x@0/c0", offset: 1 })
+      assert.isUndefined(Option.getOrThrow(yield* store.summary("fork-child")).parentRunId)
+    }).pipe(Effect.provide(JournalStore.layerMemory))
   )
 
   it.effect("with an edited answer: the entry at the offset carries the new event, and forkedFrom says which", () =>

@@ -13,10 +13,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, afterEach, assert, describe, it } from "@effect/vitest"
-import { type Event, RunStore, type Snapshot } from "@eventflow/core"
+import { type Event, RunStore, type Snapshot, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
 import { Effect, ManagedRuntime, Option } from "effect"
-import type { Execution } from "./fixtures/child-crash-worker.js"
+import { type Execution, parentWorkflow } from "./fixtures/child-crash-worker.js"
 
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url))
 const worker = "packages/sqlite/test/fixtures/child-crash-worker.ts"
@@ -139,6 +139,10 @@ const executions = (files: Files): ReadonlyArray<Execution> => {
 /** How many executions of `step` started (or completed), in all processes. */
 const count = (files: Files, kind: Execution["kind"], step: string) =>
   executions(files).filter((e) => e.kind === kind && e.step === step).length
+
+// The runs are kept on their journals: loading one here replays it with its definition, which this process must know.
+// Validating the parent makes it known, with the child workflow its step declares.
+Effect.runSync(Workflow.validate(parentWorkflow))
 
 const storeOn = (files: Files) => ManagedRuntime.make(SqliteRunStore.layer({ filename: files.db }))
 

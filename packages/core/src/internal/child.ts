@@ -18,6 +18,7 @@ import type { ChildOptions } from "../StepContext.js"
 import type * as Workflow from "../Workflow.js"
 import type * as I from "./interpreter.js"
 import { planOf } from "./plan.js"
+import { register } from "./registry.js"
 import { type RunImpl, resumeRun, type SendError, type StepCtx, startRunWith } from "./run.js"
 import { encodeEvent } from "./snapshot.js"
 
@@ -67,24 +68,30 @@ const acquire = (
     const store = parent.durableStore
     let run: RunImpl<any> | undefined
     if (store !== undefined) {
+      // A journaled child is loaded by replaying its journal, with its definition: make it known here.
+      register(workflow)
       const saved = yield* Effect.orDie(store.load(runId))
       if (Option.isSome(saved)) {
         const snapshot = saved.value
-        if (snapshot.status === "failed" || snapshot.status === "timed-out") {
-          return yield* Effect.die(
-            new ChildRunEndedError({
-              runId,
-              workflow: snapshot.workflow,
-              status: snapshot.status,
-              error: snapshot.error as ChildRunEndedError["error"]
-            })
-          )
-        }
+        const ended = Effect.die(
+          new ChildRunEndedError({
+            runId,
+            workflow: snapshot.workflow,
+            status: snapshot.status,
+            error: snapshot.error as ChildRunEndedError["error"]
+          })
+        )
+        if (snapshot.status === "failed" || snapshot.status === "timed-out") return yield* ended
         // A step executed again after a crash: the child goes on from its own last checkpoint (or has its result).
         run = yield* resumeRun(workflow, runId, {
           durable: true,
           ...(options?.timeout && { timeout: options.timeout })
-        }).pipe(Effect.provideService(RunStore, store), Effect.orDie)
+        }).pipe(
+          Effect.provideService(RunStore, store),
+          // A cancelled child on a journal has ended for good (its journal has its end): like a failed one.
+          Effect.catchTag("InvalidSnapshotError", (error) => (snapshot.status === "cancelled" ? ended : error)),
+          Effect.orDie
+        )
         run.withoutHandle = parent.withoutHandle
       }
     }

@@ -13,6 +13,7 @@ import { RunStore } from "../RunStore.js"
 import type { Snapshot } from "../Snapshot.js"
 import type * as Workflow from "../Workflow.js"
 import { type RunStoreError, WorkflowValidationError } from "../WorkflowError.js"
+import { register } from "./registry.js"
 
 /** What a continued run starts from. @internal */
 export interface Continued {
@@ -44,6 +45,8 @@ export const resolveContinue = (
           `continuing run "${from}" by its id reads it from the RunStore, and there is none: provide a RunStore layer, or pass the earlier run's handle.`
         )
       }
+      // A journaled run is loaded by replaying its journal with its definition: the one continuing it.
+      register(self)
       const loaded = yield* store.value.load(from)
       if (Option.isNone(loaded)) return yield* invalid(`there is no run "${from}" in the RunStore.`)
       snapshot = loaded.value

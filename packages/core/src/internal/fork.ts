@@ -109,7 +109,8 @@ export const forkJournal = (
       edited = target.offset
     }
     const runId = options.runId ?? crypto.randomUUID()
-    const started = prefix[0].entry as Journal.Entry & { readonly _tag: "RunStarted" }
+    // A fork stands alone: no parent's step runs it (it is resumed on its own), so it keeps no `parent`.
+    const { parent: _parent, ...started } = prefix[0].entry as Journal.Entry & { readonly _tag: "RunStarted" }
     prefix[0] = {
       offset: 0,
       entry: {

@@ -30,6 +30,9 @@ export interface EntryContext {
   readonly signature: string
   readonly trace: boolean
   readonly timeout: number | undefined
+  /** The parent run of a child workflow's run, and the conversation a run continues (for `RunStarted`). */
+  readonly parent?: (() => string | undefined) | undefined
+  readonly conversation?: (() => { readonly id: string; readonly previous: string } | undefined) | undefined
   /** Commits an invocation's state updates and returns the run's committed state, encoded. */
   readonly commit: (invocation: I.Invocation) => unknown
   /** The committed state, encoded (for `RunStarted`). */
@@ -42,6 +45,15 @@ const stepName = (plan: Plan, inv: I.Invocation) => plan.steps[inv.step].name
 const identified = (plan: Plan, e: { readonly id: string; readonly event: AnyEvent }): Journal.IdentifiedEvent => ({
   id: e.id,
   event: encodeEvent(plan, e.event)
+})
+
+/** The optional `parent` / `conversation` fields of `RunStarted` (absent when unset: older journals stay equal). */
+const withParent = (
+  parent: string | undefined,
+  conversation: { readonly id: string; readonly previous: string } | undefined
+) => ({
+  ...(parent === undefined ? {} : { parent }),
+  ...(conversation === undefined ? {} : { conversation: { id: conversation.id, previous: conversation.previous } })
 })
 
 /** The journal entry of one fact (ids as the transition computed them). @internal */
@@ -59,7 +71,8 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
         signature: ctx.signature,
         input: Schema.encodeUnknownSync(plan.workflow.input as Schema.Schema<unknown, unknown, never>)(fact.input),
         state: ctx.committed(),
-        options: ctx.timeout === undefined ? { trace: ctx.trace } : { trace: ctx.trace, timeout: ctx.timeout }
+        options: ctx.timeout === undefined ? { trace: ctx.trace } : { trace: ctx.trace, timeout: ctx.timeout },
+        ...withParent(ctx.parent?.(), ctx.conversation?.())
       }
     case "Sent": {
       const step = stepName(plan, fact.invocation)
@@ -507,6 +520,7 @@ export const replay = (
   })
   const full: Snapshot.Snapshot = {
     ...snapshot,
+    ...withParent(first.parent, first.conversation),
     published: encodedPublished,
     ...(ended?.result !== undefined ? { result: reencodeResult(plan, ended.result) } : {}),
     ...(ended?.error !== undefined ? { error: ended.error } : {})

@@ -72,7 +72,9 @@ export const withJournal = (snapshots: RunStore.Service, journal: JournalStore.S
         status: r.status,
         createdAt: r.createdAt,
         updatedAt: r.updatedAt,
-        signature: r.signature
+        signature: r.signature,
+        ...(r.conversationId === undefined ? {} : { conversationId: r.conversationId }),
+        ...(r.parentRunId === undefined ? {} : { parentRunId: r.parentRunId })
       }))
       for (const r of saved) if (!ids.has(r.runId)) runs.push(r)
       return applyFilter(runs, filter)

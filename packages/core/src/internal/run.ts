@@ -312,6 +312,8 @@ export class RunImpl<S = unknown> {
         signature,
         trace: this.state.trace,
         timeout,
+        parent: () => run.parentRunId,
+        conversation: () => run.conversation,
         get now() {
           return run.clock.unsafeCurrentTimeMillis()
         },
@@ -1568,6 +1570,8 @@ const resumeJournaled = (
     }
     const run = yield* bindToScope(yield* makeRun(self, runId, restored.value, options, restored.state))
     run.createdAt = replayed.createdAt
+    run.parentRunId = snapshot.parent
+    run.conversation = snapshot.conversation
     for (const [event, id] of restored.collectedIds) run.collectIds.set(event, id)
     for (const event of replayed.published) run.log.append(event)
     run.encodedPublished.push(...replayed.encodedPublished)

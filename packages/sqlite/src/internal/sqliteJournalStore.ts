@@ -37,7 +37,9 @@ const HeadRow = Schema.Struct({
   created_at: Schema.Number,
   updated_at: Schema.Number,
   entries: Schema.Number,
-  up_to_offset: Schema.NullOr(Schema.Number)
+  up_to_offset: Schema.NullOr(Schema.Number),
+  conversation_id: Schema.NullOr(Schema.String),
+  parent_run_id: Schema.NullOr(Schema.String)
 })
 
 const decodeHeads = Schema.decodeUnknown(Schema.Array(HeadRow))
@@ -50,7 +52,9 @@ const toSummary = (row: typeof HeadRow.Type): JournalStore.Summary => ({
   createdAt: row.created_at,
   updatedAt: row.updated_at,
   entries: row.entries,
-  compactedUpTo: row.up_to_offset ?? undefined
+  compactedUpTo: row.up_to_offset ?? undefined,
+  ...(row.conversation_id === null ? {} : { conversationId: row.conversation_id }),
+  ...(row.parent_run_id === null ? {} : { parentRunId: row.parent_run_id })
 })
 
 /** An entry row: its offset and its payload, decoded from JSON by the entry schema. */
@@ -83,8 +87,10 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
       )
 
     const heads = (where: ReturnType<typeof sql.and>, page = "") =>
-      sql`SELECT r.run_id, r.workflow, r.signature, r.status, r.created_at, r.updated_at, r.entries, c.up_to_offset
+      sql`SELECT r.run_id, r.workflow, r.signature, r.status, r.created_at, r.updated_at, r.entries, c.up_to_offset,
+          json_extract(s.payload, '$.conversation.id') AS conversation_id, json_extract(s.payload, '$.parent') AS parent_run_id
         FROM eventflow_journal_runs r LEFT JOIN eventflow_journal_compactions c ON c.run_id = r.run_id
+          LEFT JOIN eventflow_journal_entries s ON s.run_id = r.run_id AND s.entry_offset = 0
         WHERE ${where} ${sql.unsafe(page)}`.pipe(
         Effect.flatMap(decodeHeads),
         Effect.map((rows) => rows.map(toSummary))
@@ -236,7 +242,13 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
       heads(
         sql.and([
           ...(filter?.workflow === undefined ? [] : [sql`r.workflow = ${filter.workflow}`]),
-          ...(filter?.status === undefined ? [] : [sql.in("r.status", filter.status)])
+          ...(filter?.status === undefined ? [] : [sql.in("r.status", filter.status)]),
+          // A conversation's id is its first run's id: that run belongs to it too.
+          ...(filter?.conversation === undefined
+            ? []
+            : [
+                sql`(json_extract(s.payload, '$.conversation.id') = ${filter.conversation} OR r.run_id = ${filter.conversation})`
+              ])
         ]),
         `ORDER BY r.created_at DESC, r.run_id ASC LIMIT ${Math.trunc(filter?.limit ?? -1)} OFFSET ${Math.trunc(
           filter?.offset ?? 0
