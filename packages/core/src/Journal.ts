@@ -117,6 +117,8 @@ export const InvocationCompleted = Schema.TaggedStruct("InvocationCompleted", {
   eventId: Schema.String,
   tag: Schema.String,
   attempts: Schema.Number,
+  /** When its last attempt started (epoch ms; informative, for timelines: `at - startedAt` is how long it ran). */
+  startedAt: Schema.optional(Schema.Number),
   events: Schema.Array(IdentifiedEvent),
   sends: Schema.Array(Schema.Struct({ id: Schema.String, event: Encoded, step: Schema.optional(Schema.String) })),
   writes: Schema.Array(Schema.Struct({ index: Schema.Number, event: Encoded })),
@@ -134,6 +136,8 @@ export const AttemptFailed = Schema.TaggedStruct("AttemptFailed", {
   step: Schema.String,
   eventId: Schema.String,
   attempt: Schema.Number,
+  /** When this attempt started (epoch ms; informative, for timelines). */
+  startedAt: Schema.optional(Schema.Number),
   error: ErrorInfo
 })
 
@@ -149,6 +153,8 @@ export const InvocationFailed = Schema.TaggedStruct("InvocationFailed", {
   step: Schema.String,
   eventId: Schema.String,
   attempts: Schema.Number,
+  /** When its last attempt started (epoch ms; informative, for timelines). */
+  startedAt: Schema.optional(Schema.Number),
   defect: Schema.Boolean,
   error: ErrorInfo,
   event: Schema.optional(IdentifiedEvent),

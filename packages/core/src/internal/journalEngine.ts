@@ -35,6 +35,14 @@ export interface EntryContext {
   /** The committed state, encoded (for `RunStarted`). */
   readonly committed: () => unknown
   readonly now: number
+  /** When the invocation's current (last) attempt started (epoch ms), if the shell recorded it. */
+  readonly startedAt: (invocation: I.Invocation) => number | undefined
+}
+
+/** `startedAt` when known (the field is optional). */
+const started = (ctx: EntryContext, inv: I.Invocation): { readonly startedAt?: number } => {
+  const at = ctx.startedAt(inv)
+  return at === undefined ? {} : { startedAt: at }
 }
 
 const stepName = (plan: Plan, inv: I.Invocation) => plan.steps[inv.step].name
@@ -47,12 +55,14 @@ const identified = (plan: Plan, e: { readonly id: string; readonly event: AnyEve
 /** The journal entry of one fact (ids as the transition computed them). @internal */
 export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
   const plan = ctx.plan
+  // Every entry says when it was written (informative: timelines, the studio's waterfall).
+  const at = ctx.now
   switch (fact._tag) {
     case "Started":
       return {
         _tag: "RunStarted",
         id: ids.runStarted,
-        at: ctx.now,
+        at,
         version: 1,
         runId: ctx.runId,
         workflow: plan.name,
@@ -66,6 +76,7 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "EventSent",
         id: ids.eventSent(fact.id),
+        at,
         step,
         from: fact.invocation.eventId,
         eventId: fact.id,
@@ -77,6 +88,7 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "ExternalEventSent",
         id: ids.externalEventSent(fact.id),
+        at,
         eventId: fact.id,
         event: encodeEvent(plan, fact.event),
         ...(fact.step === undefined ? {} : { step: plan.steps[fact.step].name }),
@@ -89,6 +101,7 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "Written",
         id: ids.written(writeId(fact.invocation.eventId, step, fact.index)),
+        at,
         step,
         eventId: fact.invocation.eventId,
         index: fact.index,
@@ -101,9 +114,11 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "AttemptFailed",
         id: ids.attemptFailed(step, inv.eventId, inv.attempts),
+        at,
         step,
         eventId: inv.eventId,
         attempt: inv.attempts,
+        ...started(ctx, inv),
         error: encodeError(fact.error)
       }
     }
@@ -113,10 +128,12 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "InvocationCompleted",
         id: ids.invocationCompleted(step, inv.eventId),
+        at,
         step,
         eventId: inv.eventId,
         tag: inv.event._tag,
         attempts: inv.attempts,
+        ...started(ctx, inv),
         events: fact.events.map((e) => identified(plan, e)),
         sends: [],
         writes: [],
@@ -129,9 +146,11 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "InvocationFailed",
         id: ids.invocationFailed(step, inv.eventId),
+        at,
         step,
         eventId: inv.eventId,
         attempts: inv.attempts,
+        ...started(ctx, inv),
         defect: fact.defect,
         error: encodeError(fact.error),
         ...(fact.stepFailed === undefined ? {} : { event: identified(plan, fact.stepFailed) }),
@@ -145,6 +164,7 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "WaiterRegistered",
         id: ids.waiterRegistered(w.key),
+        at,
         key: w.key,
         step: stepName(plan, w.invocation),
         eventId: w.invocation.eventId,
@@ -160,6 +180,7 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "WaiterAnswered",
         id: ids.waiterAnswered(w.key),
+        at,
         key: w.key,
         step: stepName(plan, w.invocation),
         eventId: w.invocation.eventId,
@@ -172,7 +193,7 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "RunEnded",
         id: ids.runEnded,
-        at: ctx.now,
+        at,
         status: fact.status,
         ...(ending._tag === "Completed"
           ? {
@@ -206,12 +227,14 @@ export const collectedEntry = (
   event: AnyEvent,
   pushed: boolean,
   expected: ReadonlyArray<string>,
-  count: number | undefined
+  count: number | undefined,
+  at?: number
 ): Journal.Entry => {
   const step = stepName(plan, inv)
   return {
     _tag: "Collected",
     id: ids.collected(step, inv.eventId, call),
+    ...(at === undefined ? {} : { at }),
     step,
     eventId: inv.eventId,
     call,

@@ -190,6 +190,8 @@ interface Journaled {
   committedJson: unknown
   /** The state updates of each unfinished invocation, applied live and committed when it finishes. */
   readonly updates: Map<I.Invocation, Array<(s: unknown) => unknown>>
+  /** When each running invocation's current attempt started (epoch ms): `startedAt` of its journal entries. */
+  readonly started: Map<I.Invocation, number>
   /** The run's start could not be journaled (its state does not encode): it fails, and nothing of it is stored. */
   unstored: boolean
 }
@@ -305,6 +307,7 @@ export class RunImpl<S = unknown> {
       committed: value,
       committedJson: committed,
       updates: new Map(),
+      started: new Map(),
       unstored: false,
       context: {
         plan,
@@ -315,6 +318,7 @@ export class RunImpl<S = unknown> {
         get now() {
           return run.clock.unsafeCurrentTimeMillis()
         },
+        startedAt: (invocation) => journal.started.get(invocation),
         committed: () => {
           if (journal.committedJson === undefined) {
             journal.committedJson = encodeState(plan, run.runId, stateSchema, journal.committed)
@@ -322,6 +326,7 @@ export class RunImpl<S = unknown> {
           return journal.committedJson
         },
         commit: (invocation) => {
+          journal.started.delete(invocation)
           const log = journal.updates.get(invocation)
           if (log !== undefined) {
             journal.updates.delete(invocation)
@@ -365,7 +370,9 @@ export class RunImpl<S = unknown> {
     expected: ReadonlyArray<string>,
     count: number | undefined
   ): void {
-    this.journal?.buffer.push(collectedEntry(this.plan, invocation, call, bufferedAs, event, pushed, expected, count))
+    this.journal?.buffer.push(
+      collectedEntry(this.plan, invocation, call, bufferedAs, event, pushed, expected, count, this.journal.context.now)
+    )
   }
 
   /**
@@ -420,6 +427,7 @@ export class RunImpl<S = unknown> {
       appended.push({
         _tag: "Published",
         id: journalIds.published(from),
+        at: journal.context.now,
         from,
         events: this.encodedPublished.slice(from, length)
       })
@@ -827,6 +835,7 @@ export class RunImpl<S = unknown> {
     const ctx = new StepCtx(this, invocation, step.name)
     let effect: Effect.Effect<unknown, unknown> = Effect.suspend(() => {
       this.apply({ _tag: "Attempt", invocation })
+      if (this.journal !== undefined) this.journal.started.set(invocation, this.clock.unsafeCurrentTimeMillis())
       invocation.unran = 0
       ctx.attempt = invocation.attempts
       // For `ctx.retry.elapsed` (only a step with a `retry` schedule is ever executed again).
