@@ -100,7 +100,13 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
    */
   forkedFrom: Schema.optional(
     Schema.Struct({ runId: Schema.String, offset: Schema.Number, edited: Schema.optional(Schema.Number) })
-  )
+  ),
+  /**
+   * The W3C trace context the run continues (e.g. a server request's incoming `traceparent`): the trace id and the
+   * id of the span the run is a child of. Recorded when the run was started under such a trace with a
+   * `RunObserver` (telemetry) installed, so that a resume in another process continues the same trace.
+   */
+  traceParent: Schema.optional(Schema.Struct({ traceId: Schema.String, spanId: Schema.String }))
 })
 
 /**

@@ -109,7 +109,8 @@ export const forkJournal = (
       edited = target.offset
     }
     const runId = options.runId ?? crypto.randomUUID()
-    const started = prefix[0].entry as Journal.Entry & { readonly _tag: "RunStarted" }
+    // A fork is a new run: it does not continue the trace its source was started under (`traceParent`).
+    const { traceParent: _sourceTrace, ...started } = prefix[0].entry as Journal.Entry & { readonly _tag: "RunStarted" }
     prefix[0] = {
       offset: 0,
       entry: {

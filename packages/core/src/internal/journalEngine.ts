@@ -35,6 +35,8 @@ export interface EntryContext {
   /** The committed state, encoded (for `RunStarted`). */
   readonly committed: () => unknown
   readonly now: number
+  /** The trace context the run continues (`RunStarted.traceParent`), if any. */
+  readonly traceParent: { readonly traceId: string; readonly spanId: string } | undefined
   /** When the invocation's current (last) attempt started (epoch ms), if the shell recorded it. */
   readonly startedAt: (invocation: I.Invocation) => number | undefined
 }
@@ -69,7 +71,8 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
         signature: ctx.signature,
         input: Schema.encodeUnknownSync(plan.workflow.input as Schema.Schema<unknown, unknown, never>)(fact.input),
         state: ctx.committed(),
-        options: ctx.timeout === undefined ? { trace: ctx.trace } : { trace: ctx.trace, timeout: ctx.timeout }
+        options: ctx.timeout === undefined ? { trace: ctx.trace } : { trace: ctx.trace, timeout: ctx.timeout },
+        ...(ctx.traceParent === undefined ? {} : { traceParent: ctx.traceParent })
       }
     case "Sent": {
       const step = stepName(plan, fact.invocation)
@@ -267,6 +270,8 @@ export interface Replayed {
   readonly entries: number
   /** The `trace` option the run was started with. */
   readonly trace: boolean
+  /** The trace context the run continues (`RunStarted.traceParent`). */
+  readonly traceParent: { readonly traceId: string; readonly spanId: string } | undefined
 }
 
 const decodeState = (plan: Plan, encoded: unknown, where: string): unknown => {
@@ -542,6 +547,7 @@ export const replay = (
     signature: first.signature,
     createdAt: first.at ?? now,
     entries: entries.length,
+    traceParent: first.traceParent,
     trace: first.options.trace
   }
 }

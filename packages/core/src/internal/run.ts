@@ -235,6 +235,8 @@ export class RunImpl<S = unknown> {
   private readonly spanPrefix: string
   /** The run whose step runs this one (`ctx.run` / `ctx.start`), saved in its snapshots. */
   parentRunId: string | undefined = undefined
+  /** The trace context the run continues (an incoming `traceparent`), journaled in `RunStarted`. */
+  traceParent: { readonly traceId: string; readonly spanId: string } | undefined = undefined
   /** The conversation this run continues (`RunOptions.continue`), saved in its snapshots. */
   conversation: { readonly id: string; readonly previous: string } | undefined = undefined
   /** Children started with `ctx.start`, per invocation, closed when it ends (see `child.ts`). */
@@ -319,6 +321,9 @@ export class RunImpl<S = unknown> {
           return run.clock.unsafeCurrentTimeMillis()
         },
         startedAt: (invocation) => journal.started.get(invocation),
+        get traceParent() {
+          return run.traceParent
+        },
         committed: () => {
           if (journal.committedJson === undefined) {
             journal.committedJson = encodeState(plan, run.runId, stateSchema, journal.committed)
@@ -1577,6 +1582,7 @@ const resumeJournaled = (
     }
     const run = yield* bindToScope(yield* makeRun(self, runId, restored.value, options, restored.state))
     run.createdAt = replayed.createdAt
+    run.traceParent = replayed.traceParent
     for (const [event, id] of restored.collectedIds) run.collectIds.set(event, id)
     for (const event of replayed.published) run.log.append(event)
     run.encodedPublished.push(...replayed.encodedPublished)
