@@ -108,7 +108,13 @@ export const RunStarted = Schema.TaggedStruct("RunStarted", {
   /** Set on a child workflow's run: the id of its parent run. */
   parent: Schema.optional(Schema.String),
   /** Set on a run that continues a conversation: the conversation's id and the run it continues. */
-  conversation: Schema.optional(Schema.Struct({ id: Schema.String, previous: Schema.String }))
+  conversation: Schema.optional(Schema.Struct({ id: Schema.String, previous: Schema.String })),
+  /**
+   * The W3C trace context the run continues (e.g. a server request's incoming `traceparent`): the trace id and the
+   * id of the span the run is a child of. Recorded when the run was started under such a trace with a
+   * `RunObserver` (telemetry) installed, so that a resume in another process continues the same trace.
+   */
+  traceParent: Schema.optional(Schema.Struct({ traceId: Schema.String, spanId: Schema.String }))
 })
 
 /**
@@ -125,6 +131,8 @@ export const InvocationCompleted = Schema.TaggedStruct("InvocationCompleted", {
   eventId: Schema.String,
   tag: Schema.String,
   attempts: Schema.Number,
+  /** When its last attempt started (epoch ms; informative, for timelines: `at - startedAt` is how long it ran). */
+  startedAt: Schema.optional(Schema.Number),
   events: Schema.Array(IdentifiedEvent),
   sends: Schema.Array(Schema.Struct({ id: Schema.String, event: Encoded, step: Schema.optional(Schema.String) })),
   writes: Schema.Array(Schema.Struct({ index: Schema.Number, event: Encoded })),
@@ -142,6 +150,8 @@ export const AttemptFailed = Schema.TaggedStruct("AttemptFailed", {
   step: Schema.String,
   eventId: Schema.String,
   attempt: Schema.Number,
+  /** When this attempt started (epoch ms; informative, for timelines). */
+  startedAt: Schema.optional(Schema.Number),
   error: ErrorInfo
 })
 
@@ -157,6 +167,8 @@ export const InvocationFailed = Schema.TaggedStruct("InvocationFailed", {
   step: Schema.String,
   eventId: Schema.String,
   attempts: Schema.Number,
+  /** When its last attempt started (epoch ms; informative, for timelines). */
+  startedAt: Schema.optional(Schema.Number),
   defect: Schema.Boolean,
   error: ErrorInfo,
   event: Schema.optional(IdentifiedEvent),

@@ -30,6 +30,12 @@ export interface RunInfo {
   readonly createdAt: number
   /** The span current where the run was started or resumed (e.g. a server request's span), if any. */
   readonly parent: Option.Option<Tracer.AnySpan>
+  /**
+   * The trace the run continues: when it was started under a trace that came from outside the process (an
+   * `ExternalSpan` among the caller's spans, e.g. a server request with a W3C `traceparent`), that trace's id and
+   * the id of the span the run is a child of. Journaled in `RunStarted`, so a resume in another process gets it too.
+   */
+  readonly traceParent?: { readonly traceId: string; readonly spanId: string } | undefined
   /** The run's clock (epoch milliseconds; a `TestClock` in tests). */
   readonly now: () => number
 }

@@ -1,5 +1,22 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Exit, Layer, Option, Ref, Schema, Scope, Stream } from "effect"
+import {
+  Chunk,
+  Context,
+  Data,
+  Deferred,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Queue,
+  Ref,
+  Schedule,
+  Schema,
+  Scope,
+  Stream,
+  TestClock
+} from "effect"
 import {
   defineWorkflow,
   Event,
@@ -67,6 +84,54 @@ const approval = (name: string, stepName = "review") =>
     )
 
 describe("the engine on the journal", () => {
+  it.scoped(
+    "every entry says when it was written; completions and failed attempts say when their attempt started",
+    () =>
+      Effect.gen(function* () {
+        class Flaky extends Data.TaggedError("Flaky")<{}> {}
+        const entered = yield* Queue.unbounded<number>()
+        const gates = [yield* Deferred.make<void>(), yield* Deferred.make<void>()] as const
+        const wf = defineWorkflow({ name: "journal-times", input: Schema.Number, output: Schema.Number })
+          .step(StartEvent, (s) => Effect.succeed(A.make({ n: s.input })), { emits: [A], name: "begin" })
+          .step(
+            A,
+            (a, ctx) =>
+              Effect.gen(function* () {
+                yield* Queue.offer(entered, ctx.attempt)
+                yield* Deferred.await(gates[ctx.attempt - 1]!)
+                if (ctx.attempt === 1) return yield* new Flaky()
+                return StopEvent.make({ result: a.n })
+              }),
+            { emits: [StopEvent], name: "work", retry: Schedule.recurs(1) }
+          )
+        const s = yield* stores
+        yield* TestClock.setTime(1_000)
+        const fiber = yield* Effect.fork(s.provide(Workflow.run(wf, 3, { durable: true, runId: "times" })))
+        assert.strictEqual(yield* Queue.take(entered), 1)
+        yield* TestClock.setTime(3_000)
+        yield* Deferred.succeed(gates[0], undefined)
+        // The retry starts at once (recurs), at 3000.
+        assert.strictEqual(yield* Queue.take(entered), 2)
+        yield* TestClock.setTime(7_000)
+        yield* Deferred.succeed(gates[1], undefined)
+        assert.strictEqual(yield* Fiber.join(fiber), 3)
+
+        const entries = (yield* Effect.flatMap(s.journal, (j) => j.read("times"))).map((e) => e.entry)
+        for (const entry of entries) assert.isNumber(entry.at, entry._tag)
+        const pick = (tag: string, step?: string) =>
+          entries.find((e: any) => e._tag === tag && (step === undefined || e.step === step)) as any
+        assert.strictEqual(pick("RunStarted").at, 1_000)
+        assert.deepInclude(pick("InvocationCompleted", "begin"), { startedAt: 1_000, at: 1_000 })
+        assert.deepInclude(pick("AttemptFailed", "work"), { attempt: 1, startedAt: 1_000, at: 3_000 })
+        // The completion's `startedAt` is its last attempt's start, not the first's.
+        assert.deepInclude(pick("InvocationCompleted", "work"), { attempts: 2, startedAt: 3_000, at: 7_000 })
+        assert.strictEqual(pick("RunEnded").at, 7_000)
+        // They survive the journal's schema (the server's journal route encodes entries with it).
+        const encoded = Schema.encodeSync(Journal.Entry)(pick("InvocationCompleted", "work"))
+        assert.strictEqual((encoded as any).startedAt, 3_000)
+      })
+  )
+
   it.scoped("a durable run appends its journal: started, one completion per hop, the log, ended", () =>
     Effect.gen(function* () {
       const s = yield* stores

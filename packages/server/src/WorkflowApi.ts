@@ -271,7 +271,12 @@ export const RunInfo = Schema.Struct({
   /** When the run started (epoch milliseconds). */
   createdAt: Schema.Number,
   /** When the run's last checkpoint was saved (epoch milliseconds); only for runs served from the store. */
-  updatedAt: Schema.optional(Schema.Number)
+  updatedAt: Schema.optional(Schema.Number),
+  /**
+   * The definition signature the run was started with (`Journal.signature`), for runs kept on a journal (as in
+   * `GET /runs`); given by `GET /runs/{id}`.
+   */
+  signature: Schema.optional(Schema.String)
 })
 
 /**

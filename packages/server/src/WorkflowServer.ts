@@ -332,6 +332,20 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
         })
       const info = (found: Found): Effect.Effect<RunInfo> =>
         found._tag === "Live" ? runInfo(found.entry) : Effect.succeed(storedInfo(found.snapshot))
+      // The definition signature a journaled run was started with (its journal's summary), as `GET /runs` lists it.
+      // A run without a journal, or a journal store that fails here, gives the info without it.
+      const withSignature = (runInfo: RunInfo): Effect.Effect<RunInfo> =>
+        Option.isNone(journal)
+          ? Effect.succeed(runInfo)
+          : journal.value.summary(runInfo.runId).pipe(
+              Effect.map(
+                Option.match({
+                  onNone: () => runInfo,
+                  onSome: ({ signature }) => ({ ...runInfo, signature })
+                })
+              ),
+              Effect.orElseSucceed(() => runInfo)
+            )
       // The studio's routes (journal, fork, graph): see internal/studioApi.ts.
       const studio = StudioApi.make({
         journal: yield* Effect.serviceOption(JournalStore.JournalStore),
@@ -411,7 +425,9 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
             })
             .pipe(Effect.mapError(storeUnavailable))
         )
-        .handle("getRun", ({ path }) => Effect.flatMap(findRun(path.id), info))
+        .handle("getRun", ({ path }) =>
+          Effect.flatMap(findRun(path.id), (found) => Effect.flatMap(info(found), withSignature))
+        )
         .handle("runEvents", ({ headers, path }) =>
           Effect.gen(function* () {
             const found = yield* findRun(path.id)

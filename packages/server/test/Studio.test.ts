@@ -7,9 +7,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { defineWorkflow, Event, JournalStore, RunStore, StartEvent, StopEvent, Workflow } from "@eventflow/core"
+import { defineWorkflow, Event, RunStore, StartEvent, StopEvent } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
-import { Context, Data, Effect, Exit, Layer, Schema, Scope } from "effect"
+import { Context, Data, Effect, Exit, Layer, Ref, Schema, Scope } from "effect"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { greet, review } from "./workflows.js"
 
@@ -39,6 +39,32 @@ const payment = defineWorkflow({
     emits: [StopEvent]
   })
 
+const Tick = Event.define("Tick", { n: Schema.Number, times: Schema.Number })
+
+/** Counts in its state: `tick` runs `times` times, adding 1 each time; the result is the count. */
+const tally = defineWorkflow({
+  name: "tally",
+  input: Schema.Struct({ times: Schema.Number }),
+  output: Schema.Number,
+  state: Schema.Struct({ count: Schema.Number }),
+  initialState: { count: 0 }
+})
+  .step(StartEvent, (start) => Effect.succeed(Tick.make({ n: 0, times: start.input.times })), {
+    name: "begin",
+    emits: [Tick]
+  })
+  .step(
+    Tick,
+    (tick, ctx) =>
+      Effect.gen(function* () {
+        const { count } = yield* Ref.updateAndGet(ctx.state, (s) => ({ count: s.count + 1 }))
+        return tick.n + 1 >= tick.times
+          ? StopEvent.make({ result: count })
+          : Tick.make({ n: tick.n + 1, times: tick.times })
+      }),
+    { name: "tick", emits: [Tick, StopEvent] }
+  )
+
 let browser: Browser
 let base: string
 let scope: Scope.CloseableScope
@@ -51,9 +77,9 @@ beforeAll(async () => {
   scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(
     Layer.buildWithScope(
-      WorkflowServer.layerWithStore({ workflows: [greet, review, payment], port: 0, token }).pipe(
-        Layer.provide(RunStore.layerMemory),
-        Layer.provide(JournalStore.layerMemory)
+      // RunStore.layerMemory gives the server a JournalStore too: durable runs keep a journal.
+      WorkflowServer.layerWithStore({ workflows: [greet, review, payment, tally], port: 0, token }).pipe(
+        Layer.provide(RunStore.layerMemory)
       ),
       scope
     )
@@ -108,18 +134,6 @@ const open = async (
 }
 
 const live = (name: string, f: () => Promise<void>) => it.live(name, () => Effect.promise(f), 30_000)
-
-/**
- * Whether durable runs write their journal (the journal engine of issue 12): the fork test needs it. Probed with a
- * real durable run, so the test runs as soon as the engine does it.
- */
-const engineJournals = await Effect.runPromise(
-  Effect.gen(function* () {
-    yield* Workflow.run(greet, { name: "probe" }, { durable: true, runId: "probe" })
-    const store = yield* JournalStore.JournalStore
-    return (yield* store.read("probe", 0)).length > 0
-  }).pipe(Effect.provide(Layer.merge(RunStore.layerMemory, JournalStore.layerMemory)))
-)
 
 describe("Studio", () => {
   live(
@@ -243,8 +257,51 @@ describe("Studio", () => {
     await context.close()
   })
 
-  it.live.skipIf(!engineJournals)(
-    "a fork from a journal point with an edited event runs, and records where it came from (needs the journal engine)",
+  live(
+    "a run's journal views: the timeline with times, the state after a selected entry, the path taken, the waterfall",
+    async () => {
+      const response = await fetch(`${base}/workflows/tally/runs`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ times: 3 })
+      })
+      const { runId } = (await response.json()) as { readonly runId: string }
+      const { page, context, errors } = await open(`#/runs/${runId}`)
+      await page.locator(`[data-testid=run][data-run="${runId}"][data-status=completed]`).waitFor()
+      assert.include(await page.getByTestId("run-result").textContent(), "3")
+      // The timeline: every entry of the journal, from RunStarted to RunEnded, each with the time it was written.
+      const journal = page.getByTestId("journal")
+      await journal.locator("li[data-tag=RunEnded]").waitFor()
+      const tags = await journal.locator("li").evaluateAll((items) => items.map((li) => li.getAttribute("data-tag")))
+      assert.strictEqual(tags[0], "RunStarted")
+      assert.strictEqual(tags.filter((t) => t === "InvocationCompleted").length, 4)
+      const times = await journal.locator("li button span.muted").allTextContents()
+      assert.strictEqual(times.length, tags.length)
+      for (const t of times) assert.notStrictEqual(t.trim(), "")
+      // The state after an entry: after tick's second completion, the count is 2.
+      await journal.locator("li[data-tag=InvocationCompleted]").nth(2).getByRole("button").click()
+      assert.include(await journal.locator("li[data-tag=InvocationCompleted]").nth(2).textContent(), "tick handled")
+      assert.deepStrictEqual(JSON.parse((await page.getByTestId("state").textContent())!), { count: 2 })
+      await journal.locator("li[data-tag=RunStarted]").getByRole("button").click()
+      assert.deepStrictEqual(JSON.parse((await page.getByTestId("state").textContent())!), { count: 0 })
+      // The path taken: the nodes the run went through, with how many times.
+      const graph = page.getByTestId("run-graph")
+      assert.strictEqual(await graph.locator('[data-node="step:begin"]').getAttribute("data-count"), "1")
+      assert.strictEqual(await graph.locator('[data-node="step:tick"]').getAttribute("data-count"), "3")
+      assert.strictEqual(await graph.locator('[data-node="event:Tick"]').getAttribute("data-count"), "3")
+      // The waterfall: one row per invocation, each split into queued and running time (the entries' `startedAt`).
+      const rows = page.getByTestId("waterfall").locator(".wf-row")
+      assert.strictEqual(await rows.count(), 4)
+      for (const text of await rows.locator(".wf-ms").allTextContents()) {
+        assert.match(text, /^\d+ ms queued, \d+ ms running$/)
+      }
+      assert.deepStrictEqual(errors, [])
+      await context.close()
+    }
+  )
+
+  it.live(
+    "a fork from a journal point with an edited event runs, and records where it came from",
     () =>
       Effect.promise(async () => {
         const { page, context, errors } = await open("#/workflows")

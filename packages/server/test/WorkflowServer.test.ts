@@ -441,6 +441,25 @@ describe("WorkflowServer", () => {
     })
   )
 
+  it.scoped(
+    "GET /runs/{id} shows the definition signature a journaled run was started with, waiting and completed",
+    () =>
+      Effect.gen(function* () {
+        const base = yield* listen(
+          WorkflowServer.layerWithStore({ workflows, port: 0 }).pipe(Layer.provide(RunStore.layerMemory))
+        )
+        const open = yield* request(`${base}/workflows/approval/runs`, { method: "POST", body: { item: "sig" } })
+        const waiting = yield* awaitStatus(base, open.body.runId, "waiting")
+        assert.strictEqual(waiting.body.signature, Journal.signature(approval))
+        yield* request(`${base}/runs/${open.body.runId}/events`, {
+          method: "POST",
+          body: { type: "HumanResponse", data: { response: "yes" } }
+        })
+        const done = yield* awaitStatus(base, open.body.runId, "completed")
+        assert.strictEqual(done.body.signature, Journal.signature(approval))
+      })
+  )
+
   it.scoped("on boot the server resumes the unfinished runs found in the store", () =>
     Effect.gen(function* () {
       const store = yield* RunStore.makeMemory

@@ -5,8 +5,10 @@
  * in another process, after a crash or a restart, continues the same trace, and its root span
  * `invoke_workflow <name>` is emitted once, by the process where the run ends (with the run's start time). Each step
  * execution is a span `step <name>` (a child of the root), each `ctx.waitFor` a span `wait <tag>` inside it, each
- * resume in a process a span `resume_workflow <name>` linked to the root it continues. The caller's span (e.g. the
- * server request, which continues an incoming W3C `traceparent`) and the run are linked both ways. Steps completed
+ * resume in a process a span `resume_workflow <name>` linked to the root it continues. A run started under a trace
+ * that came from outside the process (the server's request span continues an incoming W3C `traceparent`) continues
+ * that trace instead: its root is a child of the caller's span, and the trace context is journaled in `RunStarted`
+ * so a resume elsewhere continues it too. The caller's span and the run are linked both ways. Steps completed
  * before a resume are not executed again, so their spans are never emitted twice.
  *
  * @since 0.1.0
@@ -181,7 +183,8 @@ export const layer = (options: Options): Layer.Layer<RunObserver.RunObserver | O
 
 /**
  * The trace id and root span id of a run, derived from its run id (the first 24 bytes of a SHA-256): the same in
- * every process, so a backend can be asked for a run's trace by its run id.
+ * every process, so a backend can be asked for a run's trace by its run id. A run that continues an incoming trace
+ * (a W3C `traceparent`) is in that trace instead; its root span id is still this `spanId`.
  *
  * @since 0.1.0
  * @category Accessors

@@ -12,11 +12,11 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, afterEach, assert, describe, it } from "@effect/vitest"
-import { RunStore, type Snapshot } from "@eventflow/core"
+import { RunStore, type Snapshot, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
 import { Telemetry } from "@eventflow/telemetry"
 import { Effect, ManagedRuntime, Option } from "effect"
-import type { SpanLine } from "./fixtures/trace-worker.js"
+import { type SpanLine, traced } from "./fixtures/trace-worker.js"
 
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url))
 const worker = "packages/telemetry/test/fixtures/trace-worker.ts"
@@ -89,6 +89,10 @@ const spanLines = (files: Files): Array<SpanLine> => {
     .filter((line) => line !== "")
     .map((line) => JSON.parse(line) as SpanLine)
 }
+
+// `RunStore.load` of a journaled run replays its journal with the definition of that name known in this process:
+// validating it here registers it (the worker's module runs nothing when imported).
+Effect.runSync(Workflow.validate(traced))
 
 const load = (store: ManagedRuntime.ManagedRuntime<RunStore.RunStore, unknown>, runId: string) =>
   store.runPromise(

@@ -109,8 +109,13 @@ export const forkJournal = (
       edited = target.offset
     }
     const runId = options.runId ?? crypto.randomUUID()
-    // A fork stands alone: no parent's step runs it (it is resumed on its own), so it keeps no `parent`.
-    const { parent: _parent, ...started } = prefix[0].entry as Journal.Entry & { readonly _tag: "RunStarted" }
+    // A fork stands alone: no parent's step runs it (it is resumed on its own), so it keeps no `parent`; and it is a
+    // new run: it does not continue the trace its source was started under (`traceParent`).
+    const {
+      parent: _parent,
+      traceParent: _sourceTrace,
+      ...started
+    } = prefix[0].entry as Journal.Entry & { readonly _tag: "RunStarted" }
     prefix[0] = {
       offset: 0,
       entry: {

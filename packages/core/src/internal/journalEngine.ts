@@ -38,6 +38,16 @@ export interface EntryContext {
   /** The committed state, encoded (for `RunStarted`). */
   readonly committed: () => unknown
   readonly now: number
+  /** The trace context the run continues (`RunStarted.traceParent`), if any. */
+  readonly traceParent: { readonly traceId: string; readonly spanId: string } | undefined
+  /** When the invocation's current (last) attempt started (epoch ms), if the shell recorded it. */
+  readonly startedAt: (invocation: I.Invocation) => number | undefined
+}
+
+/** `startedAt` when known (the field is optional). */
+const started = (ctx: EntryContext, inv: I.Invocation): { readonly startedAt?: number } => {
+  const at = ctx.startedAt(inv)
+  return at === undefined ? {} : { startedAt: at }
 }
 
 const stepName = (plan: Plan, inv: I.Invocation) => plan.steps[inv.step].name
@@ -59,12 +69,14 @@ const withParent = (
 /** The journal entry of one fact (ids as the transition computed them). @internal */
 export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
   const plan = ctx.plan
+  // Every entry says when it was written (informative: timelines, the studio's waterfall).
+  const at = ctx.now
   switch (fact._tag) {
     case "Started":
       return {
         _tag: "RunStarted",
         id: ids.runStarted,
-        at: ctx.now,
+        at,
         version: 1,
         runId: ctx.runId,
         workflow: plan.name,
@@ -72,13 +84,15 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
         input: Schema.encodeUnknownSync(plan.workflow.input as Schema.Schema<unknown, unknown, never>)(fact.input),
         state: ctx.committed(),
         options: ctx.timeout === undefined ? { trace: ctx.trace } : { trace: ctx.trace, timeout: ctx.timeout },
-        ...withParent(ctx.parent?.(), ctx.conversation?.())
+        ...withParent(ctx.parent?.(), ctx.conversation?.()),
+        ...(ctx.traceParent === undefined ? {} : { traceParent: ctx.traceParent })
       }
     case "Sent": {
       const step = stepName(plan, fact.invocation)
       return {
         _tag: "EventSent",
         id: ids.eventSent(fact.id),
+        at,
         step,
         from: fact.invocation.eventId,
         eventId: fact.id,
@@ -90,6 +104,7 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "ExternalEventSent",
         id: ids.externalEventSent(fact.id),
+        at,
         eventId: fact.id,
         event: encodeEvent(plan, fact.event),
         ...(fact.step === undefined ? {} : { step: plan.steps[fact.step].name }),
@@ -102,6 +117,7 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "Written",
         id: ids.written(writeId(fact.invocation.eventId, step, fact.index)),
+        at,
         step,
         eventId: fact.invocation.eventId,
         index: fact.index,
@@ -114,9 +130,11 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "AttemptFailed",
         id: ids.attemptFailed(step, inv.eventId, inv.attempts),
+        at,
         step,
         eventId: inv.eventId,
         attempt: inv.attempts,
+        ...started(ctx, inv),
         error: encodeError(fact.error)
       }
     }
@@ -126,10 +144,12 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "InvocationCompleted",
         id: ids.invocationCompleted(step, inv.eventId),
+        at,
         step,
         eventId: inv.eventId,
         tag: inv.event._tag,
         attempts: inv.attempts,
+        ...started(ctx, inv),
         events: fact.events.map((e) => identified(plan, e)),
         sends: [],
         writes: [],
@@ -142,9 +162,11 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "InvocationFailed",
         id: ids.invocationFailed(step, inv.eventId),
+        at,
         step,
         eventId: inv.eventId,
         attempts: inv.attempts,
+        ...started(ctx, inv),
         defect: fact.defect,
         error: encodeError(fact.error),
         ...(fact.stepFailed === undefined ? {} : { event: identified(plan, fact.stepFailed) }),
@@ -158,6 +180,7 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "WaiterRegistered",
         id: ids.waiterRegistered(w.key),
+        at,
         key: w.key,
         step: stepName(plan, w.invocation),
         eventId: w.invocation.eventId,
@@ -173,6 +196,7 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "WaiterAnswered",
         id: ids.waiterAnswered(w.key),
+        at,
         key: w.key,
         step: stepName(plan, w.invocation),
         eventId: w.invocation.eventId,
@@ -185,7 +209,7 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       return {
         _tag: "RunEnded",
         id: ids.runEnded,
-        at: ctx.now,
+        at,
         status: fact.status,
         ...(ending._tag === "Completed"
           ? {
@@ -219,12 +243,14 @@ export const collectedEntry = (
   event: AnyEvent,
   pushed: boolean,
   expected: ReadonlyArray<string>,
-  count: number | undefined
+  count: number | undefined,
+  at?: number
 ): Journal.Entry => {
   const step = stepName(plan, inv)
   return {
     _tag: "Collected",
     id: ids.collected(step, inv.eventId, call),
+    ...(at === undefined ? {} : { at }),
     step,
     eventId: inv.eventId,
     call,
@@ -257,6 +283,8 @@ export interface Replayed {
   readonly entries: number
   /** The `trace` option the run was started with. */
   readonly trace: boolean
+  /** The trace context the run continues (`RunStarted.traceParent`). */
+  readonly traceParent: { readonly traceId: string; readonly spanId: string } | undefined
 }
 
 const decodeState = (plan: Plan, encoded: unknown, where: string): unknown => {
@@ -533,6 +561,7 @@ export const replay = (
     signature: first.signature,
     createdAt: first.at ?? now,
     entries: entries.length,
+    traceParent: first.traceParent,
     trace: first.options.trace
   }
 }

@@ -190,6 +190,8 @@ interface Journaled {
   committedJson: unknown
   /** The state updates of each unfinished invocation, applied live and committed when it finishes. */
   readonly updates: Map<I.Invocation, Array<(s: unknown) => unknown>>
+  /** When each running invocation's current attempt started (epoch ms): `startedAt` of its journal entries. */
+  readonly started: Map<I.Invocation, number>
   /** The run's start could not be journaled (its state does not encode): it fails, and nothing of it is stored. */
   unstored: boolean
 }
@@ -233,6 +235,8 @@ export class RunImpl<S = unknown> {
   private readonly spanPrefix: string
   /** The run whose step runs this one (`ctx.run` / `ctx.start`), saved in its snapshots. */
   parentRunId: string | undefined = undefined
+  /** The trace context the run continues (an incoming `traceparent`), journaled in `RunStarted`. */
+  traceParent: { readonly traceId: string; readonly spanId: string } | undefined = undefined
   /** The conversation this run continues (`RunOptions.continue`), saved in its snapshots. */
   conversation: { readonly id: string; readonly previous: string } | undefined = undefined
   /** Children started with `ctx.start`, per invocation, closed when it ends (see `child.ts`). */
@@ -305,6 +309,7 @@ export class RunImpl<S = unknown> {
       committed: value,
       committedJson: committed,
       updates: new Map(),
+      started: new Map(),
       unstored: false,
       context: {
         plan,
@@ -317,6 +322,10 @@ export class RunImpl<S = unknown> {
         get now() {
           return run.clock.unsafeCurrentTimeMillis()
         },
+        startedAt: (invocation) => journal.started.get(invocation),
+        get traceParent() {
+          return run.traceParent
+        },
         committed: () => {
           if (journal.committedJson === undefined) {
             journal.committedJson = encodeState(plan, run.runId, stateSchema, journal.committed)
@@ -324,6 +333,7 @@ export class RunImpl<S = unknown> {
           return journal.committedJson
         },
         commit: (invocation) => {
+          journal.started.delete(invocation)
           const log = journal.updates.get(invocation)
           if (log !== undefined) {
             journal.updates.delete(invocation)
@@ -367,7 +377,9 @@ export class RunImpl<S = unknown> {
     expected: ReadonlyArray<string>,
     count: number | undefined
   ): void {
-    this.journal?.buffer.push(collectedEntry(this.plan, invocation, call, bufferedAs, event, pushed, expected, count))
+    this.journal?.buffer.push(
+      collectedEntry(this.plan, invocation, call, bufferedAs, event, pushed, expected, count, this.journal.context.now)
+    )
   }
 
   /**
@@ -422,6 +434,7 @@ export class RunImpl<S = unknown> {
       appended.push({
         _tag: "Published",
         id: journalIds.published(from),
+        at: journal.context.now,
         from,
         events: this.encodedPublished.slice(from, length)
       })
@@ -829,6 +842,7 @@ export class RunImpl<S = unknown> {
     const ctx = new StepCtx(this, invocation, step.name)
     let effect: Effect.Effect<unknown, unknown> = Effect.suspend(() => {
       this.apply({ _tag: "Attempt", invocation })
+      if (this.journal !== undefined) this.journal.started.set(invocation, this.clock.unsafeCurrentTimeMillis())
       invocation.unran = 0
       ctx.attempt = invocation.attempts
       // For `ctx.retry.elapsed` (only a step with a `retry` schedule is ever executed again).
@@ -1572,6 +1586,7 @@ const resumeJournaled = (
     run.createdAt = replayed.createdAt
     run.parentRunId = snapshot.parent
     run.conversation = snapshot.conversation
+    run.traceParent = replayed.traceParent
     for (const [event, id] of restored.collectedIds) run.collectIds.set(event, id)
     for (const event of replayed.published) run.log.append(event)
     run.encodedPublished.push(...replayed.encodedPublished)

@@ -6,15 +6,29 @@
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import type * as Tracer from "effect/Tracer"
 import { RunObserver, type RunHooks } from "../RunObserver.js"
 import type * as Workflow from "../Workflow.js"
 import * as I from "./interpreter.js"
 import { signature } from "./journal.js"
 
+/** Whether a span descends from a span context that came from outside this process (`Tracer.externalSpan`). */
+const fromOutside = (span: Tracer.AnySpan): boolean => {
+  let current: Tracer.AnySpan = span
+  for (let depth = 0; depth < 64; depth++) {
+    if (current._tag === "ExternalSpan") return true
+    if (Option.isNone(current.parent)) return false
+    current = current.parent.value
+  }
+  return false
+}
+
 /** The part of a run this module reads. @internal */
 export interface ObservedRun {
   readonly runId: string
   readonly createdAt: number
+  /** Set by `observe` on a start under an incoming trace; set from the journal on a resume. */
+  traceParent: { readonly traceId: string; readonly spanId: string } | undefined
   readonly state: I.RunState
   now(): number
   readonly ended: { listen(listener: (exit: Exit.Exit<unknown, unknown>) => void): () => void }
@@ -119,6 +133,12 @@ export const observe = (
   Effect.flatMap(Effect.serviceOption(RunObserver), (observer) => {
     if (Option.isNone(observer)) return Effect.succeed(undefined)
     return Effect.map(Effect.option(Effect.currentParentSpan), (parent) => {
+      // A start under a trace that came from outside (an `ExternalSpan` among the caller's ancestors, e.g. the
+      // server's request span continuing an incoming `traceparent`) continues that trace; the run records it (in
+      // `RunStarted`) so that a resume elsewhere continues it too.
+      if (!resumed && Option.isSome(parent) && fromOutside(parent.value)) {
+        run.traceParent = { traceId: parent.value.traceId, spanId: parent.value.spanId }
+      }
       let sig: string | undefined
       const hooks = observer.value.observe({
         runId: run.runId,
@@ -131,6 +151,7 @@ export const observe = (
         resumed,
         createdAt: run.createdAt,
         parent,
+        traceParent: run.traceParent,
         now: () => run.now()
       })
       const telemetry = new RunTelemetry(hooks, run)

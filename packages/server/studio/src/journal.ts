@@ -13,7 +13,10 @@ export interface Invocation {
   readonly eventId: string
   /** When the event it handles was produced (epoch ms): it was queued from then on. */
   readonly queuedAt: number | undefined
-  /** When its (last) attempt started running, when the journal records it (`startedAt`). */
+  /**
+   * When its (last) attempt started running, when the journal records it (`startedAt` of `InvocationCompleted` /
+   * `InvocationFailed`): before it, the invocation was queued (or in earlier attempts).
+   */
   readonly startedAt: number | undefined
   readonly endedAt: number | undefined
   readonly attempts: ReadonlyArray<{ readonly at: number | undefined; readonly error: string }>
@@ -75,6 +78,7 @@ export const invocations = (entries: ReadonlyArray<Stored>): Array<Invocation> =
     } else if (entry._tag === "InvocationCompleted") {
       byKey.set(`${entry.step}@${entry.eventId}`, {
         ...get(entry.step, entry.eventId),
+        startedAt: entry.startedAt,
         endedAt: entry.at,
         outcome: "completed"
       })

@@ -444,7 +444,13 @@ const RunView = (props: { readonly runId: string }) => {
       const from = entries.length === 0 ? 0 : entries[entries.length - 1].offset + 1
       try {
         const page = await api("GET", `/runs/${encodeURIComponent(runId)}/journal?from=${from}`)
-        if (page.entries.length > 0) setEntries((all) => [...all, ...page.entries])
+        // Two polls in flight at once (one started when `live` or the length changed) read the same page: keep
+        // only the entries past the last one held, so none is shown twice.
+        setEntries((all) => {
+          const last = all.length === 0 ? -1 : all[all.length - 1].offset
+          const fresh = (page.entries as ReadonlyArray<J.Stored>).filter((s) => s.offset > last)
+          return fresh.length === 0 ? all : [...all, ...fresh]
+        })
       } catch (e) {
         if (e instanceof ApiError && e.tag === "JournalUnavailable") setJournalError(e.message)
       }

@@ -80,7 +80,12 @@ export const make = (tracer: OtelApi.Tracer, ids: FixedIds): RunObserver.Service
 
   return {
     observe: (run): Hooks => {
-      const { traceId, spanId } = runTraceIds(run.runId)
+      // The run's root span id is fixed by its run id; its trace is the one it continues (an incoming
+      // `traceparent`, journaled with the run), else one fixed by its run id too.
+      const fixed = runTraceIds(run.runId)
+      const continued = run.traceParent
+      const traceId = continued === undefined ? fixed.traceId : continued.traceId
+      const spanId = fixed.spanId
       const root = Tracer.externalSpan({ traceId, spanId, sampled: true })
       const rootContext: OtelApi.SpanContext = {
         traceId,
@@ -216,7 +221,7 @@ export const make = (tracer: OtelApi.Tracer, ids: FixedIds): RunObserver.Service
             tracer.startSpan(
               `invoke_workflow ${run.workflow}`,
               {
-                root: true,
+                root: continued === undefined,
                 startTime: run.createdAt,
                 links: run.resumed ? [] : callerLinks,
                 attributes: {
@@ -226,7 +231,14 @@ export const make = (tracer: OtelApi.Tracer, ids: FixedIds): RunObserver.Service
                   "eventflow.run.outcome": outcome
                 }
               },
-              OtelApi.ROOT_CONTEXT
+              continued === undefined
+                ? OtelApi.ROOT_CONTEXT
+                : OtelApi.trace.setSpanContext(OtelApi.ROOT_CONTEXT, {
+                    traceId: continued.traceId,
+                    spanId: continued.spanId,
+                    traceFlags: OtelApi.TraceFlags.SAMPLED,
+                    isRemote: true
+                  })
             )
           )
           if (described !== undefined && outcome !== "cancelled") {
