@@ -179,3 +179,53 @@ describe("journal compaction", () => {
     assert.isTrue(Array.isArray(made))
   })
 })
+
+describe("one journal entry per durable hop", () => {
+  it.scoped(
+    "a hop's write and log chunk ride in its InvocationCompleted (one row per hop), and the log resumes identical",
+    () =>
+      Effect.gen(function* () {
+        const s = yield* stores
+        const wf = longRun("one-row", 10)
+        const scope = yield* Scope.make()
+        const handle = yield* s.provide(Scope.extend(Workflow.start(wf, 0, { durable: true, runId: "h1" }), scope))
+        assert.strictEqual(yield* handle.settled, "waiting")
+        const journal = yield* s.journal
+        const entries = yield* journal.read("h1", 0)
+        const hops = entries.filter((e) => e.entry._tag === "InvocationCompleted" && e.entry.step === "hop")
+        assert.strictEqual(hops.length, 10)
+        // Every hop is one entry: its completion carries its write and the events it published.
+        for (const hop of hops) {
+          const entry = hop.entry as Extract<typeof hop.entry, { _tag: "InvocationCompleted" }>
+          assert.isDefined(entry.log, `entry ${hop.offset}`)
+          assert.isTrue(
+            entry.log!.events.some((e: any) => e._tag === "Progress"),
+            `entry ${hop.offset}`
+          )
+          assert.deepStrictEqual(entry.writes, [{ index: 0, event: { _tag: "Written" } }], `entry ${hop.offset}`)
+        }
+        // From the first hop to the last, the journal holds nothing else: one entry (one row) per hop.
+        const span = entries.slice(hops[0].offset, hops[9].offset + 1)
+        assert.deepStrictEqual(
+          span.map((e) => e.entry._tag),
+          hops.map(() => "InvocationCompleted")
+        )
+        // The log (SSE offsets) is the concatenation of the chunks, the same after a restart.
+        const logged = entries.flatMap((e) =>
+          e.entry._tag === "Published"
+            ? e.entry.events
+            : e.entry._tag === "InvocationCompleted" && e.entry.log !== undefined
+              ? e.entry.log.events
+              : []
+        )
+        const before = (yield* handle.snapshot).published
+        assert.deepStrictEqual(JSON.parse(JSON.stringify(before.slice(0, logged.length))), logged)
+        yield* Scope.close(scope, Exit.void)
+        const resumed = yield* s.provide(Workflow.resume(wf, "h1"))
+        const after = (yield* resumed.snapshot).published
+        assert.deepStrictEqual(JSON.parse(JSON.stringify(after.slice(0, logged.length))), logged)
+        yield* resumed.send(HumanResponse.make({ response: "ok" }))
+        assert.strictEqual(yield* resumed.result, "10:10:ok")
+      })
+  )
+})

@@ -332,7 +332,7 @@ const replayState = (
   const collectedIds = compaction?.collectedIds ?? new Map<AnyEvent, string>()
   let committed: unknown = compaction !== undefined ? compaction.committed : started!.state
   let value: unknown
-  let ended: (Journal.Entry & { readonly _tag: "RunEnded" }) | undefined
+  let ended: (Journal.Entry & { readonly _tag: "RunEnded" }) | undefined = compaction?.ended
   let where = ""
   let upToOffset = base
 
@@ -358,6 +358,18 @@ const replayState = (
   const apply = (input: I.Input) => {
     I.transition(state, input)
   }
+  /** A chunk of the published log (a `Published` entry, or the one a completion carries). */
+  const takeLog = (from: number, events: ReadonlyArray<unknown>) => {
+    if (from !== publishedBase + published.length) {
+      throw new Mismatch(
+        `${where}: a log chunk from position ${from}, but the log has ${publishedBase + published.length}`
+      )
+    }
+    events.forEach((e, i) => {
+      published.push(decodeOrMismatch(plan, e, `${where}, event ${from + i}`))
+      encodedPublished.push(e)
+    })
+  }
   const expectId = (computed: string, journaled: string) => {
     if (computed !== journaled) {
       throw new Mismatch(`${where}: the replay computed event id ${computed} where the journal has ${journaled}`)
@@ -373,7 +385,12 @@ const replayState = (
       const entry = stored.entry
       where = `entry ${stored.offset} (${entry._tag} "${entry.id}")`
       if (stored.offset >= upToOffset) upToOffset = stored.offset + 1
-      if (stored.offset < base && entry._tag !== "Published") continue
+      if (stored.offset < base) {
+        if (entry._tag === "Published") takeLog(entry.from, entry.events)
+        else if (entry._tag === "InvocationCompleted" && entry.log !== undefined)
+          takeLog(entry.log.from, entry.log.events)
+        continue
+      }
       if (
         stored.offset === base &&
         compaction !== undefined &&
@@ -383,7 +400,10 @@ const replayState = (
           `${where}: the compaction holds a log of ${compaction.publishedLength} events, the entries before it ${publishedBase + published.length}`
         )
       }
-      if (state.status !== "running" && entry._tag !== "Published" && entry._tag !== "RunEnded") continue
+      if (state.status !== "running" && entry._tag !== "Published" && entry._tag !== "RunEnded") {
+        if (entry._tag === "InvocationCompleted" && entry.log !== undefined) takeLog(entry.log.from, entry.log.events)
+        continue
+      }
       switch (entry._tag) {
         case "RunStarted": {
           if (stored.offset !== 0) throw new Mismatch(`${where}: RunStarted after the first entry`)
@@ -454,9 +474,20 @@ const replayState = (
           entry.events.forEach((e, i) => {
             expectId(childId(inv.eventId, entry.step, inv.emitted + i), e.id)
           })
+          // Writes folded into the completion (appended with it): each as its `Written` entry would replay.
+          for (const w of entry.writes) {
+            if (inv.writes !== w.index) {
+              throw new Mismatch(`${where}: write ${w.index} where the replay expected write ${inv.writes}`)
+            }
+            const tag = (w.event as { readonly _tag?: unknown } | null)?._tag
+            const event =
+              tag === "InputRequired" ? decodeOrMismatch(plan, w.event, where) : ({ _tag: "Written" } as AnyEvent)
+            apply({ _tag: "Write", from: inv, event })
+          }
           value = decodeState(plan, entry.state, where)
           committed = entry.state
           apply({ _tag: "Completed", invocation: inv, output: events })
+          if (entry.log !== undefined) takeLog(entry.log.from, entry.log.events)
           break
         }
         case "InvocationFailed": {
@@ -515,15 +546,7 @@ const replayState = (
           break
         }
         case "Published": {
-          if (entry.from !== publishedBase + published.length) {
-            throw new Mismatch(
-              `${where}: a log chunk from position ${entry.from}, but the log has ${publishedBase + published.length}`
-            )
-          }
-          entry.events.forEach((e, i) => {
-            published.push(decodeOrMismatch(plan, e, `${where}, event ${entry.from + i}`))
-            encodedPublished.push(e)
-          })
+          takeLog(entry.from, entry.events)
           break
         }
         case "RunEnded": {
@@ -622,6 +645,8 @@ export interface Compacted {
   readonly committed: unknown
   readonly collectedIds: Map<AnyEvent, string>
   readonly meta: { readonly signature: string; readonly createdAt: number | undefined; readonly trace: boolean }
+  /** The run's `RunEnded` entry, when the compaction stands for it. */
+  readonly ended: (Journal.Entry & { readonly _tag: "RunEnded" }) | undefined
 }
 
 interface EncodedInvocation {
@@ -704,6 +729,7 @@ export const compactionOf = (
     upToOffset: replayed.upToOffset,
     publishedLength: replayed.publishedLength,
     committed: replayed.committed,
+    ended: replayed.ended ?? null,
     status: state.status,
     running: state.running.slice(),
     queued: state.queued,
@@ -854,7 +880,8 @@ export const decodeCompaction = (
       state,
       committed: c.committed,
       collectedIds,
-      meta: { signature: c.signature, createdAt: c.createdAt ?? undefined, trace: c.trace === true }
+      meta: { signature: c.signature, createdAt: c.createdAt ?? undefined, trace: c.trace === true },
+      ended: c.ended ?? undefined
     }
   } catch (error) {
     const detail = (error as { readonly detail?: unknown }).detail

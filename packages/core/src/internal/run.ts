@@ -428,11 +428,50 @@ export class RunImpl<S = unknown> {
     const length = entries.length
     const from = journal.loggedUpTo
     if (batch.length === 0 && length === from) return Effect.void
-    const appended: Array<Journal.Entry> = batch
-    if (length > from) {
+    // One entry per durable hop: the batch's last completion carries the new part of the published log and the
+    // writes of its invocation that come right before it (otherwise a `Published` entry carries the log).
+    let kept: Array<Journal.Entry> | undefined
+    let appended: Array<Journal.Entry> = batch
+    let carrier = -1
+    for (let i = appended.length - 1; i >= 0; i--) {
+      if (appended[i]._tag === "InvocationCompleted") {
+        carrier = i
+        break
+      }
+    }
+    if (carrier >= 0) {
+      const completed = appended[carrier] as Journal.Entry & { readonly _tag: "InvocationCompleted" }
+      let first = carrier
+      while (first > 0) {
+        const previous = appended[first - 1]
+        if (previous._tag !== "Written" || previous.step !== completed.step || previous.eventId !== completed.eventId)
+          break
+        first--
+      }
+      let log: { readonly from: number; readonly events: Array<unknown> } | undefined
+      if (length > from) {
+        for (let i = this.encodedPublished.length; i < length; i++) {
+          this.encodedPublished.push(encodeEvent(this.plan, entries[i]))
+        }
+        log = { from, events: this.encodedPublished.slice(from, length) }
+      }
+      if (first < carrier || log !== undefined) {
+        kept = batch.slice()
+        const writes = appended
+          .slice(first, carrier)
+          .map((w) => w as Journal.Entry & { readonly _tag: "Written" })
+          .map((w) => ({ index: w.index, event: w.prompt ?? { _tag: "Written" } }))
+        appended = [
+          ...appended.slice(0, first),
+          { ...completed, ...(log === undefined ? {} : { log }), writes },
+          ...appended.slice(carrier + 1)
+        ]
+      }
+    } else if (length > from) {
       for (let i = this.encodedPublished.length; i < length; i++) {
         this.encodedPublished.push(encodeEvent(this.plan, entries[i]))
       }
+      kept = batch.slice()
       appended.push({
         _tag: "Published",
         id: journalIds.published(from),
@@ -459,8 +498,7 @@ export class RunImpl<S = unknown> {
           }),
         onFailure: (cause) => {
           // Kept for the next append (the log chunk is made again from `loggedUpTo`).
-          if (length > from) appended.pop()
-          journal.buffer.unshift(...appended)
+          journal.buffer.unshift(...(kept ?? appended))
           return Effect.fail(new RunStoreError({ operation: "save", runId: this.runId, cause }))
         }
       }
