@@ -143,6 +143,9 @@ describe("journal compaction", () => {
         const { snapshot, upToOffset } = made as Exclude<typeof made, ReadonlyArray<string>>
         assert.strictEqual(upToOffset, all.length)
         yield* journal.compact("c2", { ...(snapshot as object), committed: { count: 1000 } }, upToOffset)
+        // RunStore.load (the server's run info) replays from it too.
+        const loaded = yield* s.provide(Effect.flatMap(RunStore.RunStore, (store) => store.load("c2")))
+        assert.deepStrictEqual(Option.getOrThrow(loaded).state, { count: 1000 })
         const resumed = yield* s.provide(Workflow.resume(wf, "c2"))
         yield* resumed.send(HumanResponse.make({ response: "ok" }))
         assert.strictEqual(yield* resumed.result, "120:1000:ok")
