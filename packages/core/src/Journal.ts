@@ -133,6 +133,11 @@ export const InvocationCompleted = Schema.TaggedStruct("InvocationCompleted", {
   attempts: Schema.Number,
   /** When its last attempt started (epoch ms; informative, for timelines: `at - startedAt` is how long it ran). */
   startedAt: Schema.optional(Schema.Number),
+  /**
+   * The chunk of the published log appended with this completion (the same content as a {@link Published} entry
+   * `log:<from>`, carried here so that a durable hop is one entry).
+   */
+  log: Schema.optional(Schema.Struct({ from: Schema.Number, events: Schema.Array(Encoded) })),
   events: Schema.Array(IdentifiedEvent),
   sends: Schema.Array(Schema.Struct({ id: Schema.String, event: Encoded, step: Schema.optional(Schema.String) })),
   writes: Schema.Array(Schema.Struct({ index: Schema.Number, event: Encoded })),

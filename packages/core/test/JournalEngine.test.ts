@@ -170,7 +170,13 @@ describe("the engine on the journal", () => {
       const first = yield* s.provide(Scope.extend(Workflow.start(wf, 7, { durable: true, runId: "r2" }), scope1))
       assert.strictEqual(yield* first.settled, "waiting")
       const journal = yield* s.journal
-      const logged = (yield* journal.read("r2")).flatMap((e) => (e.entry._tag === "Published" ? e.entry.events : []))
+      const logged = (yield* journal.read("r2")).flatMap((e) =>
+        e.entry._tag === "Published"
+          ? e.entry.events
+          : e.entry._tag === "InvocationCompleted" && e.entry.log !== undefined
+            ? e.entry.log.events
+            : []
+      )
       const before = yield* Effect.map(
         Stream.runCollect(Stream.take(first.events({ internal: true }), logged.length)),
         Chunk.toReadonlyArray
@@ -257,7 +263,7 @@ describe("the engine on the journal", () => {
         failing.on = false
         assert.strictEqual(yield* Effect.provide(Workflow.run(wf, 2, { durable: true, runId: "ok" }), context), 2)
         assert.strictEqual(yield* Ref.get(ran), 1)
-        assert.strictEqual((yield* journal.read("ok")).at(-2)?.entry._tag, "RunEnded")
+        assert.strictEqual((yield* journal.read("ok")).at(-1)?.entry._tag, "RunEnded")
       })
   )
 })

@@ -5,7 +5,7 @@ import {
   Event,
   HumanResponse,
   InputRequired,
-  type Journal,
+  Journal,
   JournalStore,
   type RunHandle,
   RunStore,
@@ -14,6 +14,8 @@ import {
   Workflow
 } from "@eventflow/core"
 import * as fc from "fast-check"
+import { compactionOf, decodeCompaction, replay } from "../src/internal/journalEngine.js"
+import { planOf } from "../src/internal/plan.js"
 
 /**
  * A random workflow of the examples' shapes, in one pipeline:
@@ -187,7 +189,7 @@ const recordingStores = Effect.gen(function* () {
  * resumed from that journal in a fresh store: the result, the final state and the published events are those of
  * the uninterrupted run.
  */
-const checkJournal = (shape: Shape, cut: number, input: number) =>
+const checkJournal = (shape: Shape, cut: number, input: number, compactAt?: number) =>
   Effect.scoped(
     Effect.gen(function* () {
       const wf = build(shape)
@@ -203,6 +205,26 @@ const checkJournal = (shape: Shape, cut: number, input: number) =>
         "p",
         entries.slice(0, at).map((e) => e.entry)
       )
+      if (compactAt !== undefined) {
+        // A compaction at an earlier append boundary (as the engine writes them): resume = it + the tail replayed,
+        // which must replay to what the whole journal replays to.
+        const kept = entries.slice(0, at)
+        const upTo = original.ends.filter((end) => end <= at)[
+          compactAt % original.ends.filter((end) => end <= at).length
+        ]
+        const made = compactionOf(planOf(wf), "p", kept.slice(0, upTo), undefined)
+        if (Array.isArray(made)) assert.fail(`no compaction: ${made.join("; ")}`)
+        const { snapshot, upToOffset } = made as Exclude<typeof made, ReadonlyArray<string>>
+        assert.strictEqual(upToOffset, upTo)
+        yield* copy.journal.compact("p", snapshot, upToOffset)
+        const compacted = decodeCompaction(planOf(wf), "p", Journal.signature(wf), { snapshot, upToOffset })
+        if (typeof compacted === "string") assert.fail(compacted)
+        assert.deepStrictEqual(
+          replay(planOf(wf), "p", kept, 0, compacted as Exclude<typeof compacted, string>),
+          replay(planOf(wf), "p", kept, 0),
+          `compaction at ${upTo}, cut after entry ${at} of ${entries.length}`
+        )
+      }
       const after = yield* Effect.provide(Effect.flatMap(Workflow.resume(wf, "p"), finish), copy.context)
       assert.strictEqual(after.result, baseline.result, `cut after entry ${at} of ${entries.length}`)
       assert.deepStrictEqual(after.state, baseline.state, `cut after entry ${at} of ${entries.length}`)
@@ -268,6 +290,19 @@ describe("Snapshot property", () => {
     await fc.assert(
       fc.asyncProperty(shapeArb, fc.nat(1000), fc.integer({ min: 0, max: 100 }), (shape, cut, input) =>
         Effect.runPromise(checkJournal(shape, cut, input))
+      ),
+      { numRuns: 60 }
+    )
+  }, 120_000)
+
+  it("a compaction at a random earlier append + the tail gives what the whole journal replays to and resumes the same", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        shapeArb,
+        fc.nat(1000),
+        fc.nat(1000),
+        fc.integer({ min: 0, max: 100 }),
+        (shape, cut, at, input) => Effect.runPromise(checkJournal(shape, cut, input, at))
       ),
       { numRuns: 60 }
     )

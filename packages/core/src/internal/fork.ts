@@ -105,7 +105,12 @@ export const forkJournal = (
       const target = prefix[prefix.length - 1]
       const replaced = replaceEvent(target.entry, options.event, options.index)
       if (typeof replaced === "string") return yield* fail(`entry ${target.offset}: ${replaced}`)
-      prefix[prefix.length - 1] = { offset: target.offset, entry: replaced }
+      // The log chunk a completion carries is what the original published: the fork's edited one publishes anew.
+      const entry =
+        replaced._tag === "InvocationCompleted" && replaced.log !== undefined
+          ? (({ log: _log, ...rest }) => rest)(replaced)
+          : replaced
+      prefix[prefix.length - 1] = { offset: target.offset, entry }
       edited = target.offset
     }
     const runId = options.runId ?? crypto.randomUUID()

@@ -57,6 +57,19 @@ const identified = (plan: Plan, e: { readonly id: string; readonly event: AnyEve
   event: encodeEvent(plan, e.event)
 })
 
+/** What a run's `RunStarted` links it to: its parent run, its conversation, the trace it continues. */
+interface Links {
+  readonly parent?: string | undefined
+  readonly conversation?: { readonly id: string; readonly previous: string } | undefined
+  readonly traceParent?: { readonly traceId: string; readonly spanId: string } | undefined
+}
+
+const linksOf = (started: Journal.Entry & { readonly _tag: "RunStarted" }): Links => ({
+  parent: started.parent,
+  conversation: started.conversation,
+  traceParent: started.traceParent
+})
+
 /** The optional `parent` / `conversation` fields of `RunStarted` (absent when unset: older journals stay equal). */
 const withParent = (
   parent: string | undefined,
@@ -321,12 +334,53 @@ export const replay = (
   plan: Plan,
   runId: string,
   entries: ReadonlyArray<Journal.Stored>,
-  now: number
+  now: number,
+  compaction?: Compacted
 ): Replayed | ReadonlyArray<string> => {
+  const replayed = replayState(plan, runId, entries, compaction)
+  return "state" in replayed ? finish(plan, replayed, now) : replayed
+}
+
+/** A journal replayed up to its end, before it is turned into a snapshot (what a compaction holds). */
+interface ReplayedState {
+  readonly state: I.RunState
+  readonly value: unknown
+  readonly committed: unknown
+  readonly published: ReadonlyArray<AnyEvent>
+  readonly encodedPublished: ReadonlyArray<unknown>
+  readonly publishedLength: number
+  readonly collectedIds: Map<AnyEvent, string>
+  readonly ended: (Journal.Entry & { readonly _tag: "RunEnded" }) | undefined
+  readonly signature: string
+  readonly createdAt: number | undefined
+  readonly trace: boolean
+  readonly upToOffset: number
+  readonly links: Links
+}
+
+const replayState = (
+  plan: Plan,
+  runId: string,
+  entries: ReadonlyArray<Journal.Stored>,
+  compaction: Compacted | undefined
+): ReplayedState | ReadonlyArray<string> => {
   const first = entries[0]?.entry
-  if (first === undefined || first._tag !== "RunStarted")
+  if (compaction === undefined && (first === undefined || first._tag !== "RunStarted"))
     return [`run ${runId}: the journal does not start with RunStarted`]
-  const state = I.make(plan, runId, first.options.trace)
+  const started = first?._tag === "RunStarted" ? first : undefined
+  const meta =
+    compaction !== undefined
+      ? compaction.meta
+      : {
+          signature: started!.signature,
+          createdAt: started!.at,
+          trace: started!.options.trace,
+          links: linksOf(started!)
+        }
+  // Entries before the compaction's offset stand replayed in it: only their log chunks are read (for the log).
+  const base = compaction?.upToOffset ?? 0
+  const publishedBase = compaction === undefined || entries[0]?.offset === 0 ? 0 : compaction.publishedLength
+  const state = compaction?.state ?? I.make(plan, runId, meta.trace)
   const answers = new Map<string, string>()
   for (const { entry } of entries) {
     if (entry._tag === "WaiterAnswered" && entry.outcome._tag === "Event")
@@ -335,11 +389,12 @@ export const replay = (
   state.replayAnswers = answers
   const published: Array<AnyEvent> = []
   const encodedPublished: Array<unknown> = []
-  const collectedIds = new Map<AnyEvent, string>()
-  let committed: unknown = first.state
+  const collectedIds = compaction?.collectedIds ?? new Map<AnyEvent, string>()
+  let committed: unknown = compaction !== undefined ? compaction.committed : started!.state
   let value: unknown
-  let ended: (Journal.Entry & { readonly _tag: "RunEnded" }) | undefined
+  let ended: (Journal.Entry & { readonly _tag: "RunEnded" }) | undefined = compaction?.ended
   let where = ""
+  let upToOffset = base
 
   const find = (step: string, eventId: string): I.Invocation => {
     const s = plan.stepIndex.get(step)
@@ -363,6 +418,18 @@ export const replay = (
   const apply = (input: I.Input) => {
     I.transition(state, input)
   }
+  /** A chunk of the published log (a `Published` entry, or the one a completion carries). */
+  const takeLog = (from: number, events: ReadonlyArray<unknown>) => {
+    if (from !== publishedBase + published.length) {
+      throw new Mismatch(
+        `${where}: a log chunk from position ${from}, but the log has ${publishedBase + published.length}`
+      )
+    }
+    events.forEach((e, i) => {
+      published.push(decodeOrMismatch(plan, e, `${where}, event ${from + i}`))
+      encodedPublished.push(e)
+    })
+  }
   const expectId = (computed: string, journaled: string) => {
     if (computed !== journaled) {
       throw new Mismatch(`${where}: the replay computed event id ${computed} where the journal has ${journaled}`)
@@ -370,11 +437,33 @@ export const replay = (
   }
 
   try {
-    value = decodeState(plan, first.state, "entry 0 (RunStarted)")
+    value =
+      compaction !== undefined
+        ? decodeState(plan, compaction.committed, `the compaction at offset ${base}`)
+        : decodeState(plan, started!.state, "entry 0 (RunStarted)")
     for (const stored of entries) {
       const entry = stored.entry
       where = `entry ${stored.offset} (${entry._tag} "${entry.id}")`
-      if (state.status !== "running" && entry._tag !== "Published" && entry._tag !== "RunEnded") continue
+      if (stored.offset >= upToOffset) upToOffset = stored.offset + 1
+      if (stored.offset < base) {
+        if (entry._tag === "Published") takeLog(entry.from, entry.events)
+        else if (entry._tag === "InvocationCompleted" && entry.log !== undefined)
+          takeLog(entry.log.from, entry.log.events)
+        continue
+      }
+      if (
+        stored.offset === base &&
+        compaction !== undefined &&
+        publishedBase + published.length !== compaction.publishedLength
+      ) {
+        throw new Mismatch(
+          `${where}: the compaction holds a log of ${compaction.publishedLength} events, the entries before it ${publishedBase + published.length}`
+        )
+      }
+      if (state.status !== "running" && entry._tag !== "Published" && entry._tag !== "RunEnded") {
+        if (entry._tag === "InvocationCompleted" && entry.log !== undefined) takeLog(entry.log.from, entry.log.events)
+        continue
+      }
       switch (entry._tag) {
         case "RunStarted": {
           if (stored.offset !== 0) throw new Mismatch(`${where}: RunStarted after the first entry`)
@@ -445,9 +534,20 @@ export const replay = (
           entry.events.forEach((e, i) => {
             expectId(childId(inv.eventId, entry.step, inv.emitted + i), e.id)
           })
+          // Writes folded into the completion (appended with it): each as its `Written` entry would replay.
+          for (const w of entry.writes) {
+            if (inv.writes !== w.index) {
+              throw new Mismatch(`${where}: write ${w.index} where the replay expected write ${inv.writes}`)
+            }
+            const tag = (w.event as { readonly _tag?: unknown } | null)?._tag
+            const event =
+              tag === "InputRequired" ? decodeOrMismatch(plan, w.event, where) : ({ _tag: "Written" } as AnyEvent)
+            apply({ _tag: "Write", from: inv, event })
+          }
           value = decodeState(plan, entry.state, where)
           committed = entry.state
           apply({ _tag: "Completed", invocation: inv, output: events })
+          if (entry.log !== undefined) takeLog(entry.log.from, entry.log.events)
           break
         }
         case "InvocationFailed": {
@@ -506,13 +606,7 @@ export const replay = (
           break
         }
         case "Published": {
-          if (entry.from !== published.length) {
-            throw new Mismatch(`${where}: a log chunk from position ${entry.from}, but the log has ${published.length}`)
-          }
-          entry.events.forEach((e, i) => {
-            published.push(decodeOrMismatch(plan, e, `${where}, event ${entry.from + i}`))
-            encodedPublished.push(e)
-          })
+          takeLog(entry.from, entry.events)
           break
         }
         case "RunEnded": {
@@ -527,6 +621,25 @@ export const replay = (
     throw error
   }
   state.replayAnswers = undefined
+  return {
+    state,
+    value,
+    committed,
+    published,
+    encodedPublished,
+    publishedLength: publishedBase + published.length,
+    collectedIds,
+    ended,
+    signature: meta.signature,
+    createdAt: meta.createdAt,
+    trace: meta.trace,
+    upToOffset,
+    links: meta.links
+  }
+}
+
+const finish = (plan: Plan, replayed: ReplayedState, now: number): Replayed => {
+  const { collectedIds, committed, encodedPublished, ended, published, state, value } = replayed
   const status: Snapshot.Status =
     ended !== undefined
       ? ended.status
@@ -542,13 +655,13 @@ export const replay = (
     value,
     collectedId: (event) => collectedIds.get(event) ?? "",
     status,
-    createdAt: first.at ?? now,
+    createdAt: replayed.createdAt ?? now,
     now,
     result: undefined
   })
   const full: Snapshot.Snapshot = {
     ...snapshot,
-    ...withParent(first.parent, first.conversation),
+    ...withParent(replayed.links.parent, replayed.links.conversation),
     published: encodedPublished,
     ...(ended?.result !== undefined ? { result: reencodeResult(plan, ended.result) } : {}),
     ...(ended?.error !== undefined ? { error: ended.error } : {})
@@ -558,11 +671,11 @@ export const replay = (
     published,
     encodedPublished,
     committed,
-    signature: first.signature,
-    createdAt: first.at ?? now,
-    entries: entries.length,
-    traceParent: first.traceParent,
-    trace: first.options.trace
+    signature: replayed.signature,
+    createdAt: replayed.createdAt ?? now,
+    entries: replayed.upToOffset,
+    traceParent: replayed.links.traceParent,
+    trace: replayed.trace
   }
 }
 
@@ -579,3 +692,280 @@ export const restore = (plan: Plan, replayed: Replayed, trace: boolean) => {
   if (restored instanceof InvalidSnapshotError) return restored
   return { ...restored, published: replayed.published.slice() }
 }
+
+// -----------------------------------------------------------------------------
+// Compaction
+// -----------------------------------------------------------------------------
+
+/** The compaction format this engine writes and reads (another format is ignored: the journal is replayed). */
+export const compactionFormat = "eventflow.compaction/1"
+
+/** A compaction decoded: the replay-form run at `upToOffset`, from which the tail is replayed. @internal */
+export interface Compacted {
+  readonly upToOffset: number
+  readonly publishedLength: number
+  readonly state: I.RunState
+  readonly committed: unknown
+  readonly collectedIds: Map<AnyEvent, string>
+  readonly meta: {
+    readonly signature: string
+    readonly createdAt: number | undefined
+    readonly trace: boolean
+    readonly links: Links
+  }
+  /** The run's `RunEnded` entry, when the compaction stands for it. */
+  readonly ended: (Journal.Entry & { readonly _tag: "RunEnded" }) | undefined
+}
+
+interface EncodedInvocation {
+  readonly step: number
+  readonly eventId: string
+  readonly event: unknown
+  readonly emitted: number
+  readonly attempts: number
+  readonly waits: number
+  readonly writes: number
+  readonly collects: number
+  readonly collectResults: ReadonlyArray<readonly [number, ReadonlyArray<unknown>]> | null
+  readonly answers: ReadonlyArray<readonly [number, unknown]> | null
+  readonly replay: I.Replay | null
+  readonly suspended: boolean
+}
+
+/**
+ * Replays a journal (from its last compaction, if any, and the tail after it) and encodes the run it replays to as
+ * a compaction (JSON) standing for every entry before the returned offset. `undefined` when there is nothing new to
+ * compact; the mismatches when the journal does not replay.
+ *
+ * @internal
+ */
+export const compactionOf = (
+  plan: Plan,
+  runId: string,
+  tail: ReadonlyArray<Journal.Stored>,
+  compaction: Compacted | undefined
+): { readonly snapshot: unknown; readonly upToOffset: number } | ReadonlyArray<string> => {
+  const replayed = replayState(plan, runId, tail, compaction)
+  if (!("state" in replayed)) return replayed
+  const { state } = replayed
+  const invocations: Array<EncodedInvocation> = []
+  const index = new Map<I.Invocation, number>()
+  const ref = (inv: I.Invocation): number => {
+    let i = index.get(inv)
+    if (i === undefined) {
+      i = invocations.length
+      index.set(inv, i)
+      invocations.push({
+        step: inv.step,
+        eventId: inv.eventId,
+        event: encodeEvent(plan, inv.event),
+        emitted: inv.emitted,
+        attempts: inv.attempts,
+        waits: inv.waits,
+        writes: inv.writes,
+        collects: inv.collects,
+        collectResults:
+          inv.collectResults === undefined
+            ? null
+            : [...inv.collectResults].map(([k, events]) => [k, events.map((e) => encodeEvent(plan, e))] as const),
+        answers:
+          inv.answers === undefined ? null : [...inv.answers].map(([k, e]) => [k, encodeEvent(plan, e)] as const),
+        replay: inv.replay ?? null,
+        suspended: inv.suspended
+      })
+    }
+    return i
+  }
+  const active = [...state.active].map(ref)
+  const queues = state.queues.map((q) => I.fifoItems(q).map(ref))
+  const waiters = state.waiters.map((w) => ({ key: w.key, index: w.index, invocation: ref(w.invocation), tag: w.tag }))
+  const waiterKey = new Map(state.waiters.map((w) => [w, w.key]))
+  const resumes = state.resumes.map((q) =>
+    I.fifoItems(q).map((r) => ({
+      waiter: { key: r.waiter.key, index: r.waiter.index, invocation: ref(r.waiter.invocation), tag: r.waiter.tag },
+      open: waiterKey.has(r.waiter),
+      outcome: r.outcome._tag === "Event" ? { _tag: "Event", event: encodeEvent(plan, r.outcome.event) } : r.outcome
+    }))
+  )
+  const snapshot = {
+    format: compactionFormat,
+    workflow: plan.name,
+    runId,
+    signature: replayed.signature,
+    createdAt: replayed.createdAt ?? null,
+    trace: replayed.trace,
+    links: replayed.links,
+    upToOffset: replayed.upToOffset,
+    publishedLength: replayed.publishedLength,
+    committed: replayed.committed,
+    ended: replayed.ended ?? null,
+    status: state.status,
+    running: state.running.slice(),
+    queued: state.queued,
+    resuming: state.resuming,
+    suspended: state.suspended,
+    external: state.external,
+    idle: state.idle,
+    recoveries: state.recoveries,
+    invocations,
+    active,
+    queues,
+    resumes,
+    waiters,
+    collected: [...state.collected].map(([step, events]) => ({
+      step,
+      events: events.map((e) => ({ id: replayed.collectedIds.get(e) ?? null, event: encodeEvent(plan, e) }))
+    })),
+    pending: state.pending.map((p) => ({
+      eventId: p.eventId,
+      requestId: p.requestId,
+      prompt: encodeEvent(plan, p.prompt),
+      awaits: p.awaits ?? null
+    })),
+    unclaimed: state.unclaimed.map((u) => ({ id: u.id, event: encodeEvent(plan, u.event) }))
+  }
+  // JSON through and through (what a store keeps).
+  return { snapshot: JSON.parse(JSON.stringify(snapshot)), upToOffset: replayed.upToOffset }
+}
+
+/**
+ * Decodes a compaction for this definition. A compaction of another format, workflow, run or definition signature,
+ * or one that does not decode, is not used: the reason is returned and the caller replays the whole journal (the
+ * entries are kept, so the journal alone is the truth; a compaction only saves replay work).
+ *
+ * @internal
+ */
+export const decodeCompaction = (
+  plan: Plan,
+  runId: string,
+  signature: string,
+  stored: { readonly upToOffset: number; readonly snapshot: unknown }
+): Compacted | string => {
+  const c = stored.snapshot as any
+  if (typeof c !== "object" || c === null) return "it is not an object"
+  if (c.format !== compactionFormat) return `its format is ${JSON.stringify(c.format)}, not "${compactionFormat}"`
+  if (c.workflow !== plan.name || c.runId !== runId) return `it is of run ${c.runId} of workflow "${c.workflow}"`
+  if (c.signature !== signature) return "it was written for another definition signature"
+  if (c.upToOffset !== stored.upToOffset) return `it stands for offset ${c.upToOffset}, stored at ${stored.upToOffset}`
+  try {
+    const where = (path: string) => `compaction.${path}`
+    const state = I.make(plan, runId, c.trace === true)
+    const invocations: Array<I.Invocation> = (c.invocations as Array<EncodedInvocation>).map((e, i) => {
+      if (plan.steps[e.step] === undefined) throw new Error(`invocations[${i}]: no step ${e.step}`)
+      const inv = I.invocation(
+        e.step,
+        e.eventId,
+        decodeEvent(plan, e.event, where(`invocations[${i}].event`)),
+        e.replay ?? undefined
+      )
+      inv.emitted = e.emitted
+      inv.attempts = e.attempts
+      inv.waits = e.waits
+      inv.writes = e.writes
+      inv.collects = e.collects
+      inv.suspended = e.suspended
+      if (e.collectResults !== null) {
+        inv.collectResults = new Map(
+          e.collectResults.map(([k, events]) => [
+            k,
+            events.map((ev, j) => decodeEvent(plan, ev, where(`invocations[${i}].collectResults[${k}][${j}]`)))
+          ])
+        )
+      }
+      if (e.answers !== null) {
+        inv.answers = new Map(
+          e.answers.map(([k, ev]) => [k, decodeEvent(plan, ev, where(`invocations[${i}].answers[${k}]`))])
+        )
+      }
+      return inv
+    })
+    const inv = (i: number): I.Invocation => {
+      const found = invocations[i]
+      if (found === undefined) throw new Error(`no invocation ${i}`)
+      return found
+    }
+    state.status = c.status
+    ;(c.running as Array<number>).forEach((n, s) => {
+      state.running[s] = n
+    })
+    state.queued = c.queued
+    state.resuming = c.resuming
+    state.suspended = c.suspended
+    state.external = c.external
+    state.idle = c.idle
+    state.recoveries = c.recoveries
+    for (const i of c.active as Array<number>) state.active.add(inv(i))
+    ;(c.queues as Array<Array<number>>).forEach((items, s) => {
+      for (const i of items) state.queues[s].items.push(inv(i))
+    })
+    const waiterOf = (w: any): I.Waiter => ({
+      key: w.key,
+      index: w.index,
+      invocation: inv(w.invocation),
+      tag: w.tag,
+      match: undefined
+    })
+    const waiters = new Map<string, I.Waiter>()
+    for (const w of c.waiters) {
+      const waiter = waiterOf(w)
+      waiters.set(waiter.key, waiter)
+      state.waiters.push(waiter)
+    }
+    ;(c.resumes as Array<Array<any>>).forEach((items, s) => {
+      for (const r of items) {
+        state.resumes[s].items.push({
+          waiter: (r.open ? waiters.get(r.waiter.key) : undefined) ?? waiterOf(r.waiter),
+          outcome:
+            r.outcome._tag === "Event"
+              ? { _tag: "Event", event: decodeEvent(plan, r.outcome.event, where("resumes")) }
+              : { _tag: "Expired" }
+        })
+      }
+    })
+    const collectedIds = new Map<AnyEvent, string>()
+    for (const entry of c.collected) {
+      state.collected.set(
+        entry.step,
+        entry.events.map((e: any, j: number) => {
+          const event = decodeEvent(plan, e.event, where(`collected.${entry.step}[${j}]`))
+          if (e.id !== null) collectedIds.set(event, e.id)
+          return event
+        })
+      )
+    }
+    for (const p of c.pending) {
+      state.pending.push({
+        eventId: p.eventId,
+        requestId: p.requestId,
+        prompt: decodeEvent(plan, p.prompt, where("pending")),
+        ...(p.awaits === null ? {} : { awaits: p.awaits })
+      })
+    }
+    for (const u of c.unclaimed)
+      state.unclaimed.push({ id: u.id, event: decodeEvent(plan, u.event, where("unclaimed")) })
+    return {
+      upToOffset: stored.upToOffset,
+      publishedLength: c.publishedLength,
+      state,
+      committed: c.committed,
+      collectedIds,
+      meta: {
+        signature: c.signature,
+        createdAt: c.createdAt ?? undefined,
+        trace: c.trace === true,
+        links: c.links ?? {}
+      },
+      ended: c.ended ?? undefined
+    }
+  } catch (error) {
+    const detail = (error as { readonly detail?: unknown }).detail
+    return `it does not decode: ${typeof detail === "string" ? detail : String(error)}`
+  }
+}
+
+/**
+ * Every how many journal entries a durable run writes a compaction (a setting of the engine; tests lower it).
+ *
+ * @internal
+ */
+export const compactEvery = { current: 1000 }

@@ -10,7 +10,7 @@ import type * as RunStore from "../RunStore.js"
 import type { Snapshot } from "../Snapshot.js"
 import { RunStoreError } from "../WorkflowError.js"
 import { lookup } from "./journal.js"
-import { replay } from "./journalEngine.js"
+import { decodeCompaction, replay } from "./journalEngine.js"
 import { planOf } from "./plan.js"
 import { applyFilter } from "./runFilter.js"
 
@@ -43,7 +43,16 @@ export const snapshotOf = (
           "here first, or resume the run with Workflow.resume)"
       )
     }
-    const replayed = replay(planOf(workflow), runId, entries, yield* Clock.currentTimeMillis)
+    const plan = planOf(workflow)
+    const now = yield* Clock.currentTimeMillis
+    // From the last compaction when there is a usable one (the entries are read anyway: they make the log).
+    const loaded = yield* Effect.mapError(journal.load(runId), journalError("load", runId))
+    const compaction = Option.isSome(loaded) ? Option.getOrUndefined(loaded.value.compaction) : undefined
+    const compacted = compaction === undefined ? undefined : decodeCompaction(plan, runId, first.signature, compaction)
+    let replayed = replay(plan, runId, entries, now, typeof compacted === "string" ? undefined : compacted)
+    if (!("snapshot" in replayed) && compacted !== undefined && typeof compacted !== "string") {
+      replayed = replay(plan, runId, entries, now)
+    }
     if (!("snapshot" in replayed)) return yield* fail(`its journal does not replay:\n${replayed.join("\n")}`)
     const summary = yield* Effect.mapError(journal.summary(runId), journalError("load", runId))
     return Option.some(

@@ -23,7 +23,11 @@ import type { AnyEvent, EventType } from "../Event.js"
 import type { RunHandle, RunOptions, Status } from "../Run.js"
 import type { ChildOptions, RetryInfo, StepContext, WaitForOptions } from "../StepContext.js"
 import type * as Journal from "../Journal.js"
-import { JournalStore, type Service as JournalStoreService } from "../JournalStore.js"
+import {
+  type Compaction as JournalStoreCompaction,
+  JournalStore,
+  type Service as JournalStoreService
+} from "../JournalStore.js"
 import { RunStore, type Service as RunStoreService } from "../RunStore.js"
 import type * as Snapshot from "../Snapshot.js"
 import type * as Workflow from "../Workflow.js"
@@ -61,6 +65,10 @@ import { ids as journalIds, signature as signatureOf } from "./journal.js"
 import {
   collectedEntry,
   type EntryContext,
+  type Compacted,
+  compactEvery,
+  compactionOf,
+  decodeCompaction,
   replay as replayJournal,
   restore as restoreJournal,
   toEntry
@@ -194,6 +202,11 @@ interface Journaled {
   readonly started: Map<I.Invocation, number>
   /** The run's start could not be journaled (its state does not encode): it fails, and nothing of it is stored. */
   unstored: boolean
+  /** The journal's length after the last append, and where the last compaction this process wrote stands. */
+  appended: number
+  compactedAt: number
+  /** A compaction is being written (at most one at a time per run). */
+  compacting: boolean
 }
 
 /** How a failed checkpoint is retried: soon at first, then every 5 seconds, until the store takes it. */
@@ -311,6 +324,9 @@ export class RunImpl<S = unknown> {
       updates: new Map(),
       started: new Map(),
       unstored: false,
+      appended: 0,
+      compactedAt: 0,
+      compacting: false,
       context: {
         plan,
         runId: this.runId,
@@ -426,11 +442,50 @@ export class RunImpl<S = unknown> {
     const length = entries.length
     const from = journal.loggedUpTo
     if (batch.length === 0 && length === from) return Effect.void
-    const appended: Array<Journal.Entry> = batch
-    if (length > from) {
+    // One entry per durable hop: the batch's last completion carries the new part of the published log and the
+    // writes of its invocation that come right before it (otherwise a `Published` entry carries the log).
+    let kept: Array<Journal.Entry> | undefined
+    let appended: Array<Journal.Entry> = batch
+    let carrier = -1
+    for (let i = appended.length - 1; i >= 0; i--) {
+      if (appended[i]._tag === "InvocationCompleted") {
+        carrier = i
+        break
+      }
+    }
+    if (carrier >= 0) {
+      const completed = appended[carrier] as Journal.Entry & { readonly _tag: "InvocationCompleted" }
+      let first = carrier
+      while (first > 0) {
+        const previous = appended[first - 1]
+        if (previous._tag !== "Written" || previous.step !== completed.step || previous.eventId !== completed.eventId)
+          break
+        first--
+      }
+      let log: { readonly from: number; readonly events: Array<unknown> } | undefined
+      if (length > from) {
+        for (let i = this.encodedPublished.length; i < length; i++) {
+          this.encodedPublished.push(encodeEvent(this.plan, entries[i]))
+        }
+        log = { from, events: this.encodedPublished.slice(from, length) }
+      }
+      if (first < carrier || log !== undefined) {
+        kept = batch.slice()
+        const writes = appended
+          .slice(first, carrier)
+          .map((w) => w as Journal.Entry & { readonly _tag: "Written" })
+          .map((w) => ({ index: w.index, event: w.prompt ?? { _tag: "Written" } }))
+        appended = [
+          ...appended.slice(0, first),
+          { ...completed, ...(log === undefined ? {} : { log }), writes },
+          ...appended.slice(carrier + 1)
+        ]
+      }
+    } else if (length > from) {
       for (let i = this.encodedPublished.length; i < length; i++) {
         this.encodedPublished.push(encodeEvent(this.plan, entries[i]))
       }
+      kept = batch.slice()
       appended.push({
         _tag: "Published",
         id: journalIds.published(from),
@@ -443,17 +498,67 @@ export class RunImpl<S = unknown> {
     return Effect.matchEffect(
       journal.store.append(this.runId, appended, status === undefined ? undefined : { status }),
       {
-        onSuccess: () =>
+        onSuccess: (stored) =>
           Effect.sync(() => {
             if (length > journal.loggedUpTo) journal.loggedUpTo = length
+            const last = stored[stored.length - 1]
+            if (last !== undefined && last.offset + 1 > journal.appended) journal.appended = last.offset + 1
+            if (
+              journal.appended - journal.compactedAt >= compactEvery.current &&
+              !journal.compacting &&
+              this.state.status === "running"
+            ) {
+              this.compactJournal(journal)
+            }
           }),
         onFailure: (cause) => {
           // Kept for the next append (the log chunk is made again from `loggedUpTo`).
-          if (length > from) appended.pop()
-          journal.buffer.unshift(...appended)
+          journal.buffer.unshift(...(kept ?? appended))
           return Effect.fail(new RunStoreError({ operation: "save", runId: this.runId, cause }))
         }
       }
+    )
+  }
+
+  /**
+   * Writes a compaction off the hot path: a forked fiber replays the journal from its last compaction (what the store
+   * loads) and stores the run it replays to as standing for every entry read. Idempotent (the store ignores a stale
+   * one); a failure only means the next resume replays more, so it is logged and dropped.
+   */
+  private compactJournal(journal: Journaled): void {
+    journal.compacting = true
+    const { plan, runId } = this
+    const signature = journal.context.signature
+    const store = journal.store
+    const write = Effect.gen(function* () {
+      const loaded = yield* store.load(runId)
+      if (Option.isNone(loaded)) return
+      const previous = Option.getOrUndefined(loaded.value.compaction)
+      let from: Compacted | undefined
+      if (previous !== undefined) {
+        const decoded = decodeCompaction(plan, runId, signature, previous)
+        if (typeof decoded !== "string") from = decoded
+      }
+      const entries = previous !== undefined && from === undefined ? yield* store.read(runId, 0) : loaded.value.tail
+      const made = compactionOf(plan, runId, entries, from)
+      if (!("snapshot" in made)) {
+        return yield* Effect.logWarning(`run ${runId}: no compaction written, its journal does not replay`, made)
+      }
+      if (made.upToOffset <= (previous?.upToOffset ?? 0)) return
+      yield* store.compact(runId, made.snapshot, made.upToOffset)
+      journal.compactedAt = Math.max(journal.compactedAt, made.upToOffset)
+    })
+    this.runFork(
+      write.pipe(
+        Effect.catchAllCause((cause) => Effect.logDebug(`run ${runId}: compaction not written`, cause)),
+        Effect.ensuring(
+          Effect.sync(() => {
+            journal.compacting = false
+            // Nothing written (a failure): wait another K entries before trying again.
+            if (journal.compactedAt < journal.appended - compactEvery.current) journal.compactedAt = journal.appended
+          })
+        )
+      )
     )
   }
 
@@ -1497,11 +1602,18 @@ export const resumeRun = (
     if (typeof from === "string") {
       const journal = yield* Effect.serviceOption(JournalStore)
       if (Option.isSome(journal)) {
-        const entries = yield* Effect.mapError(
-          journal.value.read(from, 0),
-          (cause) => new RunStoreError({ operation: "load", runId: from, cause })
-        )
-        if (entries.length > 0) return yield* resumeJournaled(self, from, entries, options)
+        const loadError = (cause: unknown) => new RunStoreError({ operation: "load", runId: from, cause })
+        const loaded = yield* Effect.mapError(journal.value.load(from), loadError)
+        if (Option.isSome(loaded)) {
+          const compaction = Option.getOrUndefined(loaded.value.compaction)
+          // Behind a compaction, the entries before it are read too: their log chunks make the published log, and
+          // the whole journal is checked against the definition (and replayed, if the compaction cannot be used).
+          const entries =
+            compaction === undefined
+              ? loaded.value.tail
+              : yield* Effect.mapError(journal.value.read(from, 0), loadError)
+          if (entries.length > 0) return yield* resumeJournaled(self, from, entries, options, compaction)
+        }
       }
       const store = yield* RunStore
       const loaded = yield* store.load(from)
@@ -1559,7 +1671,8 @@ const resumeJournaled = (
   self: Workflow.Any,
   runId: string,
   entries: ReadonlyArray<Journal.Stored>,
-  options: RunOptions | undefined
+  options: RunOptions | undefined,
+  compaction?: JournalStoreCompaction
 ): Effect.Effect<RunImpl, InvalidSnapshotError | JournalMismatchError | RunStoreError, Scope.Scope | RunStore> =>
   Effect.gen(function* () {
     const plan = planOf(self)
@@ -1568,7 +1681,25 @@ const resumeJournaled = (
     const problems = checkJournal(self, entries)
     if (problems.length > 0) return yield* Effect.fail(mismatch(problems))
     const clock = yield* Effect.clock
-    const replayed = replayJournal(plan, runId, entries, clock.unsafeCurrentTimeMillis())
+    const now = clock.unsafeCurrentTimeMillis()
+    // Resume = the last compaction + the tail replayed; a compaction that cannot be used (another format or
+    // definition, corrupt) is skipped with a warning and the whole journal is replayed (the entries are the truth).
+    let compacted: Compacted | undefined
+    if (compaction !== undefined) {
+      const decoded = decodeCompaction(plan, runId, signatureOf(self), compaction)
+      if (typeof decoded === "string") {
+        yield* Effect.logWarning(
+          `run ${runId}: the compaction at offset ${compaction.upToOffset} is not used (${decoded}); replaying the whole journal`
+        )
+      } else compacted = decoded
+    }
+    let replayed = replayJournal(plan, runId, entries, now, compacted)
+    if (!("snapshot" in replayed) && compacted !== undefined) {
+      yield* Effect.logWarning(
+        `run ${runId}: the journal does not replay from its compaction at offset ${compacted.upToOffset} (${replayed.join("; ")}); replaying the whole journal`
+      )
+      replayed = replayJournal(plan, runId, entries, now)
+    }
     if (!("snapshot" in replayed)) return yield* Effect.fail(mismatch(replayed))
     const trace = options?.trace !== undefined ? options.trace !== false : replayed.trace
     const restored = restoreJournal(plan, replayed, trace)
