@@ -1,0 +1,64 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
+import { canonicalJson, canonicalJsonReference } from "../src/internal/journal.js"
+
+/** Values JSON.stringify treats specially, mixed into arbitrary JSON-like trees. */
+const special = fc.constantFrom<unknown>(
+  undefined,
+  null,
+  -0,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  1e21,
+  5e-7,
+  () => 1,
+  Symbol("s"),
+  new Date(0),
+  '\u2028"\\\n\u0000é😀'
+)
+
+const tree = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small" },
+    fc.jsonValue(),
+    special,
+    fc.array(tie("value"), { maxLength: 4 }),
+    fc.dictionary(fc.oneof(fc.string(), fc.constantFrom("__proto__", "constructor", "10", "2", "a b")), tie("value"), {
+      maxKeys: 5
+    })
+  )
+})).value
+
+describe("canonical JSON of journal entries", () => {
+  it("the fast writer gives the same text as JSON.stringify with sorted keys, for any value", () => {
+    fc.assert(
+      fc.property(tree, (value) => {
+        assert.strictEqual(canonicalJson(value), canonicalJsonReference(value))
+      }),
+      { numRuns: 2_000 }
+    )
+  })
+
+  it("sorts keys at every level and leaves array order alone", () => {
+    assert.strictEqual(
+      canonicalJson({ b: [{ z: 1, a: undefined, m: [3, 1] }], a: "x" }),
+      '{"a":"x","b":[{"m":[3,1],"z":1}]}'
+    )
+  })
+
+  it("a cycle or a bigint fails as the reference does", () => {
+    const cyclic: Record<string, unknown> = { a: 1 }
+    cyclic.self = cyclic
+    for (const value of [cyclic, { n: 1n }]) {
+      const reference = (() => {
+        try {
+          return canonicalJsonReference(value)
+        } catch (error) {
+          return error
+        }
+      })()
+      assert.instanceOf(reference, Error)
+      assert.throws(() => canonicalJson(value), (reference as Error).constructor as ErrorConstructor)
+    }
+  })
+})
