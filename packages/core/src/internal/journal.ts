@@ -68,7 +68,10 @@ const orderOfSortedCopy = (sorted: Array<string>): Array<string> => {
   let indexes: Array<string> | undefined
   for (const key of sorted) {
     const c = key.charCodeAt(0)
-    if (c >= 48 && c <= 57 && isArrayIndex(key)) (indexes ??= []).push(key)
+    if (c >= 48 && c <= 57 && isArrayIndex(key)) {
+      if (indexes === undefined) indexes = []
+      indexes.push(key)
+    }
   }
   if (indexes === undefined) return sorted
   indexes.sort((a, b) => Number(a) - Number(b))
