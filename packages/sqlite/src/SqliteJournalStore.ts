@@ -1,13 +1,13 @@
 /**
  * A `JournalStore` on a SQLite file: the run journal of issue 12, next to the snapshots of `SqliteRunStore` in the
- * same file format (schema version 3; a file of an older version is migrated on open, its runs kept as they are).
+ * same file format (schema version 4; a file of an older version is migrated on open, its runs kept as they are).
  *
  * Tables: `eventflow_journal_entries` (one row per entry: run id, offset, entry id unique per run, tag, the entry as
  * canonical JSON), `eventflow_journal_runs` (one head row per run: workflow, definition signature, status,
  * timestamps, number of entries) and `eventflow_journal_compactions` (the last compaction of each run). An append is
- * one indexed query and one INSERT whatever the journal's length; a trigger advances the head row in the INSERT's
- * own statement, so an append is atomic without an explicit transaction (inside a caller's transaction on a shared
- * client, it joins it). Offsets are taken from the head row: two writers racing on one run collide on the primary key
+ * one INSERT whatever the journal's length (plus one indexed query the first time a store appends to a run it did not
+ * start); triggers advance the head row in the INSERT's own statement, so an append is atomic without an explicit
+ * transaction (inside a caller's transaction on a shared client, it joins it). Offsets are taken from the head row: two writers racing on one run collide on the primary key
  * (run id, offset) and the loser retries from the read, so each entry lands once and offsets stay dense.
  *
  * Fencing: `claim` bumps the run's epoch in `eventflow_journal_fences` in one statement; `appendFenced` checks the

@@ -2,9 +2,10 @@
  * The SQLite journal store: one row per entry in `eventflow_journal_entries` (run id, offset, entry id unique per
  * run, tag, canonical JSON), a head row per run in `eventflow_journal_runs` (summary and length) and the last
  * compaction per run in `eventflow_journal_compactions`, the fencing epoch per claimed run in
- * `eventflow_journal_fences` (schema version 3; see `sqliteRunStore.ts`).
+ * `eventflow_journal_fences` (schema version 4; see `sqliteRunStore.ts`).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlConnection from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Journal from "@eventflow/core/Journal"
 import * as JournalStore from "@eventflow/core/JournalStore"
@@ -118,18 +119,55 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
     const cachedHeads = new Map<string, { readonly entries: number; readonly status: Snapshot.Status }>()
     const noExisting = new Map<string, JournalStore.Existing>()
 
+    /**
+     * The INSERT of `n` entries, as text: run through the client's connection (its prepared-statement cache keeps one
+     * statement per text) rather than as a `sql` template, whose compilation and span cost more than SQLite's own
+     * work for a small row. Tagged templates are still used for everything that is not on a durable hop's path.
+     */
+    const insertTexts: Array<string> = []
+    const insertText = (n: number): string => {
+      let text = insertTexts[n]
+      if (text === undefined) {
+        text = `INSERT INTO eventflow_journal_entries (run_id, entry_offset, entry_id, tag, payload, appended_at) VALUES ${Array.from(
+          { length: n },
+          () => "(?, ?, ?, ?, ?, ?)"
+        ).join(", ")}`
+        insertTexts[n] = text
+      }
+      return text
+    }
+
+    /** Runs one statement on the caller's transaction connection, or on the client's connection reserved for it. */
+    const execute = (
+      transaction: Option.Option<readonly [SqlConnection.Connection, number]>,
+      text: string,
+      params: ReadonlyArray<unknown>
+    ) =>
+      Option.isSome(transaction)
+        ? transaction.value[0].executeRaw(text, params)
+        : Effect.scoped(Effect.flatMap(sql.reserve, (connection) => connection.executeRaw(text, params)))
+
+    /**
+     * @param fromQuery read the head and the batch's existing entries first (a retry after a constraint failure):
+     *   otherwise the cached head of this store's last append to the run is used, or, for a batch that starts a
+     *   journal (RunStarted first), an empty journal is assumed — the primary key catches a run already there.
+     */
     const appendOnce = (
       runId: string,
       entries: ReadonlyArray<Journal.Entry>,
-      options?: JournalStore.AppendOptions
+      options: JournalStore.AppendOptions | undefined,
+      fromQuery: boolean
     ): Effect.Effect<ReadonlyArray<Journal.Stored>, unknown> =>
       Effect.gen(function* () {
-        const inTransaction = Option.isSome(yield* Effect.serviceOption(SqlClient.TransactionConnection))
-        const cached = inTransaction ? undefined : cachedHeads.get(runId)
+        const transaction = yield* Effect.serviceOption(SqlClient.TransactionConnection)
+        const inTransaction = Option.isSome(transaction)
+        const cached = inTransaction || fromQuery ? undefined : cachedHeads.get(runId)
         cachedHeads.delete(runId)
+        // A new journal (outside a caller's transaction, so that its failed INSERT cannot be part of one).
+        const assumedNew = cached === undefined && !inTransaction && !fromQuery && entries[0]._tag === "RunStarted"
         let head: { readonly entries: number; readonly status: Snapshot.Status } | undefined = cached
         let existing = noExisting
-        if (cached === undefined) {
+        if (cached === undefined && !assumedNew) {
           const ids = [...new Set(entries.map((entry) => entry.id))]
           const rows = yield* sql`SELECT r.entries, r.status, e.entry_id, e.entry_offset, e.payload
             FROM eventflow_journal_runs r LEFT JOIN eventflow_journal_entries e
@@ -144,7 +182,7 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
         const prepared = JournalStore.prepareAppend(runId, entries, existing, head?.entries ?? 0)
         if (prepared._tag !== "Prepared") {
           // Judged without the entries already there (a replayed batch): judge it again from the query.
-          if (cached !== undefined) return yield* appendOnce(runId, entries, options)
+          if (cached !== undefined || assumedNew) return yield* appendOnce(runId, entries, options, true)
           return yield* Effect.fail(prepared)
         }
         if (prepared.rows.length === 0) {
@@ -152,16 +190,9 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
           return prepared.stored
         }
         const now = yield* Clock.currentTimeMillis
-        yield* sql`INSERT INTO eventflow_journal_entries ${sql.insert(
-          prepared.rows.map((row) => ({
-            run_id: runId,
-            entry_offset: row.offset,
-            entry_id: row.entryId,
-            tag: row.tag,
-            payload: row.json,
-            appended_at: now
-          }))
-        )}`
+        const params: Array<unknown> = []
+        for (const row of prepared.rows) params.push(runId, row.offset, row.entryId, row.tag, row.json, now)
+        yield* execute(transaction, insertText(prepared.rows.length), params)
         // The status a caller gives (running / waiting) is written only when it changes.
         const before = prepared.ended ?? head?.status ?? "running"
         const status = JournalStore.nextStatus(before, undefined, options)
@@ -180,13 +211,23 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
       ((error.cause as { code: string }).code.startsWith("SQLITE_CONSTRAINT_PRIMARYKEY") ||
         (error.cause as { code: string }).code.startsWith("SQLITE_CONSTRAINT_UNIQUE"))
 
+    /** An append that lost a race (or guessed the head wrong) on a constraint is tried again from the query. */
+    const appendRetried = (
+      runId: string,
+      entries: ReadonlyArray<Journal.Entry>,
+      options: JournalStore.AppendOptions | undefined,
+      retries: number
+    ): Effect.Effect<ReadonlyArray<Journal.Stored>, unknown> =>
+      Effect.catchIf(
+        appendOnce(runId, entries, options, retries > 0),
+        (error) => retries < 20 && isConstraint(error),
+        () => appendRetried(runId, entries, options, retries + 1)
+      )
+
     const append = (runId: string, entries: ReadonlyArray<Journal.Entry>, options?: JournalStore.AppendOptions) =>
       entries.length === 0
         ? Effect.succeed([])
-        : appendOnce(runId, entries, options).pipe(
-            Effect.retry({ while: isConstraint, times: 20 }),
-            mapErrors("append", runId)
-          )
+        : appendRetried(runId, entries, options, 0).pipe(mapErrors("append", runId))
 
     const read = (runId: string, fromOffset = 0) =>
       sql`SELECT entry_offset, payload FROM eventflow_journal_entries
@@ -291,7 +332,7 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
           }>`SELECT epoch FROM eventflow_journal_fences WHERE run_id = ${runId}`
           const current = fence?.epoch ?? 0
           if (current !== epoch) return yield* Effect.fail(JournalStore.fenced(runId, epoch, current))
-          return entries.length === 0 ? [] : yield* appendOnce(runId, entries, options)
+          return entries.length === 0 ? [] : yield* appendOnce(runId, entries, options, false)
         })
       ).pipe(
         Effect.mapError((cause) =>

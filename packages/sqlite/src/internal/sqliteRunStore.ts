@@ -93,6 +93,47 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
       run_id TEXT PRIMARY KEY NOT NULL,
       epoch INTEGER NOT NULL
     )`
+  ],
+  // Version 4: the entries in a rowid table and the head row kept by three narrow triggers (the entries copied over).
+  // - In the WITHOUT ROWID table (a b-tree of whole rows) a row over about 1 KB spilled into an overflow page of its
+  //   own (4 KB for the ~200 B past the limit: 3 KB of file per 1.2 KB hop); a rowid table keeps rows up to ~4 KB in
+  //   its leaf pages.
+  // - The one trigger set `status` on every entry, so every append rewrote the head row's two status indexes; now
+  //   only a RunEnded does. RunStarted creates the head row counting itself, so the triggers' order does not matter.
+  [
+    `CREATE TABLE eventflow_journal_entries_v4 (
+      run_id TEXT NOT NULL,
+      entry_offset INTEGER NOT NULL,
+      entry_id TEXT NOT NULL,
+      tag TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      appended_at INTEGER NOT NULL,
+      PRIMARY KEY (run_id, entry_offset),
+      UNIQUE (run_id, entry_id)
+    )`,
+    `INSERT INTO eventflow_journal_entries_v4 (run_id, entry_offset, entry_id, tag, payload, appended_at)
+      SELECT run_id, entry_offset, entry_id, tag, payload, appended_at FROM eventflow_journal_entries
+      ORDER BY run_id, entry_offset`,
+    // Drops the version-2 trigger with it.
+    "DROP TABLE eventflow_journal_entries",
+    "ALTER TABLE eventflow_journal_entries_v4 RENAME TO eventflow_journal_entries",
+    `CREATE TRIGGER eventflow_journal_entries_started AFTER INSERT ON eventflow_journal_entries
+      WHEN NEW.tag = 'RunStarted'
+    BEGIN
+      INSERT INTO eventflow_journal_runs (run_id, workflow, signature, status, created_at, updated_at, entries)
+        VALUES (NEW.run_id, json_extract(NEW.payload, '$.workflow'), json_extract(NEW.payload, '$.signature'),
+          'running', coalesce(json_extract(NEW.payload, '$.at'), NEW.appended_at), NEW.appended_at, 1);
+    END`,
+    `CREATE TRIGGER eventflow_journal_entries_head AFTER INSERT ON eventflow_journal_entries
+      WHEN NEW.tag <> 'RunStarted'
+    BEGIN
+      UPDATE eventflow_journal_runs SET entries = entries + 1, updated_at = NEW.appended_at WHERE run_id = NEW.run_id;
+    END`,
+    `CREATE TRIGGER eventflow_journal_entries_ended AFTER INSERT ON eventflow_journal_entries
+      WHEN NEW.tag = 'RunEnded'
+    BEGIN
+      UPDATE eventflow_journal_runs SET status = json_extract(NEW.payload, '$.status') WHERE run_id = NEW.run_id;
+    END`
   ]
 ]
 

@@ -1,0 +1,156 @@
+/**
+ * The version-4 layout of the SQLite journal: entries in a rowid table (no overflow page per row), the head row kept
+ * by narrow triggers, a version-3 file migrated with its journal, and the append that skips the head query for a new
+ * journal still idempotent and conflict-checked across stores.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { assert, describe, it } from "@effect/vitest"
+import { HumanResponse, type Journal, JournalStore, JournalStoreSuite, RunStore, Workflow } from "@eventflow/core"
+import { JournalConflictError } from "@eventflow/core/WorkflowError"
+import { SqliteJournalStore, SqliteRunStore } from "@eventflow/sqlite"
+import { Effect, Option } from "effect"
+import { v1RunId, v1Workflow } from "./fixtures/v1Workflow.js"
+
+const tempFile = Effect.map(
+  Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "eventflow-layout-"))),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  ),
+  (dir) => path.join(dir, "runs.db")
+)
+
+const withRaw = <A, E>(filename: string, body: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
+  Effect.provide(Effect.flatMap(SqlClient.SqlClient, body), SqliteClient.layer({ filename, disableWAL: true }))
+
+const withJournal = <A, E>(filename: string, body: (store: JournalStore.Service) => Effect.Effect<A, E>) =>
+  Effect.provide(Effect.flatMap(JournalStore.JournalStore, body), SqliteJournalStore.layer({ filename }))
+
+/** A completion whose canonical JSON is about `bytes` long (a hop with a long event id and a chunk of log). */
+const bigCompletion = (i: number, bytes: number): Journal.Entry =>
+  ({
+    ...JournalStoreSuite.completed(`step${i}`, `0/${"x".repeat(80)}/${i}`, i),
+    log: { from: i, events: [{ _tag: "Note", text: "y".repeat(bytes - 500) }] }
+  }) as Journal.Entry
+
+describe("SqliteJournalStore layout (schema version 4)", () => {
+  it.scoped("a 1.5 KB entry takes no overflow page: the file grows by about its rows, not a 4 KB page per row", () =>
+    Effect.gen(function* () {
+      const filename = yield* tempFile
+      const hops = 300
+      const payload = yield* withJournal(filename, (store) =>
+        Effect.gen(function* () {
+          yield* store.append("run-1", [JournalStoreSuite.started("run-1")])
+          for (let i = 0; i < hops; i++) yield* store.append("run-1", [bigCompletion(i, 1_500)])
+          const entries = yield* store.read("run-1")
+          return entries.reduce((sum, stored) => sum + JSON.stringify(stored.entry).length, 0)
+        })
+      )
+      const [[pages], [size]] = yield* withRaw(filename, (sql) =>
+        Effect.all([sql<{ page_count: number }>`PRAGMA page_count`, sql<{ page_size: number }>`PRAGMA page_size`])
+      )
+      const bytes = pages.page_count * size.page_size
+      // With the version-3 WITHOUT ROWID table this was about 3.2× (each row spilled into a page of its own).
+      assert.isBelow(bytes / payload, 1.6, `file ${bytes} B for ${payload} B of entries`)
+    })
+  )
+
+  it.scoped("the head row counts every entry and takes the RunEnded status (the three triggers)", () =>
+    Effect.gen(function* () {
+      const filename = yield* tempFile
+      const summary = yield* withJournal(filename, (store) =>
+        Effect.gen(function* () {
+          yield* store.append("run-1", [JournalStoreSuite.started("run-1"), JournalStoreSuite.completed("a", "0")])
+          yield* store.append("run-1", [JournalStoreSuite.completed("b", "0/a/0")], { status: "waiting" })
+          yield* store.append("run-1", [
+            JournalStoreSuite.completed("c", "0/b/0"),
+            { _tag: "RunEnded", id: "end", status: "failed", error: { message: "no" } } as unknown as Journal.Entry
+          ])
+          return Option.getOrThrow(yield* store.summary("run-1"))
+        })
+      )
+      assert.strictEqual(summary.entries, 5)
+      assert.strictEqual(summary.status, "failed")
+    })
+  )
+
+  it.scoped("a second store appending a journal's RunStarted again: a no-op, then the next entries follow it", () =>
+    Effect.gen(function* () {
+      const filename = yield* tempFile
+      yield* withJournal(filename, (store) =>
+        store.append("run-1", [JournalStoreSuite.started("run-1"), JournalStoreSuite.completed("a", "0")])
+      )
+      // A new store has no cached head: it tries the batch as a new journal, and the primary key sends it to the query.
+      const [again, next, conflict, entries] = yield* withJournal(filename, (store) =>
+        Effect.all([
+          store.append("run-1", [JournalStoreSuite.started("run-1")]),
+          store.append("run-1", [JournalStoreSuite.started("run-1"), JournalStoreSuite.completed("b", "0/a/0")]),
+          Effect.flip(store.append("run-1", [JournalStoreSuite.started("run-1", { workflow: "other" })])),
+          store.read("run-1")
+        ])
+      )
+      assert.deepStrictEqual(
+        again.map((s) => s.offset),
+        [0]
+      )
+      assert.deepStrictEqual(
+        next.map((s) => s.offset),
+        [0, 2]
+      )
+      assert.instanceOf(conflict, JournalConflictError)
+      assert.deepStrictEqual(
+        entries.map((s) => s.entry.id),
+        ["start", "done:a@0", "done:b@0/a/0"]
+      )
+    })
+  )
+
+  it.scoped(
+    "a version-3 file (fixtures/v3-journal.db) migrates to a rowid entries table and its waiting run completes",
+    () =>
+      Effect.gen(function* () {
+        const filename = yield* tempFile
+        fs.copyFileSync(path.join(__dirname, "fixtures", "v3-journal.db"), filename)
+        const [before] = yield* withRaw(
+          filename,
+          (sql) => sql<{ n: number }>`SELECT count(*) AS n FROM eventflow_journal_entries`
+        )
+        assert.strictEqual(before.n, 5)
+        const result = yield* Effect.gen(function* () {
+          const handle = yield* Workflow.resume(v1Workflow, v1RunId)
+          yield* handle.send(HumanResponse.make({ response: "approved", requestId: "review-1" }))
+          return yield* handle.result
+        }).pipe(Effect.scoped, Effect.provide(SqliteRunStore.layer({ filename })))
+        assert.deepStrictEqual(result, { text: "About journals", answer: "approved", drafts: 1 })
+        const [versions, table, triggers, count, head] = yield* withRaw(filename, (sql) =>
+          Effect.all([
+            sql<{ version: number }>`SELECT version FROM eventflow_schema_version ORDER BY version`,
+            sql<{ sql: string }>`SELECT sql FROM sqlite_master WHERE name = 'eventflow_journal_entries'`,
+            sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`,
+            sql<{ n: number }>`SELECT count(*) AS n FROM eventflow_journal_entries WHERE run_id = ${v1RunId}`,
+            sql<{ entries: number; status: string }>`SELECT entries, status FROM eventflow_journal_runs`
+          ])
+        )
+        assert.deepStrictEqual(
+          versions.map((row) => row.version),
+          [1, 2, 3, 4]
+        )
+        assert.notInclude(table[0].sql, "WITHOUT ROWID")
+        assert.deepStrictEqual(
+          triggers.map((row) => row.name),
+          ["eventflow_journal_entries_ended", "eventflow_journal_entries_head", "eventflow_journal_entries_started"]
+        )
+        // The 5 entries of version 3 kept, and the ones appended after the migration counted on the same head row.
+        assert.isAbove(count[0].n, 5)
+        assert.deepStrictEqual(head, [{ entries: count[0].n, status: "completed" }])
+        const loaded = yield* Effect.provide(
+          Effect.flatMap(RunStore.RunStore, (store) => store.load(v1RunId)),
+          SqliteRunStore.layer({ filename })
+        )
+        assert.strictEqual(Option.getOrThrow(loaded).status, "completed")
+      })
+  )
+})
