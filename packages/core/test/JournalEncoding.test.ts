@@ -14,18 +14,25 @@ const special = fc.constantFrom<unknown>(
   () => 1,
   Symbol("s"),
   new Date(0),
-  '\u2028"\\\n\u0000é😀'
+  '\u2028"\\\n\u0000é😀',
+  "lone \ud800 surrogates \udc00",
+  "plain text"
 )
 
 const tree = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: "small" },
     fc.jsonValue(),
+    fc.string({ unit: "binary" }),
     special,
     fc.array(tie("value"), { maxLength: 4 }),
-    fc.dictionary(fc.oneof(fc.string(), fc.constantFrom("__proto__", "constructor", "10", "2", "a b")), tie("value"), {
-      maxKeys: 5
-    })
+    fc.dictionary(
+      fc.oneof(fc.string({ unit: "binary" }), fc.constantFrom("__proto__", "constructor", "10", "2", "a b")),
+      tie("value"),
+      {
+        maxKeys: 5
+      }
+    )
   )
 })).value
 

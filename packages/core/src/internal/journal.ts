@@ -79,6 +79,12 @@ const orderOfSortedCopy = (sorted: Array<string>): Array<string> => {
   return indexes
 }
 
+/** Characters `JSON.stringify` escapes (controls, quote, backslash) or may (surrogates): the rest is copied as is. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what JSON escapes
+const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/
+
+const quote = (text: string): string => (needsEscape.test(text) ? JSON.stringify(text) : `"${text}"`)
+
 /**
  * Writes `value` exactly as {@link canonicalJsonReference} does, without the replacer's sorted copy of every object
  * (the durable hop's hot path: each journal entry is written once per append). Anything with a `toJSON`, and
@@ -87,7 +93,7 @@ const orderOfSortedCopy = (sorted: Array<string>): Array<string> => {
 const write = (value: unknown, depth: number): string | undefined => {
   switch (typeof value) {
     case "string":
-      return JSON.stringify(value)
+      return quote(value)
     case "number":
       return Number.isFinite(value) ? String(value) : "null"
     case "boolean":
@@ -113,7 +119,7 @@ const write = (value: unknown, depth: number): string | undefined => {
         if (keys[i] === "__proto__") continue
         const text = write((value as Record<string, unknown>)[keys[i]], depth + 1)
         if (text === undefined) continue
-        out += first ? `${JSON.stringify(keys[i])}:${text}` : `,${JSON.stringify(keys[i])}:${text}`
+        out += first ? `${quote(keys[i])}:${text}` : `,${quote(keys[i])}:${text}`
         first = false
       }
       return `${out}}`
