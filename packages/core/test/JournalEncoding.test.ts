@@ -14,6 +14,8 @@ const special = fc.constantFrom<unknown>(
   () => 1,
   Symbol("s"),
   new Date(0),
+  { toJSON: () => undefined },
+  { toJSON: () => ({ b: 1, a: [undefined] }) },
   '\u2028"\\\n\u0000é😀',
   "lone \ud800 surrogates \udc00",
   "plain text"

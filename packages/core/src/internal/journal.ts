@@ -86,52 +86,68 @@ const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/
 const quote = (text: string): string => (needsEscape.test(text) ? JSON.stringify(text) : `"${text}"`)
 
 /**
- * Writes `value` exactly as {@link canonicalJsonReference} does, without the replacer's sorted copy of every object
- * (the durable hop's hot path: each journal entry is written once per append). Anything with a `toJSON`, and
- * bigints, go to the reference.
+ * Writes `value` into `out` exactly as {@link canonicalJsonReference} would (false: nothing to write, as for
+ * `undefined`), without the replacer's sorted copy of every object. The text is built as parts joined once at the end:
+ * a string grown by `+=` is a rope of every piece, which costs the garbage collector for as long as it is kept (the
+ * memory store keeps every entry's text). Anything with a `toJSON`, and bigints, go to the reference.
  */
-const write = (value: unknown, depth: number): string | undefined => {
+const writeInto = (value: unknown, depth: number, out: Array<string>): boolean => {
   switch (typeof value) {
     case "string":
-      return quote(value)
+      out.push(quote(value))
+      return true
     case "number":
-      return Number.isFinite(value) ? String(value) : "null"
+      out.push(Number.isFinite(value) ? String(value) : "null")
+      return true
     case "boolean":
-      return value ? "true" : "false"
+      out.push(value ? "true" : "false")
+      return true
     case "object": {
-      if (value === null) return "null"
+      if (value === null) {
+        out.push("null")
+        return true
+      }
       if (depth > maxDepth || typeof (value as { toJSON?: unknown }).toJSON === "function") {
-        return canonicalJsonReference(value)
+        return pushReference(value, out)
       }
       if (Array.isArray(value)) {
-        let out = "["
+        out.push("[")
         for (let i = 0; i < value.length; i++) {
-          if (i > 0) out += ","
-          out += write(value[i], depth + 1) ?? "null"
+          if (i > 0) out.push(",")
+          if (!writeInto(value[i], depth + 1, out)) out.push("null")
         }
-        return `${out}]`
+        out.push("]")
+        return true
       }
       const keys = orderOfSortedCopy(Object.keys(value).sort())
-      let out = "{"
+      out.push("{")
       let first = true
       for (let i = 0; i < keys.length; i++) {
         // The reference's sorted copy drops an own `__proto__` key (the assignment sets the copy's prototype).
         if (keys[i] === "__proto__") continue
-        const text = write((value as Record<string, unknown>)[keys[i]], depth + 1)
-        if (text === undefined) continue
-        out += first ? `${quote(keys[i])}:${text}` : `,${quote(keys[i])}:${text}`
-        first = false
+        const mark = out.length
+        out.push(first ? `${quote(keys[i])}:` : `,${quote(keys[i])}:`)
+        if (writeInto((value as Record<string, unknown>)[keys[i]], depth + 1, out)) first = false
+        else out.length = mark
       }
-      return `${out}}`
+      out.push("}")
+      return true
     }
     case "undefined":
     case "function":
     case "symbol":
-      return undefined
+      return false
     default:
       // bigint: the reference throws (or uses a `toJSON` of the caller's) exactly as `JSON.stringify` does
-      return canonicalJsonReference(value)
+      return pushReference(value, out)
   }
+}
+
+const pushReference = (value: unknown, out: Array<string>): boolean => {
+  const text = canonicalJsonReference(value) as string | undefined
+  if (text === undefined) return false
+  out.push(text)
+  return true
 }
 
 /**
@@ -141,7 +157,10 @@ const write = (value: unknown, depth: number): string | undefined => {
  *
  * @internal
  */
-export const canonicalJson = (value: unknown): string => write(value, 0) as string
+export const canonicalJson = (value: unknown): string => {
+  const out: Array<string> = []
+  return (writeInto(value, 0, out) ? out.join("") : undefined) as string
+}
 
 // -----------------------------------------------------------------------------
 // Definition signature
