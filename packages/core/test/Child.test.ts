@@ -293,8 +293,10 @@ describe("Child workflows", () => {
       assert.deepStrictEqual(end.error, {
         _tag: "Boom",
         message: '{"why":"no luck","_tag":"Boom"}',
-        fields: { why: "no luck" }
+        fields: { why: "no luck", message: "" }
       })
+      // Its message as the child's own error had it.
+      assert.strictEqual(boom.message, "")
     }).pipe(Effect.provide(RunStore.layerMemory))
   )
 

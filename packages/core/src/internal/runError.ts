@@ -59,7 +59,10 @@ export const encodeRunError = (error: unknown, defect = false): EncodedRunError 
     {}
   if (defect) extra.defect = true
   if (typeof error === "object" && error !== null) {
-    const fields = fieldsOf(error)
+    let fields = fieldsOf(error)
+    // An empty message is stored as the error's JSON (for people); the error's own message is kept as it was.
+    const own = (error as { readonly message?: unknown }).message
+    if (typeof own === "string" && own !== base.message) fields = { ...fields, message: own }
     if (fields !== undefined) extra.fields = fields
   } else if (typeof error === "string" || typeof error === "boolean" || Number.isFinite(error)) {
     extra.value = error as string | number | boolean
@@ -112,6 +115,7 @@ export const decodeRunError = (
       ? new (Data.TaggedError(e._tag) as unknown as new (args: object) => Error)(fields)
       : Object.assign(new Error(e.message), fields)
   // The message as the original had it (a class's `message` getter is not here to compute it).
-  Object.defineProperty(error, "message", { value: e.message, enumerable: false, writable: true, configurable: true })
+  const message = typeof fields.message === "string" ? fields.message : e.message
+  Object.defineProperty(error, "message", { value: message, enumerable: false, writable: true, configurable: true })
   return { error, defect }
 }
