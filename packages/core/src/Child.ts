@@ -29,9 +29,9 @@ export type ChildEvent = typeof ChildEvent.Type
 
 /**
  * A step of a durable run was executed again after a restart, and the child it runs had already ended before the
- * restart in a way it cannot go on from: it was cancelled, or it failed and its journal does not keep its error
- * (a journal written before errors were kept with their fields). A child that failed with an error its journal keeps
- * fails `ctx.run` with that error again instead. `ctx.run` ends the step with this defect (a `StepFailed` handler
+ * restart in a way it cannot go on from: it was cancelled, or it failed and its store keeps no error for it. A child
+ * that failed with an error its journal keeps (its `_tag`, message and fields) fails `ctx.run` with that error again
+ * instead. `ctx.run` ends the step with this defect (a `StepFailed` handler
  * sees it with `defect: true`).
  *
  * @since 0.1.0
