@@ -40,12 +40,20 @@ export const version = 1
 const Encoded = Schema.Unknown
 
 /**
- * A step error as stored: its `_tag` when it has one, and a message.
+ * A step error as stored: its `_tag` when it has one, and a message. A run's end (`RunEnded`) keeps more, so that a
+ * durable parent whose step runs again gets its child's error back: the error's own `fields` as JSON (or the `value`
+ * itself when it is a string, number or boolean), and `defect` when the run died of a defect.
  *
  * @since 0.1.0
  * @category Models
  */
-export const ErrorInfo = Schema.Struct({ _tag: Schema.optional(Schema.String), message: Schema.String })
+export const ErrorInfo = Schema.Struct({
+  _tag: Schema.optional(Schema.String),
+  message: Schema.String,
+  defect: Schema.optional(Schema.Boolean),
+  fields: Schema.optional(Schema.Record({ key: Schema.String, value: Encoded })),
+  value: Schema.optional(Schema.Union(Schema.String, Schema.Number, Schema.Boolean))
+})
 
 /**
  * @since 0.1.0

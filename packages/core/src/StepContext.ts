@@ -155,9 +155,10 @@ export interface StepContext<S = unknown, Out extends AnyEvent = AnyEvent> {
    * is; its `waitFor` prompts appear in this run's `pending` as `<childRunId>:<requestId>` and an answer naming that
    * id is sent to the child.
    *
-   * The child's run id is `<runId>/<step>@<eventId>/c<n>` (`n`: the n-th child of this execution). A child of a
-   * durable run is durable in the same store; when this step is executed again after a crash, `ctx.run` resumes the
-   * child from its own last checkpoint (or takes its result when it had finished) instead of starting it again.
+   * The child's run id is `<runId>/<step>@<eventId>/c<n>` (`n`: the n-th child of this execution, in the order the
+   * calls begin). A child of a durable run is durable in the same store; when this step is executed again after a
+   * crash, `ctx.run` resumes the child from its own last checkpoint (or takes its result when it had finished, or
+   * fails with its error, rebuilt with its `_tag` and fields, when it had failed) instead of starting it again.
    */
   run<W extends Workflow.Any>(
     child: W & Workflow.ValidateHandled<W>,

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data, Effect, Exit, Fiber, Option, Schema, Stream, TestClock } from "effect"
+import { Cause, Data, Duration, Effect, Exit, Fiber, Option, Schema, Stream, TestClock } from "effect"
 import {
   Child,
   defineWorkflow,
@@ -274,25 +274,101 @@ describe("Child workflows", () => {
     }).pipe(Effect.provide(RunStore.layerMemory))
   )
 
-  it.effect(
-    "a step executed again whose durable child had already failed ends with the defect ChildRunEndedError",
-    () =>
-      Effect.gen(function* () {
-        // The child, under the id the parent's step gives it, failed before the (simulated) restart.
-        yield* Effect.exit(Workflow.run(failing, undefined, { runId: "P/StartEvent@0/c0", durable: true }))
-        const exit = yield* Effect.exit(
-          Workflow.run(parentOf(failing, undefined, "p-ended"), undefined, { runId: "P", durable: true })
-        )
-        assert.isTrue(Exit.isFailure(exit))
-        if (Exit.isSuccess(exit)) return
-        const defect = Cause.squash(exit.cause)
-        assert.instanceOf(defect, Child.ChildRunEndedError)
-        assert.include(
-          (defect as Error).message,
-          'child run P/StartEvent@0/c0 of workflow "failing" had already ended (failed)'
-        )
-        assert.include((defect as Error).message, "Boom")
-      }).pipe(Effect.provide(RunStore.layerMemory))
+  it.effect("a step executed again whose durable child had already failed gets the child's own tagged error", () =>
+    Effect.gen(function* () {
+      // The child, under the id the parent's step gives it, failed before the (simulated) restart.
+      yield* Effect.exit(Workflow.run(failing, undefined, { runId: "P/StartEvent@0/c0", durable: true }))
+      const error = yield* Effect.flip(
+        Workflow.run(parentOf(failing, undefined, "p-ended"), undefined, { runId: "P", durable: true })
+      )
+      // The same `_tag`, fields and message as the child's `Boom` (rebuilt from its journal, not the class itself).
+      const boom = error as { readonly _tag: string; readonly why: string; readonly message: string }
+      assert.strictEqual(boom._tag, "Boom")
+      assert.strictEqual(boom.why, "no luck")
+      assert.instanceOf(error, Error)
+      const journal = yield* JournalStore.JournalStore
+      const entries = yield* journal.read("P/StartEvent@0/c0", 0)
+      const end = entries.map((e) => e.entry).find((e) => e._tag === "RunEnded")
+      if (end?._tag !== "RunEnded") return assert.fail("the child's journal has no RunEnded")
+      assert.deepStrictEqual(end.error, {
+        _tag: "Boom",
+        message: '{"why":"no luck","_tag":"Boom"}',
+        fields: { why: "no luck", message: "" }
+      })
+      // Its message as the child's own error had it.
+      assert.strictEqual(boom.message, "")
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("Effect.catchTag on a child error kept from before a restart sees its fields", () =>
+    Effect.gen(function* () {
+      const parent = defineWorkflow({ name: "p-ended-catch", output: Schema.String }).step(
+        StartEvent,
+        (_, ctx) =>
+          ctx.run(failing).pipe(
+            Effect.map(String),
+            Effect.catchTag("Boom", (e) => Effect.succeed(`caught ${e._tag} ${e.why}`)),
+            Effect.map((result) => StopEvent.make({ result }))
+          ),
+        { emits: [StopEvent] }
+      )
+      yield* Effect.exit(Workflow.run(failing, undefined, { runId: "P/StartEvent@0/c0", durable: true }))
+      assert.strictEqual(yield* Workflow.run(parent, undefined, { runId: "P", durable: true }), "caught Boom no luck")
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("a child that had died of a defect before a restart ends the step with that defect again", () =>
+    Effect.gen(function* () {
+      const dying = defineWorkflow({ name: "dying", output: Schema.Number }).step(
+        StartEvent,
+        () => Effect.die(new Boom({ why: "broken" })),
+        { emits: [StopEvent] }
+      )
+      yield* Effect.exit(Workflow.run(dying, undefined, { runId: "P/StartEvent@0/c0", durable: true }))
+      const exit = yield* Effect.exit(
+        Workflow.run(parentOf(dying, undefined, "p-died"), undefined, { runId: "P", durable: true })
+      )
+      if (Exit.isSuccess(exit)) return assert.fail("the parent completed")
+      assert.isTrue(Cause.isDie(exit.cause))
+      const defect = Cause.squash(exit.cause) as { readonly _tag: string; readonly why: string }
+      assert.strictEqual(defect._tag, "Boom")
+      assert.strictEqual(defect.why, "broken")
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.scoped("a child that had timed out before a restart gives its WorkflowTimeoutError again", () =>
+    Effect.gen(function* () {
+      const child = yield* Workflow.start(asking, undefined, {
+        runId: "P/StartEvent@0/c0",
+        durable: true,
+        timeout: "1 minute"
+      })
+      assert.strictEqual(yield* child.settled, "waiting")
+      yield* TestClock.adjust("1 minute")
+      assert.instanceOf(yield* Effect.flip(child.result), WorkflowTimeoutError)
+      const error = yield* Effect.flip(
+        Workflow.run(parentOf(asking, undefined, "p-timed-out"), undefined, { runId: "P", durable: true })
+      )
+      assert.instanceOf(error, WorkflowTimeoutError)
+      if (!(error instanceof WorkflowTimeoutError)) return
+      assert.strictEqual(error.runId, "P/StartEvent@0/c0")
+      assert.strictEqual(error.workflow, "asking")
+      assert.strictEqual(Duration.toMillis(error.timeout), 60_000)
+      assert.deepStrictEqual(error.activeSteps, ["StartEvent"])
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("a step executed again that starts another workflow under a child's id ends with a mismatch defect", () =>
+    Effect.gen(function* () {
+      yield* Workflow.run(double, 1, { runId: "P/StartEvent@0/c0", durable: true })
+      const exit = yield* Effect.exit(
+        Workflow.run(parentOf(asking, undefined, "p-mismatch"), undefined, { runId: "P", durable: true })
+      )
+      if (Exit.isSuccess(exit)) return assert.fail("the parent completed")
+      const defect = Cause.squash(exit.cause)
+      assert.instanceOf(defect, Child.ChildWorkflowMismatchError)
+      assert.include((defect as Error).message, 'child run P/StartEvent@0/c0 is a run of workflow "double"')
+    }).pipe(Effect.provide(RunStore.layerMemory))
   )
 
   it.scoped(

@@ -30,7 +30,9 @@ describe("the final checkpoint of a durable run", () => {
       assert.strictEqual(snapshot.status, "failed")
       assert.deepStrictEqual(snapshot.error, {
         _tag: "CardDeclined",
-        message: "the payment service declined card 4242"
+        message: "the payment service declined card 4242",
+        // Its own fields too (a parent whose step runs this run as a child gets the error back from them).
+        fields: { card: "4242" }
       })
     }).pipe(Effect.provide(RunStore.layerMemory))
   )

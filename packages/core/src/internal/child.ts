@@ -10,7 +10,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { ChildEvent, ChildRunEndedError } from "../Child.js"
+import { ChildEvent, ChildRunEndedError, ChildWorkflowMismatchError } from "../Child.js"
 import type { AnyEvent } from "../Event.js"
 import type { RunHandle } from "../Run.js"
 import { RunStore } from "../RunStore.js"
@@ -19,6 +19,7 @@ import type * as Workflow from "../Workflow.js"
 import type * as I from "./interpreter.js"
 import { planOf } from "./plan.js"
 import { register } from "./registry.js"
+import { decodeRunError } from "./runError.js"
 import { type RunImpl, resumeRun, type SendError, type StepCtx, startRunWith } from "./run.js"
 import { encodeEvent } from "./snapshot.js"
 
@@ -62,17 +63,32 @@ const acquire = (
   workflow: Workflow.Any,
   input: unknown,
   options: ChildOptions | undefined
-): Effect.Effect<RunImpl<any>, unknown, Scope.Scope> =>
+): Effect.Effect<Acquired, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const runId = childRunId(parent.runId, ctx.stepName, ctx.invocation.eventId, nextChild(ctx))
     const store = parent.durableStore
     let run: RunImpl<any> | undefined
+    // What of the child's stream the parent's log already holds (a re-attached child replays its log from the start).
+    let forwarded = 0
     if (store !== undefined) {
       // A journaled child is loaded by replaying its journal, with its definition: make it known here.
       register(workflow)
       const saved = yield* Effect.orDie(store.load(runId))
       if (Option.isSome(saved)) {
         const snapshot = saved.value
+        // Children are numbered in the order their `ctx.run`/`ctx.start` begin: another workflow under this id means
+        // this execution starts them in another order than the first one did. Never hand it another child's run.
+        if (snapshot.workflow !== workflow.name) {
+          return yield* Effect.die(
+            new ChildWorkflowMismatchError({ runId, expected: workflow.name, found: snapshot.workflow })
+          )
+        }
+        // It failed before the restart: its own error again (kept with its fields by its journal's end).
+        if (snapshot.status === "failed" || snapshot.status === "timed-out") {
+          const failure = decodeRunError(snapshot.error, { workflow: snapshot.workflow, runId })
+          if (failure !== undefined)
+            return yield* failure.defect ? Effect.die(failure.error) : Effect.fail(failure.error)
+        }
         const ended = Effect.die(
           new ChildRunEndedError({
             runId,
@@ -93,6 +109,7 @@ const acquire = (
           Effect.orDie
         )
         run.withoutHandle = parent.withoutHandle
+        forwarded = forwardedOf(parent, runId)
       }
     }
     if (run === undefined) {
@@ -135,19 +152,38 @@ const acquire = (
     )
     // It may wait for a person already (a resumed child): the parent's `settled` looks again.
     parent.wakeSettled()
-    return child
+    return { child, forwarded }
   })
 
-/** Publishes the child's events into the parent's stream as `ChildEvent`s, written by the step's invocation. */
-const forward = (parent: RunImpl<any>, invocation: I.Invocation, child: RunImpl<any>): Effect.Effect<void> => {
+/** A started or re-attached child, and how many of its events the parent's log holds already. */
+interface Acquired {
+  readonly child: RunImpl<any>
+  readonly forwarded: number
+}
+
+/** How many `ChildEvent`s of the child `runId` the parent's published log holds (restored from its journal). */
+const forwardedOf = (parent: RunImpl<any>, runId: string): number => {
+  let n = 0
+  for (const event of parent.log.entries) {
+    if (event._tag === "ChildEvent" && (event as unknown as ChildEvent).runId === runId) n++
+  }
+  return n
+}
+
+/**
+ * Publishes the child's events into the parent's stream as `ChildEvent`s, past the `forwarded` first ones (already
+ * in the parent's log). Counted per child, not by the writes of the step's invocation: children started side by side
+ * interleave their events differently in each execution, but each child's own stream is always in the same order.
+ */
+const forward = (parent: RunImpl<any>, child: RunImpl<any>, forwarded: number): Effect.Effect<void> => {
   const plan = planOf(child.plan.workflow)
-  return Stream.runForEach(child.log.stream(), (event) =>
+  const stream = child.log.stream()
+  return Stream.runForEach(forwarded > 0 ? Stream.drop(stream, forwarded) : stream, (event) =>
     Effect.sync(() => {
-      parent.apply({
-        _tag: "Write",
-        from: invocation,
-        event: ChildEvent.make({ runId: child.runId, workflow: child.workflowName, event: encodeEvent(plan, event) })
-      })
+      if (parent.isDetached || parent.state.status !== "running") return
+      parent.log.append(
+        ChildEvent.make({ runId: child.runId, workflow: child.workflowName, event: encodeEvent(plan, event) })
+      )
     })
   )
 }
@@ -162,8 +198,8 @@ export const runChild = (
 ): Effect.Effect<unknown, unknown> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const child = yield* acquire(parent, ctx, workflow, input, options)
-      const forwarding = yield* Effect.forkScoped(forward(parent, ctx.invocation, child))
+      const { child, forwarded } = yield* acquire(parent, ctx, workflow, input, options)
+      const forwarding = yield* Effect.forkScoped(forward(parent, child, forwarded))
       const family = familyOf(parent)
       family.blocked.set(child, ctx.invocation)
       parent.wakeSettled()
@@ -199,8 +235,8 @@ export const startChild = (
         })
       }
       return Effect.gen(function* () {
-        const child = yield* acquire(parent, ctx, workflow, input, options)
-        yield* Effect.forkIn(forward(parent, ctx.invocation, child), s)
+        const { child, forwarded } = yield* acquire(parent, ctx, workflow, input, options)
+        yield* Effect.forkIn(forward(parent, child, forwarded), s)
         return child.handle()
       }).pipe(Scope.extend(s))
     })
@@ -213,6 +249,16 @@ export const endStarted = (parent: RunImpl<any>, invocation: I.Invocation): Effe
   parent.startedBy?.delete(invocation)
   return Scope.close(scope, Exit.void)
 }
+
+/** Ends the children of every invocation that started some with `ctx.start` (the parent is detached). @internal */
+export const endAllStarted = (parent: RunImpl<any>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const started = parent.startedBy
+    if (started === undefined || started.size === 0) return Effect.void
+    const scopes = Array.from(started.values())
+    started.clear()
+    return Effect.forEach(scopes, (scope) => Scope.close(scope, Exit.void), { discard: true })
+  })
 
 /**
  * `true` when every invocation that still runs is a `ctx.run` blocked on a child that waits for input, and nothing

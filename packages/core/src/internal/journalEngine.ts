@@ -15,6 +15,7 @@ import { childId, externalId, waiterKey, writeId } from "./ids.js"
 import * as I from "./interpreter.js"
 import { ids } from "./journal.js"
 import type { Plan } from "./plan.js"
+import { encodeRunError } from "./runError.js"
 import {
   decode as decodeSnapshot,
   decodeEvent,
@@ -233,13 +234,17 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
           : ending._tag === "Cancelled"
             ? {}
             : {
-                error: encodeError(
+                // With its fields: a durable parent re-executing its step gets this child's error back from it.
+                error: encodeRunError(
                   ending._tag === "TimedOut"
                     ? {
                         _tag: "WorkflowTimeoutError",
-                        message: `timed out after ${Duration.format(ending.timeout)}`
+                        message: `timed out after ${Duration.format(ending.timeout)}`,
+                        timeout: Duration.toMillis(ending.timeout),
+                        activeSteps: ending.activeSteps
                       }
-                    : ending.error
+                    : ending.error,
+                  ending._tag === "Failed" && ending.defect
                 )
               })
       }

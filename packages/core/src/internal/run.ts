@@ -1140,7 +1140,8 @@ export class RunImpl<S = unknown> {
         Effect.suspend(() => {
           this.detached = true
           return Effect.zipRight(
-            Fiber.interruptAll(Array.from(this.fibers)),
+            // The children its steps started with `ctx.start` are detached (not cancelled) before this returns.
+            Effect.zipRight(Fiber.interruptAll(Array.from(this.fibers)), child.endAllStarted(this)),
             Effect.sync(() => {
               this.log.close()
               this.ended.done(Exit.interrupt(FiberId.none))

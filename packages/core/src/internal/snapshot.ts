@@ -10,6 +10,7 @@ import * as Snapshot from "../Snapshot.js"
 import { InvalidSnapshotError, StateNotSerializableError } from "../WorkflowError.js"
 import * as I from "./interpreter.js"
 import type { Plan } from "./plan.js"
+import { encodeRunError } from "./runError.js"
 
 /** Step errors are stored as `{ _tag?, message }`. @internal */
 export const encodeError = (error: unknown): { readonly _tag?: string; readonly message: string } => {
@@ -239,7 +240,7 @@ export const encode = (ctx: SnapshotContext): Snapshot.Snapshot => {
           )
         }
       : {}),
-    ...(ctx.result?._tag === "Failure" ? { error: encodeError(ctx.result.error) } : {})
+    ...(ctx.result?._tag === "Failure" ? { error: encodeRunError(ctx.result.error) } : {})
   }
 }
 
