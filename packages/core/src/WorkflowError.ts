@@ -352,8 +352,9 @@ export class RunNotFoundError extends Data.TaggedError("RunNotFoundError")<{
 }> {
   override get message(): string {
     return this.where === "engine"
-      ? `No run ${this.runId} is live in this run engine: it ended, was detached, or was never started here. ` +
-          "A durable run's last checkpoint stays in the RunStore (Workflow.resume continues it)."
+      ? `No run ${this.runId} is live in this run engine: it ended, was detached, is hosted by another process ` +
+          "(sends and cancels go to that process), or was never started here. A durable run's last checkpoint stays " +
+          "in the RunStore (Workflow.resume continues it); its events can be followed from its journal."
       : `No run ${this.runId} in the run store.`
   }
 }

@@ -8,6 +8,7 @@ import {
   type Journal,
   JournalStore,
   JournalStoreSuite,
+  RunEngine,
   type RunHandle,
   RunEvents,
   RunStore,
@@ -285,6 +286,37 @@ describe("RunEvents.follow", () => {
       assert.strictEqual(yield* second.result, "5:later")
       yield* TestClock.adjust("200 millis")
       assert.deepStrictEqual(json(yield* Fiber.join(fiber)), yield* live(second, { internal: true }))
+    })
+  )
+})
+
+describe("RunEngine.events of a run not live in the engine", () => {
+  it.scoped("is followed from the journal of the context, with the offsets of the engine that hosts it", () =>
+    Effect.gen(function* () {
+      const s = yield* stores
+      const wf = approval("events-two-engines")
+      const hosting = RunEngine.makeLocal()
+      const other = RunEngine.makeLocal()
+      const handle = yield* s.provide(
+        Effect.provideService(Workflow.start(wf, 8, { durable: true, runId: "e1" }), RunEngine.RunEngine, hosting)
+      )
+      assert.strictEqual(yield* handle.settled, "waiting")
+      const fromOther = (from: number) => Effect.fork(s.provide(collect(other.events("e1", { from, internal: true }))))
+      const whole = yield* fromOther(0)
+      const middle = yield* fromOther(3)
+      // A send to a run this engine does not host is refused, saying where the run may be.
+      const refused = yield* Effect.flip(other.send("e1", { _tag: "HumanResponse", response: "no" }))
+      assert.strictEqual(refused._tag, "RunNotFoundError")
+      assert.include(refused.message, "is hosted by another process")
+      yield* hosting.send("e1", { _tag: "HumanResponse", response: "yes" })
+      assert.strictEqual(yield* handle.result, "8:yes")
+      yield* TestClock.adjust("200 millis")
+      const expected = yield* live(handle, { internal: true })
+      assert.deepStrictEqual(json(yield* Fiber.join(whole)), expected)
+      assert.deepStrictEqual(json(yield* Fiber.join(middle)), expected.slice(3))
+      // Without a journal store in the context, a run not live here is not found.
+      const missing = yield* Effect.flip(Stream.runDrain(other.events("e1")))
+      assert.deepInclude(missing, { _tag: "RunNotFoundError", runId: "e1", where: "engine" })
     })
   )
 })
