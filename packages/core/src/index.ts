@@ -108,6 +108,13 @@ export * as JournalStore from "./JournalStore.js"
 export * as JournalStoreSuite from "./JournalStoreSuite.js"
 
 /**
+ * The conformance suite of `RunStore` implementations.
+ *
+ * @since 0.1.0
+ */
+export * as RunStoreSuite from "./RunStoreSuite.js"
+
+/**
  * Errors.
  *
  * @since 0.1.0
