@@ -1,37 +1,15 @@
-import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
-import { freshDatabase } from "./utils.js"
+import { freshDatabase, spawnFixture } from "./utils.js"
 
-/** A server process of `fixtures/pg-server.ts` on `store` (its args); SIGKILLed when the scope closes. */
+/** A server process of `fixtures/pg-server.ts` on `store` (its args), SIGKILLed when the scope closes: its URL. */
 const spawnServer = (store: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        spawn(
-          process.execPath,
-          ["--conditions=source", "--import", "tsx", "packages/postgres/test/fixtures/pg-server.ts", ...store],
-          { stdio: ["ignore", "pipe", "pipe"] }
-        )
-      ),
-      (child) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
-    )
-    let err = ""
-    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString("utf8")))
-    const port = yield* Effect.async<number, Error>((resume) => {
-      let out = ""
-      child.stdout.on("data", (chunk: Buffer) => {
-        out += chunk.toString("utf8")
-        const match = /\{"port":(\d+)\}/.exec(out)
-        if (match !== null) resume(Effect.succeed(Number(match[1])))
-      })
-      child.on("close", (code) => resume(Effect.fail(new Error(`server exited with ${code}: ${err}`))))
-    })
-    return `http://127.0.0.1:${port}`
-  })
+  Effect.flatMap(spawnFixture("pg-server.ts", store), (child) =>
+    Effect.map(child.line, (line) => `http://127.0.0.1:${(JSON.parse(line) as { readonly port: number }).port}`)
+  )
 
 const request = (base: string, method: string, path: string, body?: unknown) =>
   Effect.promise(async () => {
