@@ -1,7 +1,8 @@
 /**
  * Durable runs on PostgreSQL (`@eventflow/postgres`): a run that waits for a person is started on one pool and
  * answered from another (as another process would), a journal is written by a fenced writer (a second owner
- * fences the first), and the journal is followed as it grows.
+ * fences the first), and the journal is followed as it grows; a run's published events are followed from a pool
+ * that does not host it.
  *
  *   node --conditions=source --import tsx examples/postgres.ts
  *
@@ -16,12 +17,13 @@ import {
   InputRequired,
   Journal,
   JournalStore,
+  RunEvents,
   StartEvent,
   StopEvent,
   Workflow
 } from "@eventflow/core"
 import { PgJournalStore, PgRunStore, PgTestServer } from "@eventflow/postgres"
-import { Console, Effect, Fiber, Schema, Stream } from "effect"
+import { Console, Effect, Fiber, Layer, Schema, Stream } from "effect"
 
 export const Draft = Event.define("Draft", { text: Schema.String })
 
@@ -106,11 +108,35 @@ const fencedJournal = (url: string) =>
     yield* Fiber.join(follower)
   }).pipe(Effect.provide(PgJournalStore.layerFromClient()), Effect.provide(PgJournalStore.clientLayer({ url })))
 
+/**
+ * A run hosted on one pool is followed from another, as another process would (a server process that does not
+ * host the run serves its SSE this way): its published events come from its journal, with the offsets the hosting
+ * process's `handle.events()` gives them, until the run ends.
+ */
+const eventsFromAnyProcess = (url: string) =>
+  Effect.gen(function* () {
+    const hosting = yield* Layer.build(PgRunStore.layerWithJournal({ url }))
+    const handle = yield* Workflow.start(review, { topic: "events" }, { durable: true }).pipe(Effect.provide(hosting))
+    const runId = handle.runId
+    const elsewhere = yield* Layer.build(PgJournalStore.layer({ url }))
+    const followed = yield* Effect.gen(function* () {
+      const store = yield* JournalStore.JournalStore
+      return yield* RunEvents.follow(store, runId).pipe(
+        Stream.runForEach((event) => Console.log(`another process saw ${event._tag}`)),
+        Effect.fork
+      )
+    }).pipe(Effect.provide(elsewhere))
+    yield* handle.settled
+    yield* handle.send(HumanResponse.make({ response: "yes", requestId: "publish" }))
+    yield* Fiber.join(followed)
+  })
+
 export const main = Effect.scoped(
   Effect.gen(function* () {
     const url = process.env.DATABASE_URL || (yield* PgTestServer.make()).url
     yield* durableRun(url)
     yield* fencedJournal(url)
+    yield* eventsFromAnyProcess(url)
   })
 )
 

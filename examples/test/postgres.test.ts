@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { runProgram } from "./program.js"
 
 describe("examples/postgres", () => {
-  it("runs as a program on a throwaway PostgreSQL: the run resumes on another pool, the first writer is fenced, the follower sees every entry", async () => {
+  it("runs as a program on a throwaway PostgreSQL: the run resumes on another pool, the first writer is fenced, the follower sees every entry, a run's events are followed from another pool", async () => {
     const { code, stdout, stderr } = await runProgram("examples/postgres.ts", {
       env: { ...process.env, DATABASE_URL: "" },
       input: "",
@@ -22,6 +22,11 @@ describe("examples/postgres", () => {
     expect(lines.filter((line) => line.startsWith("first writer"))).toEqual([
       "first writer (epoch 1): JournalFencedError"
     ])
-    expect(lines).toHaveLength(7)
+    // A run hosted on one pool, its published events followed from another (RunEvents.follow), to its end.
+    expect(lines.filter((line) => line.startsWith("another process saw "))).toEqual([
+      "another process saw InputRequired",
+      "another process saw StopEvent"
+    ])
+    expect(lines).toHaveLength(9)
   }, 120_000)
 })

@@ -24,7 +24,9 @@ import type {
   InvalidEventError,
   InvalidInputError,
   InvalidSnapshotError,
+  JournalStoreError,
   PromptNotOpenError,
+  PublishedLogError,
   RunLimitError,
   RunNotActiveError,
   RunNotFoundError,
@@ -175,8 +177,16 @@ export interface Service {
   readonly status: (runId: string) => Effect.Effect<Status, RunNotFoundError>
   /** Waits until a live run has ended or waits for input (see `RunHandle.settled`). */
   readonly settled: (runId: string) => Effect.Effect<Status, RunNotFoundError>
-  /** What a live run published from an offset on, then live; ends after its terminal event. */
-  readonly events: (runId: string, options?: EventsOptions) => Stream.Stream<PublishedEvent, RunNotFoundError>
+  /**
+   * What a run published from an offset on, then live; ends after its terminal event. A run not live in this engine
+   * but journaled in the `JournalStore` of the caller's context (hosted by another process sharing the store, or
+   * ended) is read from its journal and followed (`RunEvents.follow`), with the same offsets; without a
+   * journal of it, `RunNotFoundError`.
+   */
+  readonly events: (
+    runId: string,
+    options?: EventsOptions
+  ) => Stream.Stream<PublishedEvent, RunNotFoundError | JournalStoreError | PublishedLogError>
   /** The runs live in this engine, in the order they started. */
   readonly list: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<RunInfo>>
 }

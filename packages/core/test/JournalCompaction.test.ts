@@ -1,11 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Ref, Schema, Scope } from "effect"
+import { Effect, Exit, Option, Ref, Schema, Scope } from "effect"
 import {
   defineWorkflow,
   Event,
   HumanResponse,
   InputRequired,
-  JournalStore,
   RunStore,
   StartEvent,
   StopEvent,
@@ -14,6 +13,7 @@ import {
 import { compactEvery, compactionOf, decodeCompaction, replay } from "../src/internal/journalEngine.js"
 import { signature } from "../src/internal/journal.js"
 import { planOf } from "../src/internal/plan.js"
+import { stores } from "./utils.js"
 
 const A = Event.define("A", { n: Schema.Number })
 const Progress = Event.define("Progress", { n: Schema.Number })
@@ -49,11 +49,6 @@ const longRun = (name: string, hops: number) =>
         }),
       { emits: [StopEvent], name: "review" }
     )
-
-const stores = Effect.map(Layer.build(RunStore.layerMemory), (context) => ({
-  provide: <X, E, R>(effect: Effect.Effect<X, E, R>) => Effect.provide(effect, context),
-  journal: Effect.provide(JournalStore.JournalStore, context)
-}))
 
 /** Runs with compactions every `k` entries. */
 const withCompactEvery = <A, E, R>(k: number, effect: Effect.Effect<A, E, R>) =>

@@ -7,7 +7,6 @@ import {
   Effect,
   Exit,
   Fiber,
-  Layer,
   Option,
   Queue,
   Ref,
@@ -33,40 +32,12 @@ import {
   StopEvent,
   Workflow
 } from "@eventflow/core"
+import { loop, stores } from "./utils.js"
 
 const A = Event.define("A", { n: Schema.Number })
-const Progress = Event.define("Progress", { n: Schema.Number })
 const Ask = Event.define("Ask", { n: Schema.Number })
 
 const allEvents = (handle: RunHandle) => Effect.map(Stream.runCollect(handle.events()), Chunk.toReadonlyArray)
-
-/** A RunStore and a JournalStore in memory, built once so that a "new process" (a new scope) shares them. */
-const stores = Effect.map(Layer.build(RunStore.layerMemory), (context) => ({
-  provide: <X, E, R>(effect: Effect.Effect<X, E, R>) => Effect.provide(effect, context),
-  journal: Effect.provide(JournalStore.JournalStore, context)
-}))
-
-const loop = (name: string, hops: number) =>
-  defineWorkflow({
-    name,
-    input: Schema.Number,
-    output: Schema.Number,
-    state: Schema.Struct({ count: Schema.Number }),
-    initialState: { count: 0 }
-  })
-    .step(StartEvent, (s) => Effect.succeed(A.make({ n: s.input })), { emits: [A] })
-    .step(
-      A,
-      (a, ctx) =>
-        Effect.gen(function* () {
-          yield* ctx.write(Progress.make({ n: a.n }))
-          yield* Ref.update(ctx.state, (s) => ({ count: s.count + 1 }))
-          return a.n + 1 >= hops
-            ? StopEvent.make({ result: (yield* Ref.get(ctx.state)).count })
-            : A.make({ n: a.n + 1 })
-        }),
-      { emits: [A, StopEvent], name: "hop" }
-    )
 
 const approval = (name: string, stepName = "review") =>
   defineWorkflow({ name, input: Schema.Number, output: Schema.String })

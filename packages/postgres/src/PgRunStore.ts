@@ -7,11 +7,13 @@
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as JournalStore from "@eventflow/core/JournalStore"
 import type * as RunStore from "@eventflow/core/RunStore"
 import type { RunStoreError } from "@eventflow/core/WorkflowError"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as internal from "./internal/pgRunStore.js"
+import * as stores from "./internal/stores.js"
 import type { ClientOptions } from "./PgJournalStore.js"
 
 /**
@@ -52,3 +54,28 @@ export const layer: (options: ClientOptions) => Layer.Layer<RunStore.RunStore, R
  */
 export const layerFromClient: () => Layer.Layer<RunStore.RunStore, RunStoreError, SqlClient.SqlClient> =
   internal.layerFromClient
+
+/**
+ * The `RunStore` and the `JournalStore` on one pool of their own, as `SqliteRunStore.layer` gives them on SQLite:
+ * durable runs keep their journal in the `JournalStore` (one entry per durable hop), and the `RunStore` lists and
+ * loads them from it (`RunStore.withJournal`), besides the snapshots of `eventflow_runs`. What `WorkflowServer`
+ * needs to serve runs on PostgreSQL; several server processes on one database follow each other's runs over SSE.
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerWithJournal: (
+  options: ClientOptions
+) => Layer.Layer<RunStore.RunStore | JournalStore.JournalStore, RunStoreError> = stores.layerWithJournal
+
+/**
+ * {@link layerWithJournal} on the `SqlClient` in context (a `PgClient`, so that the journal store can `follow`).
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerWithJournalFromClient: () => Layer.Layer<
+  RunStore.RunStore | JournalStore.JournalStore,
+  RunStoreError,
+  SqlClient.SqlClient
+> = stores.layerWithJournalFromClient

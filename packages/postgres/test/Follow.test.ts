@@ -1,8 +1,20 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Journal, JournalStore, JournalStoreSuite } from "@eventflow/core"
-import { PgJournalStore } from "@eventflow/postgres"
-import { Chunk, Effect, Fiber, Layer, Queue, Stream, TestClock } from "effect"
+import {
+  defineWorkflow,
+  Event,
+  HumanResponse,
+  InputRequired,
+  Journal,
+  JournalStore,
+  JournalStoreSuite,
+  RunEvents,
+  StartEvent,
+  StopEvent,
+  Workflow
+} from "@eventflow/core"
+import { PgJournalStore, PgRunStore } from "@eventflow/postgres"
+import { Chunk, Effect, Fiber, Layer, Queue, Schema, Stream, TestClock } from "effect"
 import { clientLayer, freshDatabase } from "./utils.js"
 
 /** The store and its client (for `follow` and raw SQL) on one pool. */
@@ -105,6 +117,49 @@ describe("PgJournalStore.follow", () => {
           ["end"]
         )
       }).pipe(Effect.provide(storeLayer(url)))
+    })
+  )
+})
+
+const Ask = Event.define("Ask", { n: Schema.Number })
+
+const approval = defineWorkflow({ name: "pg-follow-approval", input: Schema.Number, output: Schema.String })
+  .step(StartEvent, (s) => Effect.succeed(Ask.make({ n: s.input })), { emits: [Ask] })
+  .step(
+    Ask,
+    (ask, ctx) =>
+      Effect.map(
+        ctx.waitFor(HumanResponse, { prompt: InputRequired.make({ prompt: `approve ${ask.n}?` }) }),
+        (answer) => StopEvent.make({ result: `${ask.n}:${answer.response}` })
+      ),
+    { emits: [StopEvent], name: "review" }
+  )
+
+describe("RunEvents.follow on PgJournalStore", () => {
+  it.scoped("a durable run's events arrive through the store's follow, woken by NOTIFY (the clock never moves)", () =>
+    Effect.gen(function* () {
+      const { url } = yield* freshDatabase
+      yield* Effect.gen(function* () {
+        const store = yield* JournalStore.JournalStore
+        assert.isDefined(store.follow, "a store opened on a PgClient has follow")
+        const handle = yield* Workflow.start(approval, 7, { durable: true })
+        assert.strictEqual(yield* handle.settled, "waiting")
+        const follower = yield* RunEvents.follow(store, handle.runId, { internal: true }).pipe(
+          Stream.runCollect,
+          Effect.fork
+        )
+        // The follower has read the journal and waits for a notification (its poll, in a second, never comes).
+        yield* untilSleeping
+        yield* handle.send(HumanResponse.make({ response: "yes" }))
+        assert.strictEqual(yield* handle.result, "7:yes")
+        const followed = Chunk.toReadonlyArray(yield* Fiber.join(follower))
+        const live = Chunk.toReadonlyArray(yield* Stream.runCollect(handle.events({ internal: true })))
+        assert.deepStrictEqual(
+          followed.map((event) => JSON.parse(JSON.stringify(event))),
+          live.map((event) => JSON.parse(JSON.stringify(event)))
+        )
+        assert.strictEqual(followed.at(-1)?._tag, "StopEvent")
+      }).pipe(Effect.provide(PgRunStore.layerWithJournalFromClient().pipe(Layer.provideMerge(clientLayer(url)))))
     })
   )
 })

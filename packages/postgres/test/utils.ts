@@ -33,7 +33,7 @@ export const freshDatabase = Effect.acquireRelease(
 export const clientLayer = (url: string, maxConnections = 10) =>
   PgClient.layer({ url: Redacted.make(url), maxConnections }).pipe(Layer.provide(Reactivity.layer), Layer.orDie)
 
-/** A child process running `test/fixtures/pg-writer.ts`: its output lines, its stdin, its exit code. */
+/** A child process running a fixture of `test/fixtures/`: its output lines, its stdin, its exit code. */
 export interface Child {
   readonly line: Effect.Effect<string>
   readonly send: (line: string) => Effect.Effect<void>
@@ -42,7 +42,10 @@ export interface Child {
 }
 
 /** Spawns `pg-writer.ts` with `args`; it is killed (SIGKILL) when the scope closes, if still running. */
-export const spawnWriter = (args: ReadonlyArray<string>) =>
+export const spawnWriter = (args: ReadonlyArray<string>) => spawnFixture("pg-writer.ts", args)
+
+/** Spawns `test/fixtures/<fixture>` with `args`; it is killed (SIGKILL) when the scope closes, if still running. */
+export const spawnFixture = (fixture: string, args: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const lines = yield* Queue.unbounded<string>()
     const exited = yield* Deferred.make<number | null>()
@@ -50,7 +53,7 @@ export const spawnWriter = (args: ReadonlyArray<string>) =>
       Effect.sync(() =>
         spawn(
           process.execPath,
-          ["--conditions=source", "--import", "tsx", "packages/postgres/test/fixtures/pg-writer.ts", ...args],
+          ["--conditions=source", "--import", "tsx", `packages/postgres/test/fixtures/${fixture}`, ...args],
           { stdio: ["pipe", "pipe", "pipe"] }
         )
       ),
@@ -75,7 +78,7 @@ export const spawnWriter = (args: ReadonlyArray<string>) =>
             Effect.flatMap((next) =>
               next._tag === "Some"
                 ? Effect.succeed(next.value)
-                : Effect.dieMessage(`pg-writer ${args.join(" ")} exited with ${code}: ${err}`)
+                : Effect.dieMessage(`${fixture} ${args.join(" ")} exited with ${code}: ${err}`)
             )
           )
         )

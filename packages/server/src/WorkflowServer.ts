@@ -17,7 +17,7 @@ import * as UrlParams from "@effect/platform/UrlParams"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type { Run, RunHandle, Snapshot, WorkflowError } from "@eventflow/core"
-import { Event, JournalStore, RunEngine, RunStore, Workflow } from "@eventflow/core"
+import { Event, JournalStore, RunEngine, RunEvents, RunStore, Workflow } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
@@ -330,6 +330,26 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
             )
           )
         })
+      /**
+       * The events of a run not live in this server: followed from its journal when it has one (a run hosted by
+       * another process sharing the store goes on, with the same offsets as that process's SSE), else its stored log.
+       * A journal that fails mid-way ends the stream (logged); the client reconnects with `Last-Event-ID`.
+       */
+      const storedEvents = (id: string, snapshot: Snapshot.Snapshot): Stream.Stream<unknown> => {
+        const stored = Stream.fromIterable(
+          snapshot.published.filter((event) => !Event.isInternal(event as Event.AnyEvent))
+        )
+        if (Option.isNone(journal)) return stored
+        return RunEvents.follow(journal.value, id).pipe(
+          Stream.catchAll((error) =>
+            error._tag === "RunNotFoundError"
+              ? stored
+              : Stream.execute(
+                  Effect.logWarning(`eventflow server: the events of run ${id} stop here: ${error.message}`)
+                )
+          )
+        )
+      }
       const info = (found: Found): Effect.Effect<RunInfo> =>
         found._tag === "Live" ? runInfo(found.entry) : Effect.succeed(storedInfo(found.snapshot))
       // The definition signature a journaled run was started with (its journal's summary), as `GET /runs` lists it.
@@ -433,11 +453,7 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
             const found = yield* findRun(path.id)
             const request = yield* HttpServerRequest.HttpServerRequest
             return Sse.eventStream(
-              found._tag === "Live"
-                ? found.entry.handle.events()
-                : Stream.fromIterable(
-                    found.snapshot.published.filter((event) => !Event.isInternal(event as Event.AnyEvent))
-                  ),
+              found._tag === "Live" ? found.entry.handle.events() : storedEvents(path.id, found.snapshot),
               headers["last-event-id"],
               nodeResponse(request),
               {
@@ -452,9 +468,14 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
           Effect.gen(function* () {
             const found = yield* findRun(path.id)
             if (found._tag === "Stored") {
+              const { status } = found.snapshot
               return yield* new RunNotActive({
-                message: `run "${path.id}" is ${found.snapshot.status} and not live in this server`,
-                status: found.snapshot.status
+                message:
+                  status === "running" || status === "waiting"
+                    ? `run "${path.id}" is ${status} but not live in this server: it is hosted by another process ` +
+                      "sharing the store; send to the server that hosts it (or run the servers on the cluster engine)"
+                    : `run "${path.id}" is ${status} and not live in this server`,
+                status
               })
             }
             yield* found.entry.handle.send({ ...payload.data, _tag: payload.type }, { step: payload.step }).pipe(

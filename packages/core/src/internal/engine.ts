@@ -8,6 +8,7 @@ import * as Stream from "effect/Stream"
 import type { RunOptions } from "../Run.js"
 import { JournalStore } from "../JournalStore.js"
 import { RunEngine, type RunInfo, type Service } from "../RunEngine.js"
+import * as RunEvents from "../RunEvents.js"
 import { RunStore, unfinished } from "../RunStore.js"
 import type * as Workflow from "../Workflow.js"
 import { RunNotFoundError, RunStoreError, WorkflowValidationError } from "../WorkflowError.js"
@@ -124,7 +125,23 @@ export const makeLocal = (): Service => {
     cancel: (runId) => Effect.flatMap(find(runId), (run) => run.cancel),
     status: (runId) => Effect.map(find(runId), (run) => run.status()),
     settled: (runId) => Effect.flatMap(find(runId), (run) => run.settled),
-    events: (runId, options) => Stream.unwrap(Effect.map(find(runId), (run) => run.log.stream(options))),
+    events: (runId, options) =>
+      Stream.unwrap(
+        Effect.suspend(() => {
+          const run = runs.get(runId)
+          if (run !== undefined) return Effect.succeed(run.log.stream(options))
+          // A run not live here (hosted by another process sharing the store, or ended): from its journal.
+          return Effect.map(Effect.serviceOption(JournalStore), (journal) =>
+            Option.isNone(journal)
+              ? Stream.fail(new RunNotFoundError({ runId, where: "engine" }))
+              : RunEvents.follow(journal.value, runId, options).pipe(
+                  Stream.catchTag("RunNotFoundError", () =>
+                    Stream.fail(new RunNotFoundError({ runId, where: "engine" }))
+                  )
+                )
+          )
+        })
+      ),
     list: (filter) =>
       Effect.sync(() => {
         const result: Array<RunInfo> = []
