@@ -309,6 +309,30 @@ export const RunSummary = Schema.Struct({
 })
 
 /**
+ * A child workflow's run as `GET /runs/{id}/children` lists it: the run (as `GET /runs/{childId}` answers it) and the
+ * invocation of its parent that started it (its id is `<parentRunId>/<step>@<eventId>/c<index>`).
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const ChildRun = Schema.Struct({
+  ...RunInfo.fields,
+  parentRunId: Schema.String,
+  /** The parent's step that started it. */
+  step: Schema.String,
+  /** The id of the event that step was handling (its invocation). */
+  eventId: Schema.String,
+  /** Which child of that invocation's execution it is (0 for the first `ctx.run` / `ctx.start`). */
+  index: Schema.Number
+})
+
+/**
+ * @since 0.1.0
+ * @category Schemas
+ */
+export type ChildRun = typeof ChildRun.Type
+
+/**
  * The body of `POST /runs/{id}/events`: the event's tag and its fields, and optionally the one step to send it to.
  *
  * @since 0.1.0
@@ -395,8 +419,18 @@ export const ForkRequest = Schema.Struct({
   index: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative()))
 })
 
-const nameParam = Schema.Struct({ name: Schema.String })
-const idParam = Schema.Struct({ id: Schema.String })
+/**
+ * A path parameter: a run id or workflow name as one URL path segment. The server's router percent-decodes it; a
+ * client derived from the API (`HttpApiClient`, `WorkflowClient`) percent-encodes it (`encodeURIComponent`), so that
+ * ids with `/`, `@` or `:` (a child workflow's run: `<parentRunId>/<step>@<eventId>/c<n>`) stay one segment.
+ */
+const PathSegment = Schema.transform(Schema.String, Schema.String, {
+  strict: true,
+  decode: (segment) => segment,
+  encode: (value) => encodeURIComponent(value)
+})
+const nameParam = Schema.Struct({ name: PathSegment })
+const idParam = Schema.Struct({ id: PathSegment })
 
 /** Declares the bearer token in the OpenAPI document: on every operation but `/health` and `/ready`. */
 const withBearerSecurity = (spec: Record<string, any>): Record<string, any> => {
@@ -489,6 +523,11 @@ export class WorkflowApi extends HttpApi.make("eventflow")
               conversation: Schema.optional(
                 Schema.String.annotations({ description: "Only the runs of this conversation (its first run's id)" })
               ),
+              parent: Schema.optional(
+                Schema.String.annotations({
+                  description: "Only the child workflows' runs this run started (`ctx.run` / `ctx.start`)"
+                })
+              ),
               limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
               offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
             })
@@ -536,6 +575,18 @@ export class WorkflowApi extends HttpApi.make("eventflow")
           .addError(RunNotFound)
           .addError(JournalUnavailable)
           .annotate(OpenApi.Description, "The run's journal entries at offsets `from` (default 0) and after.")
+      )
+      .add(
+        HttpApiEndpoint.get("runChildren", "/runs/:id/children")
+          .setPath(idParam)
+          .addSuccess(Schema.Array(ChildRun))
+          .addError(RunNotFound)
+          .annotate(
+            OpenApi.Description,
+            "The child workflows' runs this run started (`ctx.run` / `ctx.start`), oldest first, each with the " +
+              "invocation that started it and its status, result or error and open prompts (its own children: " +
+              "`GET /runs/{childId}/children`)."
+          )
       )
       .add(
         HttpApiEndpoint.post("forkRun", "/runs/:id/fork")
