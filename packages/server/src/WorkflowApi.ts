@@ -268,6 +268,8 @@ export const RunInfo = Schema.Struct({
   ),
   /** The conversation the run continues (`continueFrom`): its id (its first run's id) and the run it continues. */
   conversation: Schema.optional(Schema.Struct({ id: Schema.String, previous: Schema.String })),
+  /** The parent run of a child workflow's run (its children: `GET /runs/{id}/children`). */
+  parentRunId: Schema.optional(Schema.String),
   /** When the run started (epoch milliseconds). */
   createdAt: Schema.Number,
   /** When the run's last checkpoint was saved (epoch milliseconds); only for runs served from the store. */

@@ -221,6 +221,7 @@ const storedInfo = (snapshot: Snapshot.Snapshot): RunInfo => {
     createdAt: snapshot.createdAt,
     updatedAt: snapshot.updatedAt,
     ...(snapshot.conversation === undefined ? {} : { conversation: snapshot.conversation }),
+    ...(snapshot.parent === undefined ? {} : { parentRunId: snapshot.parent }),
     ...(snapshot.status === "completed" ? { result: snapshot.result } : {}),
     ...(error === undefined
       ? {}

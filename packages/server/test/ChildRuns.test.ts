@@ -43,6 +43,7 @@ describe("child runs over HTTP", () => {
       assert.strictEqual(run.body.runId, second)
       assert.strictEqual(run.body.workflow, "ask")
       assert.strictEqual(run.body.status, "waiting")
+      assert.strictEqual(run.body.parentRunId, runId)
       assert.deepStrictEqual(
         run.body.pending.map((p: { requestId: string }) => p.requestId),
         ["approve"]
