@@ -182,7 +182,8 @@ describe("Studio: child runs", () => {
     const ask = `${middle}/relay@0/c0`
     const { page, context, errors } = await open(runHash(runId))
     await runView(page, runId, "waiting").waitFor()
-    await page.locator(`[data-testid=child-row][data-run="${middle}"] [data-testid=child-link]`).click()
+    // Into the child from its mark on the parent's graph.
+    await page.locator(`[data-testid=run-graph] [data-testid=graph-child-run][data-run="${middle}"]`).click()
     await runView(page, middle).waitFor()
     // The child's graph draws its own child, marked with its run.
     await page

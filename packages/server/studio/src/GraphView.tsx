@@ -206,20 +206,18 @@ export const GraphView = (props: {
               </text>
             ) : (
               runs.map((run, i) => (
-                <text
+                <a
                   key={run.runId}
-                  x={8}
-                  y={30 + 14 * i}
-                  class={`cluster-runs child-run ${run.status}`}
+                  href={`#/runs/${encodeURIComponent(run.runId)}`}
+                  class={`child-run ${run.status}`}
                   data-testid="graph-child-run"
                   data-run={run.runId}
-                  onClick={() => {
-                    location.hash = `#/runs/${encodeURIComponent(run.runId)}`
-                  }}
                 >
                   <title>{`${run.label}: open the child run`}</title>
-                  {`● ${run.label.slice(run.label.lastIndexOf("/") + 1)} ${run.status}`}
-                </text>
+                  <text x={8} y={30 + 14 * i} class="cluster-runs">
+                    {`● ${run.label.slice(run.label.lastIndexOf("/") + 1)} ${run.status}`}
+                  </text>
+                </a>
               ))
             )}
           </g>
