@@ -125,6 +125,19 @@ export class CannotContinue extends Schema.TaggedError<CannotContinue>()(
 ) {}
 
 /**
+ * The run is a child workflow's run that has not ended (409): it lives in its parent's step and ends with it; cancel
+ * the parent (the message names it).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class CannotCancelChild extends Schema.TaggedError<CannotCancelChild>()(
+  "CannotCancelChild",
+  { message: Schema.String, parentRunId: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/**
  * The request lacks the bearer token the server requires (401). Every route but `/health` may answer it when the
  * server is started with a token.
  *
@@ -560,7 +573,13 @@ export class WorkflowApi extends HttpApi.make("eventflow")
           .addError(PromptNotOpen)
           .addError(RunLimitReached)
       )
-      .add(HttpApiEndpoint.del("cancelRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
+      .add(
+        HttpApiEndpoint.del("cancelRun", "/runs/:id")
+          .setPath(idParam)
+          .addSuccess(RunInfo)
+          .addError(RunNotFound)
+          .addError(CannotCancelChild)
+      )
       .add(
         HttpApiEndpoint.get("getWorkflowGraph", "/workflows/:name/graph")
           .setPath(nameParam)

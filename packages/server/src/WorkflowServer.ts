@@ -38,6 +38,7 @@ import * as Stream from "effect/Stream"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { type IncomingMessage, ServerResponse } from "node:http"
 import {
+  CannotCancelChild,
   type ChildRun,
   EventNotAccepted,
   InvalidEvent,
@@ -553,6 +554,15 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
         .handle("cancelRun", ({ path }) =>
           Effect.gen(function* () {
             const found = yield* findRun(path.id)
+            const { parent, status } = found._tag === "Stored" ? found.snapshot : {}
+            if (parent !== undefined && (status === "running" || status === "waiting")) {
+              return yield* new CannotCancelChild({
+                message:
+                  `run "${path.id}" is a child workflow's run: it lives in a step of run "${parent}" and ends with ` +
+                  `it; cancel that run (DELETE /runs/${encodeURIComponent(parent)})`,
+                parentRunId: parent
+              })
+            }
             if (found._tag === "Stored") return storedInfo(found.snapshot)
             // A cancel is done once its end is saved; while the store fails that never comes, so the request is
             // answered 503 then (the run keeps the cancel and saves it once the store works again), never held.

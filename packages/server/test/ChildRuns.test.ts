@@ -62,6 +62,13 @@ describe("child runs over HTTP", () => {
       // Starting a run of it is still only for served workflows.
       const refused = yield* request(`${base}/workflows/ask/runs`, { method: "POST", headers: auth, body: { q: "x" } })
       assert.strictEqual(refused.status, 404)
+      // A live child is not cancelled on its own: it ends with its parent.
+      const refusedCancel = yield* request(at(base, second), { method: "DELETE", headers: auth })
+      assert.strictEqual(refusedCancel.status, 409)
+      assert.strictEqual(refusedCancel.body._tag, "CannotCancelChild")
+      assert.strictEqual(refusedCancel.body.parentRunId, runId)
+      assert.include(refusedCancel.body.message, `DELETE /runs/${encodeURIComponent(runId)}`)
+      assert.strictEqual((yield* get(at(base, second))).body.status, "waiting")
       // The child's prompt, answered at the child's own id: its live parent passes it down.
       const answered = yield* request(at(base, second, "/events"), {
         method: "POST",

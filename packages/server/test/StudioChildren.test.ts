@@ -152,6 +152,15 @@ describe("Studio: child runs", () => {
       await runView(page, runId, "completed").waitFor()
       assert.include(await page.getByTestId("run-result").textContent(), "42 and ship: yes")
       await page.locator(`[data-testid=child-row][data-run="${ask}"][data-status=completed]`).waitFor()
+      // The invocation that started them has completed: its journal entry links them.
+      const completed = page.locator("[data-testid=journal] li[data-tag=InvocationCompleted]", {
+        has: page.getByTestId("child-chip")
+      })
+      await completed.waitFor()
+      assert.deepStrictEqual(
+        await completed.getByTestId("child-chip").evaluateAll((as) => as.map((a) => a.getAttribute("data-run"))),
+        [auto, ask]
+      )
       // Back and forward through the browser's history.
       await page.goBack()
       await runView(page, ask, "completed").waitFor()
