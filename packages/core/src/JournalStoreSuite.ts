@@ -407,7 +407,7 @@ export const cases: ReadonlyArray<Case> = [
     })
   ),
   make(
-    "summary and list: the parent and the conversation a RunStarted records; list filters by conversation",
+    "summary and list: the parent and the conversation a RunStarted records; list filters by conversation and by parent",
     (store) =>
       Effect.gen(function* () {
         const t = 1_700_000_000_000
@@ -432,6 +432,8 @@ export const cases: ReadonlyArray<Case> = [
         equal([first.conversationId, first.parentRunId], [undefined, undefined], "a first run's summary")
         equal(runIds(yield* store.list({ conversation: "c1" })), ["c3", "c2", "c1"], "the conversation's runs")
         equal(runIds(yield* store.list({ conversation: "c1", limit: 1, offset: 1 })), ["c2"], "a page of them")
+        equal(runIds(yield* store.list({ parent: "c2" })), ["c2/ask@0/c0"], "the children of c2")
+        equal(runIds(yield* store.list({ parent: "c1" })), [], "the children of c1")
         equal(
           (yield* store.list({ status: ["running"] })).map((r) => [r.runId, r.parentRunId ?? null]),
           [

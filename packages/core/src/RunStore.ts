@@ -48,6 +48,8 @@ export interface ListFilter {
   readonly status?: ReadonlyArray<Status> | undefined
   /** Only the runs of this conversation (its id: the id of its first run). */
   readonly conversation?: string | undefined
+  /** Only the child workflows' runs this run started (their `parentRunId`). */
+  readonly parent?: string | undefined
   readonly limit?: number | undefined
   readonly offset?: number | undefined
 }

@@ -125,6 +125,19 @@ export class CannotContinue extends Schema.TaggedError<CannotContinue>()(
 ) {}
 
 /**
+ * The run is a child workflow's run that has not ended (409): it lives in its parent's step and ends with it; cancel
+ * the parent (the message names it).
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class CannotCancelChild extends Schema.TaggedError<CannotCancelChild>()(
+  "CannotCancelChild",
+  { message: Schema.String, parentRunId: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/**
  * The request lacks the bearer token the server requires (401). Every route but `/health` may answer it when the
  * server is started with a token.
  *
@@ -268,6 +281,8 @@ export const RunInfo = Schema.Struct({
   ),
   /** The conversation the run continues (`continueFrom`): its id (its first run's id) and the run it continues. */
   conversation: Schema.optional(Schema.Struct({ id: Schema.String, previous: Schema.String })),
+  /** The parent run of a child workflow's run (its children: `GET /runs/{id}/children`). */
+  parentRunId: Schema.optional(Schema.String),
   /** When the run started (epoch milliseconds). */
   createdAt: Schema.Number,
   /** When the run's last checkpoint was saved (epoch milliseconds); only for runs served from the store. */
@@ -307,6 +322,30 @@ export const RunSummary = Schema.Struct({
    */
   signature: Schema.optional(Schema.String)
 })
+
+/**
+ * A child workflow's run as `GET /runs/{id}/children` lists it: the run (as `GET /runs/{childId}` answers it) and the
+ * invocation of its parent that started it (its id is `<parentRunId>/<step>@<eventId>/c<index>`).
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const ChildRun = Schema.Struct({
+  ...RunInfo.fields,
+  parentRunId: Schema.String,
+  /** The parent's step that started it. */
+  step: Schema.String,
+  /** The id of the event that step was handling (its invocation). */
+  eventId: Schema.String,
+  /** Which child of that invocation's execution it is (0 for the first `ctx.run` / `ctx.start`). */
+  index: Schema.Number
+})
+
+/**
+ * @since 0.1.0
+ * @category Schemas
+ */
+export type ChildRun = typeof ChildRun.Type
 
 /**
  * The body of `POST /runs/{id}/events`: the event's tag and its fields, and optionally the one step to send it to.
@@ -395,8 +434,18 @@ export const ForkRequest = Schema.Struct({
   index: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.nonNegative()))
 })
 
-const nameParam = Schema.Struct({ name: Schema.String })
-const idParam = Schema.Struct({ id: Schema.String })
+/**
+ * A path parameter: a run id or workflow name as one URL path segment. The server's router percent-decodes it; a
+ * client derived from the API (`HttpApiClient`, `WorkflowClient`) percent-encodes it (`encodeURIComponent`), so that
+ * ids with `/`, `@` or `:` (a child workflow's run: `<parentRunId>/<step>@<eventId>/c<n>`) stay one segment.
+ */
+const PathSegment = Schema.transform(Schema.String, Schema.String, {
+  strict: true,
+  decode: (segment) => segment,
+  encode: (value) => encodeURIComponent(value)
+})
+const nameParam = Schema.Struct({ name: PathSegment })
+const idParam = Schema.Struct({ id: PathSegment })
 
 /** Declares the bearer token in the OpenAPI document: on every operation but `/health` and `/ready`. */
 const withBearerSecurity = (spec: Record<string, any>): Record<string, any> => {
@@ -489,6 +538,11 @@ export class WorkflowApi extends HttpApi.make("eventflow")
               conversation: Schema.optional(
                 Schema.String.annotations({ description: "Only the runs of this conversation (its first run's id)" })
               ),
+              parent: Schema.optional(
+                Schema.String.annotations({
+                  description: "Only the child workflows' runs this run started (`ctx.run` / `ctx.start`)"
+                })
+              ),
               limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
               offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()))
             })
@@ -519,7 +573,13 @@ export class WorkflowApi extends HttpApi.make("eventflow")
           .addError(PromptNotOpen)
           .addError(RunLimitReached)
       )
-      .add(HttpApiEndpoint.del("cancelRun", "/runs/:id").setPath(idParam).addSuccess(RunInfo).addError(RunNotFound))
+      .add(
+        HttpApiEndpoint.del("cancelRun", "/runs/:id")
+          .setPath(idParam)
+          .addSuccess(RunInfo)
+          .addError(RunNotFound)
+          .addError(CannotCancelChild)
+      )
       .add(
         HttpApiEndpoint.get("getWorkflowGraph", "/workflows/:name/graph")
           .setPath(nameParam)
@@ -536,6 +596,18 @@ export class WorkflowApi extends HttpApi.make("eventflow")
           .addError(RunNotFound)
           .addError(JournalUnavailable)
           .annotate(OpenApi.Description, "The run's journal entries at offsets `from` (default 0) and after.")
+      )
+      .add(
+        HttpApiEndpoint.get("runChildren", "/runs/:id/children")
+          .setPath(idParam)
+          .addSuccess(Schema.Array(ChildRun))
+          .addError(RunNotFound)
+          .annotate(
+            OpenApi.Description,
+            "The child workflows' runs this run started (`ctx.run` / `ctx.start`), oldest first, each with the " +
+              "invocation that started it and its status, result or error and open prompts (its own children: " +
+              "`GET /runs/{childId}/children`)."
+          )
       )
       .add(
         HttpApiEndpoint.post("forkRun", "/runs/:id/fork")

@@ -38,6 +38,8 @@ import * as Stream from "effect/Stream"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { type IncomingMessage, ServerResponse } from "node:http"
 import {
+  CannotCancelChild,
+  type ChildRun,
   EventNotAccepted,
   InvalidEvent,
   PromptNotOpen,
@@ -53,6 +55,7 @@ import {
   type WorkflowInfo,
   WorkflowNotFound
 } from "./WorkflowApi.js"
+import * as ChildRuns from "./internal/childRuns.js"
 import * as StudioApi from "./internal/studioApi.js"
 import { Lifecycle, makeController } from "./internal/lifecycle.js"
 import { nestsDeeperThan } from "./internal/jsonDepth.js"
@@ -219,6 +222,7 @@ const storedInfo = (snapshot: Snapshot.Snapshot): RunInfo => {
     createdAt: snapshot.createdAt,
     updatedAt: snapshot.updatedAt,
     ...(snapshot.conversation === undefined ? {} : { conversation: snapshot.conversation }),
+    ...(snapshot.parent === undefined ? {} : { parentRunId: snapshot.parent }),
     ...(snapshot.status === "completed" ? { result: snapshot.result } : {}),
     ...(error === undefined
       ? {}
@@ -367,9 +371,15 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
               Effect.orElseSucceed(() => runInfo)
             )
       // The studio's routes (journal, fork, graph): see internal/studioApi.ts.
+      // The served workflows and the child workflows their steps declare: drawn for a child run's view.
+      const drawable = ChildRuns.declared(workflows)
       const studio = StudioApi.make({
         journal: yield* Effect.serviceOption(JournalStore.JournalStore),
         findWorkflow,
+        findDrawable: (name) =>
+          Effect.fromNullable(drawable.get(name)).pipe(
+            Effect.mapError(() => new WorkflowNotFound({ message: `no workflow named "${name}"` }))
+          ),
         exists: (id) => Effect.asVoid(findRun(id)),
         startResumed: (workflow, runId) =>
           Effect.gen(function* () {
@@ -384,6 +394,49 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
             return yield* runInfo(entry)
           })
       })
+
+      const send = (entry: Entry, event: unknown, step: string | undefined) =>
+        entry.handle.send(event, { step }).pipe(
+          Effect.catchTags({
+            InvalidEventError: (error) => new InvalidEvent({ message: error.message }),
+            UnknownStepError: (error) => new InvalidEvent({ message: error.message }),
+            RunNotActiveError: (error) => new RunNotActive({ message: error.message, status: error.status }),
+            EventNotAcceptedError: (error) =>
+              new EventNotAccepted({ message: error.message, accepted: error.accepted }),
+            PromptNotOpenError: (error) =>
+              new PromptNotOpen({ message: error.message, requestId: error.requestId, open: error.open }),
+            RunLimitError: (error) =>
+              new RunLimitReached({ message: error.message, limit: error.limit, max: error.max }),
+            RunStoreError: (error) => Effect.fail(storeUnavailable(error))
+          })
+        )
+      /**
+       * The nearest live ancestor of a child run not live here, with the answer addressed through it: the answer's
+       * `requestId` prefixed by the child runs from that ancestor down (`<child>:<grandchild>:<requestId>`), as the
+       * ancestor's `pending` names the prompt. `undefined` when the run has no live ancestor (or the event names no
+       * prompt: only answers are passed down).
+       */
+      const viaAncestor = (
+        snapshot: Snapshot.Snapshot,
+        event: Readonly<Record<string, unknown>>
+      ): Effect.Effect<{ readonly entry: Entry; readonly event: unknown } | undefined, never> =>
+        Effect.gen(function* () {
+          if (typeof event.requestId !== "string") return undefined
+          if (snapshot.status !== "running" && snapshot.status !== "waiting") return undefined
+          const chain = [snapshot.runId]
+          let parent = snapshot.parent
+          while (parent !== undefined && chain.length < 64) {
+            const found = yield* Effect.option(findRun(parent))
+            if (Option.isNone(found)) return undefined
+            if (found.value._tag === "Live") {
+              const requestId = `${chain.map((id) => `${id}:`).join("")}${event.requestId}`
+              return { entry: found.value.entry, event: { ...event, requestId } }
+            }
+            chain.unshift(found.value.snapshot.runId)
+            parent = found.value.snapshot.parent
+          }
+          return undefined
+        })
 
       return handlers
         .handle("health", () => Effect.map(health.status, (store) => ({ status: store.status, store })))
@@ -440,6 +493,7 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
               workflow: urlParams.workflow,
               status: urlParams.status === undefined ? undefined : [urlParams.status],
               conversation: urlParams.conversation,
+              parent: urlParams.parent,
               limit: urlParams.limit ?? defaultPageSize,
               offset: urlParams.offset
             })
@@ -467,6 +521,16 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
         .handle("sendEvent", ({ path, payload }) =>
           Effect.gen(function* () {
             const found = yield* findRun(path.id)
+            // A child workflow's run lives in its parent's step: an answer to its prompt goes through the nearest
+            // live ancestor, which passes it down (`<childRunId>:<requestId>`).
+            const via =
+              found._tag === "Stored"
+                ? yield* viaAncestor(found.snapshot, { ...payload.data, _tag: payload.type })
+                : undefined
+            if (via !== undefined) {
+              yield* send(via.entry, via.event, payload.step)
+              return { accepted: true as const }
+            }
             if (found._tag === "Stored") {
               const { status } = found.snapshot
               return yield* new RunNotActive({
@@ -478,26 +542,48 @@ const handlersLayer = <R>(workflows: ReadonlyArray<Workflow.AnyWith<R>>, options
                 status
               })
             }
-            yield* found.entry.handle.send({ ...payload.data, _tag: payload.type }, { step: payload.step }).pipe(
-              Effect.catchTags({
-                InvalidEventError: (error) => new InvalidEvent({ message: error.message }),
-                UnknownStepError: (error) => new InvalidEvent({ message: error.message }),
-                RunNotActiveError: (error) => new RunNotActive({ message: error.message, status: error.status }),
-                EventNotAcceptedError: (error) =>
-                  new EventNotAccepted({ message: error.message, accepted: error.accepted }),
-                PromptNotOpenError: (error) =>
-                  new PromptNotOpen({ message: error.message, requestId: error.requestId, open: error.open }),
-                RunLimitError: (error) =>
-                  new RunLimitReached({ message: error.message, limit: error.limit, max: error.max }),
-                RunStoreError: (error) => Effect.fail(storeUnavailable(error))
-              })
-            )
+            yield* send(found.entry, { ...payload.data, _tag: payload.type }, payload.step)
             return { accepted: true as const }
+          })
+        )
+        .handle("runChildren", ({ path }) =>
+          Effect.gen(function* () {
+            yield* findRun(path.id)
+            const listed = yield* store.list({ parent: path.id }).pipe(Effect.mapError(storeUnavailable))
+            const children = yield* Effect.forEach(listed, (summary) =>
+              findRun(summary.runId).pipe(
+                Effect.flatMap(info),
+                // A child whose run cannot be read (its definition is not known here): as the store lists it.
+                Effect.orElseSucceed(
+                  (): RunInfo => ({
+                    runId: summary.runId,
+                    workflow: summary.workflow,
+                    status: summary.status,
+                    pending: [],
+                    createdAt: summary.createdAt,
+                    updatedAt: summary.updatedAt
+                  })
+                ),
+                Effect.map(
+                  (run): ChildRun => ({ ...run, parentRunId: path.id, ...ChildRuns.invocation(path.id, run.runId) })
+                )
+              )
+            )
+            return ChildRuns.oldestFirst(children)
           })
         )
         .handle("cancelRun", ({ path }) =>
           Effect.gen(function* () {
             const found = yield* findRun(path.id)
+            const { parent, status } = found._tag === "Stored" ? found.snapshot : {}
+            if (parent !== undefined && (status === "running" || status === "waiting")) {
+              return yield* new CannotCancelChild({
+                message:
+                  `run "${path.id}" is a child workflow's run: it lives in a step of run "${parent}" and ends with ` +
+                  `it; cancel that run (DELETE /runs/${encodeURIComponent(parent)})`,
+                parentRunId: parent
+              })
+            }
             if (found._tag === "Stored") return storedInfo(found.snapshot)
             // A cancel is done once its end is saved; while the store fails that never comes, so the request is
             // answered 503 then (the run keeps the cancel and saves it once the store works again), never held.

@@ -12,6 +12,7 @@ import { WorkflowServer } from "@eventflow/server"
 import { Context, Data, Effect, Layer, Schema } from "effect"
 import { chromium } from "playwright-core"
 import { approval } from "../../../examples/approval.js"
+import { purchase } from "../../../examples/children.js"
 import { build } from "./build.mjs"
 
 class CardDeclined extends Data.TaggedError("CardDeclined")<{ readonly card: string }> {
@@ -47,13 +48,13 @@ const greet = defineWorkflow({
 const out = process.argv[2] ?? fileURLToPath(new URL("../../../docs/", import.meta.url))
 const token = "screenshots"
 /** Which screenshots (default all): `STUDIO_SHOTS=run,failed`. */
-const shots = new Set((process.env.STUDIO_SHOTS ?? "workflows,runs,run,failed").split(","))
+const shots = new Set((process.env.STUDIO_SHOTS ?? "workflows,runs,run,failed,children").split(","))
 
 const main = Effect.gen(function* () {
   yield* Effect.promise(() => build())
   mkdirSync(out, { recursive: true })
   const context = yield* Layer.build(
-    WorkflowServer.layerWithStore({ workflows: [approval, payment, greet], port: 0, token }).pipe(
+    WorkflowServer.layerWithStore({ workflows: [approval, payment, greet, purchase], port: 0, token }).pipe(
       Layer.provide(RunStore.layerMemory),
       Layer.provide(JournalStore.layerMemory)
     )
@@ -118,6 +119,23 @@ const main = Effect.gen(function* () {
             const first = page.locator("[data-testid=journal] li[data-tag=ExternalEventSent] button")
             if ((await first.count()) > 0) await first.first().click()
             await page.screenshot({ path: `${out}/studio-run.png`, fullPage: true })
+          }
+          if (shots.has("children")) {
+            // A purchase waits on its approval child: the parent with its children, then the child's own view.
+            const bought = await fetch(`${base}/workflows/purchase/runs?wait=true`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+              body: JSON.stringify({ items: ["tea", "cake"] })
+            }).then((r) => r.json() as Promise<{ runId: string }>)
+            await page.goto(`${base}/studio#/runs/${encodeURIComponent(bought.runId)}`)
+            await page.locator("[data-testid=child-row][data-status=waiting]").waitFor()
+            await page.waitForTimeout(1000)
+            await page.screenshot({ path: `${out}/studio-children.png`, fullPage: true })
+            await page.locator("[data-testid=child-row][data-status=waiting] [data-testid=child-link]").click()
+            await page.locator("[data-testid=run][data-status=waiting] [data-testid=parent-link]").waitFor()
+            await page.locator("[data-testid=journal] li").first().waitFor()
+            await page.waitForTimeout(1000)
+            await page.screenshot({ path: `${out}/studio-child-run.png`, fullPage: true })
           }
           if (shots.has("failed")) {
             await page.goto(`${base}/studio#/runs/${failed.runId}`)

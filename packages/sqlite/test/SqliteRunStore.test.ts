@@ -124,6 +124,21 @@ describe("SqliteRunStore", () => {
     })
   )
 
+  it.scoped("make: list filters by parent (the child workflows' runs a run started)", () =>
+    Effect.gen(function* () {
+      const filename = yield* tempFile
+      yield* Effect.gen(function* () {
+        const store = yield* SqliteRunStore.make()
+        yield* store.save(snapshotOf({ runId: "p" }))
+        yield* store.save({ ...snapshotOf({ runId: "p/ask@0/c0", createdAt: 1_700_000_000_001 }), parent: "p" })
+        yield* store.save({ ...snapshotOf({ runId: "p/ask@0/c1", createdAt: 1_700_000_000_002 }), parent: "p" })
+        yield* store.save({ ...snapshotOf({ runId: "q/ask@0/c0" }), parent: "q" })
+        assert.deepStrictEqual(ids(yield* store.list({ parent: "p" })), ["p/ask@0/c1", "p/ask@0/c0"])
+        assert.deepStrictEqual(ids(yield* store.list({ parent: "p/ask@0/c0" })), [])
+      }).pipe(Effect.provide(rawClient(filename)))
+    })
+  )
+
   it.scoped("make inside a transaction of the caller's fails with RunStoreError and leaves the file untouched", () =>
     Effect.gen(function* () {
       const filename = yield* tempFile

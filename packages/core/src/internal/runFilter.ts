@@ -16,6 +16,7 @@ export const applyFilter = <A extends RunSummary>(
         run.conversationId === filter.conversation ||
         run.runId === filter.conversation
     )
+    .filter((run) => filter?.parent === undefined || run.parentRunId === filter.parent)
     .sort((a, b) => b.createdAt - a.createdAt || (a.runId < b.runId ? -1 : 1))
   const offset = filter?.offset ?? 0
   return filter?.limit === undefined ? selected.slice(offset) : selected.slice(offset, offset + filter.limit)

@@ -265,7 +265,8 @@ export const make = (): Effect.Effect<Store, JournalStoreError, SqlClient.SqlCli
             ? []
             : [
                 sql`((s.payload::jsonb -> 'conversation' ->> 'id') = ${filter.conversation} OR r.run_id = ${filter.conversation})`
-              ])
+              ]),
+          ...(filter?.parent === undefined ? [] : [sql`(s.payload::jsonb ->> 'parent') = ${filter.parent}`])
         ]),
         `ORDER BY r.created_at DESC, r.run_id COLLATE "C" ASC ${page(filter)}`
       ).pipe(mapErrors("list")) as Effect.Effect<ReadonlyArray<JournalStore.Summary>, JournalStoreError>

@@ -23,6 +23,8 @@ import {
 export interface Deps {
   readonly journal: Option.Option<JournalStore.Service>
   readonly findWorkflow: (name: string) => Effect.Effect<Workflow.Any, WorkflowNotFound>
+  /** A served workflow, or a child workflow one of them declares (its graph is drawn for a child run). */
+  readonly findDrawable: (name: string) => Effect.Effect<Workflow.Any, WorkflowNotFound>
   /** Fails with `RunNotFound` when the server knows no run with this id. */
   readonly exists: (runId: string) => Effect.Effect<void, RunNotFound | StoreUnavailable>
   /** Resumes the run (from its journal) in the server's registry, as a live run. */
@@ -73,7 +75,7 @@ const describeGraph = (workflow: Workflow.Any): WorkflowGraph => {
 export const make = (deps: Deps) => {
   const graphs = new Map<string, WorkflowGraph>()
   const graph = (name: string) =>
-    Effect.map(deps.findWorkflow(name), (workflow) => {
+    Effect.map(deps.findDrawable(name), (workflow) => {
       let described = graphs.get(name)
       if (described === undefined) {
         described = describeGraph(workflow)

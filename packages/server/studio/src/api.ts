@@ -70,9 +70,15 @@ export interface StreamedEvent {
 export const followEvents = async (
   runId: string,
   onEvent: (event: StreamedEvent) => void,
-  signal: AbortSignal
+  signal: AbortSignal,
+  /**
+   * Whether to open the stream again after it ended: a child workflow's run is served from the store (its stream
+   * ends with what it has published so far) while it is live in its parent's step.
+   */
+  again: () => boolean = () => false
 ): Promise<void> => {
   let last: number | undefined
+  let lastRead = false
   while (!signal.aborted) {
     try {
       const response = await fetch(`/runs/${encodeURIComponent(runId)}/events`, {
@@ -85,7 +91,7 @@ export const followEvents = async (
       let buffer = ""
       for (;;) {
         const { done, value } = await reader.read()
-        if (done) return
+        if (done) break
         buffer += value
         let end = buffer.indexOf("\n\n")
         while (end >= 0) {
@@ -104,6 +110,13 @@ export const followEvents = async (
           last = id
           onEvent({ offset: id, tag, data: JSON.parse(data) })
         }
+      }
+      // Once it need not be read again, it is read one last time: the run may have ended since the last read.
+      if (!again()) {
+        if (last === undefined || lastRead) return
+        lastRead = true
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, 700))
       }
     } catch {
       if (signal.aborted) return

@@ -3,9 +3,9 @@
  * forks. Talks to the server's HTTP API only, with the token the page asks for once.
  */
 import { render } from "preact"
-import { useEffect, useMemo, useState } from "preact/hooks"
+import { useEffect, useMemo, useRef, useState } from "preact/hooks"
 import { ApiError, api, followEvents, setToken, type StreamedEvent, whenUnauthorized } from "./api.js"
-import { type GraphJson, GraphView } from "./GraphView.js"
+import { type ChildRunMark, type GraphJson, GraphView } from "./GraphView.js"
 import * as J from "./journal.js"
 import { SchemaForm } from "./SchemaForm.js"
 
@@ -42,6 +42,26 @@ const usePoll = (f: () => Promise<void> | void, ms: number, deps: ReadonlyArray<
     }
   }, deps)
 }
+
+/** The page of a run: its id percent-encoded, so a child run's id (`<parent>/<step>@<eventId>/c<n>`) is one part. */
+const runHref = (runId: string): string => `#/runs/${encodeURIComponent(runId)}`
+const runPath = (runId: string, rest = ""): string => `/runs/${encodeURIComponent(runId)}${rest}`
+
+/** A child run as `GET /runs/{id}/children` lists it. */
+interface ChildRun {
+  readonly runId: string
+  readonly workflow: string
+  readonly status: string
+  readonly step: string
+  readonly eventId: string
+  readonly index: number
+  readonly result?: unknown
+  readonly error?: { readonly _tag: string; readonly message: string }
+  readonly pending: ReadonlyArray<unknown>
+}
+
+/** How a child is named in its parent's view: the invocation that started it and its number there. */
+const childLabel = (child: ChildRun): string => `${child.step}@${child.eventId}/c${child.index}`
 
 const time = (ms: number | undefined) => (ms === undefined ? "" : new Date(ms).toLocaleTimeString())
 const json = (value: unknown) => JSON.stringify(value, null, 2)
@@ -108,7 +128,7 @@ const WorkflowCard = (props: { readonly name: string }) => {
   if (graph === undefined) return <section class="card">{props.name}…</section>
   const start = async (input: unknown) => {
     const run = await api("POST", `/workflows/${encodeURIComponent(props.name)}/runs`, input ?? {})
-    location.hash = `#/runs/${run.runId}`
+    location.hash = runHref(run.runId)
   }
   return (
     <section class="card" data-testid="workflow" data-workflow={props.name}>
@@ -239,7 +259,11 @@ const Runs = () => {
           {runs.slice(0, pageSize).map((run) => (
             <tr key={run.runId} data-testid="run-row" data-run={run.runId} data-status={run.status}>
               <td>
-                <a href={`#/runs/${run.runId}`}>{run.runId.slice(0, 8)}</a>
+                {run.parentRunId === undefined ? null : <span title={`a child run of ${run.parentRunId}`}>↳ </span>}
+                <a href={runHref(run.runId)}>
+                  {run.runId.slice(0, 8)}
+                  {run.parentRunId === undefined ? "" : ` … ${run.runId.slice(run.parentRunId.length + 1)}`}
+                </a>
               </td>
               <td>{run.workflow}</td>
               <td>
@@ -265,7 +289,7 @@ const Runs = () => {
 const Prompt = (props: {
   readonly runId: string
   readonly graph: any
-  readonly pending: { readonly requestId: string; readonly prompt: any }
+  readonly pending: { readonly requestId: string; readonly prompt: any; readonly runId?: string }
   readonly awaited: string | undefined
 }) => {
   const tag = props.awaited ?? "HumanResponse"
@@ -280,6 +304,13 @@ const Prompt = (props: {
     <div class="prompt" data-testid="prompt" data-request={props.pending.requestId}>
       <p>
         <strong>{props.pending.prompt?.prompt ?? "waiting for input"}</strong> <span class="muted">({tag})</span>
+        {props.pending.runId === undefined ? null : (
+          <span class="muted" data-testid="prompt-child">
+            {" "}
+            asked by the child run{" "}
+            <a href={runHref(props.pending.runId)}>{props.pending.runId.slice(props.runId.length + 1)}</a>
+          </span>
+        )}
       </p>
       <SchemaForm
         schema={schema}
@@ -315,15 +346,61 @@ const SendEvent = (props: { readonly runId: string; readonly graph: any }) => {
   )
 }
 
-const Waterfall = (props: { readonly entries: ReadonlyArray<J.Stored> }) => {
+/** Links to the child runs an invocation started, shown at its row. */
+const ChildChips = (props: { readonly children: ReadonlyArray<ChildRun> }) =>
+  props.children.length === 0 ? null : (
+    <span class="children-of">
+      {props.children.map((child) => (
+        <a
+          key={child.runId}
+          class="child-chip"
+          data-testid="child-chip"
+          data-run={child.runId}
+          data-status={child.status}
+          href={runHref(child.runId)}
+          title={`child run ${child.runId}`}
+        >
+          ↳ {child.workflow} c{child.index} <span class={`status ${child.status}`}>{child.status}</span>
+        </a>
+      ))}
+    </span>
+  )
+
+const startedBy = (children: ReadonlyArray<ChildRun>, step: string, eventId: string) =>
+  children.filter((c) => c.step === step && c.eventId === eventId)
+
+const Waterfall = (props: {
+  readonly entries: ReadonlyArray<J.Stored>
+  readonly children: ReadonlyArray<ChildRun>
+}) => {
   const rows = J.invocations(props.entries)
+  // An invocation still running (e.g. waiting on its child) has no entry yet: its children show it.
+  for (const child of props.children) {
+    if (!rows.some((r) => r.step === child.step && r.eventId === child.eventId)) {
+      rows.push({
+        step: child.step,
+        eventId: child.eventId,
+        queuedAt: undefined,
+        startedAt: undefined,
+        endedAt: undefined,
+        attempts: [],
+        outcome: "running"
+      })
+    }
+  }
   const start = props.entries[0]?.entry.at ?? 0
   const end = Math.max(start + 1, ...props.entries.map((s) => s.entry.at ?? start))
   const pct = (t: number | undefined) => `${(((t ?? end) - start) / (end - start)) * 100}%`
   return (
     <div class="waterfall" data-testid="waterfall">
       {rows.map((row) => (
-        <div class={`wf-row ${row.outcome}`} key={`${row.step}@${row.eventId}`} title={row.error ?? ""}>
+        <div
+          class={`wf-row ${row.outcome}`}
+          key={`${row.step}@${row.eventId}`}
+          title={row.error ?? ""}
+          data-testid="wf-row"
+          data-invocation={`${row.step}@${row.eventId}`}
+        >
           <span class="wf-label">
             {row.step} <span class="muted">{row.eventId}</span>
           </span>
@@ -359,6 +436,7 @@ const Waterfall = (props: { readonly entries: ReadonlyArray<J.Stored> }) => {
                 : `${row.startedAt - row.queuedAt} ms queued, ${row.endedAt - row.startedAt} ms running`}
             {row.attempts.length > 0 ? ` (${row.attempts.length + 1} attempts)` : ""}
           </span>
+          <ChildChips children={startedBy(props.children, row.step, row.eventId)} />
         </div>
       ))}
     </div>
@@ -381,7 +459,7 @@ const Fork = (props: { readonly runId: string; readonly selected: J.Stored }) =>
         offset: props.selected.offset,
         ...(edited === undefined ? {} : { event: edited })
       })
-      location.hash = `#/runs/${run.runId}`
+      location.hash = runHref(run.runId)
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e))
     }
@@ -406,6 +484,104 @@ const Fork = (props: { readonly runId: string; readonly selected: J.Stored }) =>
   )
 }
 
+/**
+ * The way up from a child run: its ancestors, root first, each linked to its own view (the nearest one is the
+ * "parent" link).
+ */
+const Ancestors = (props: { readonly parentRunId: string }) => {
+  const [chain, setChain] = useState<ReadonlyArray<{ readonly runId: string; readonly workflow: string }>>([])
+  useEffect(() => {
+    let stopped = false
+    const load = async () => {
+      const found: Array<{ runId: string; workflow: string }> = []
+      let next: string | undefined = props.parentRunId
+      while (next !== undefined && found.length < 32) {
+        const info: any = await api("GET", runPath(next))
+        found.unshift({ runId: info.runId, workflow: info.workflow })
+        next = info.parentRunId
+      }
+      if (!stopped) setChain(found)
+    }
+    load().catch(() => {})
+    return () => {
+      stopped = true
+    }
+  }, [props.parentRunId])
+  return (
+    <p class="breadcrumb" data-testid="breadcrumb">
+      {chain.map((run, i) => (
+        <span key={run.runId}>
+          <a
+            href={runHref(run.runId)}
+            data-testid={run.runId === props.parentRunId ? "parent-link" : "ancestor-link"}
+            data-run={run.runId}
+          >
+            {run.workflow} {i === 0 ? run.runId.slice(0, 8) : run.runId.slice(chain[i - 1].runId.length + 1)}
+          </a>
+          {" › "}
+        </span>
+      ))}
+      <span class="muted">this child run</span>
+    </p>
+  )
+}
+
+/** The child runs this run started, with the invocation that started each, its status and outcome. */
+const Children = (props: { readonly children: ReadonlyArray<ChildRun> }) => (
+  <section class="card">
+    <h3>Children</h3>
+    {props.children.length === 0 ? (
+      <p class="muted" data-testid="no-children">
+        This run has started no child workflow.
+      </p>
+    ) : (
+      <table class="children" data-testid="children">
+        <thead>
+          <tr>
+            <th>child run</th>
+            <th>workflow</th>
+            <th>started by</th>
+            <th>status</th>
+            <th>outcome</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.children.map((child) => (
+            <tr key={child.runId} data-testid="child-row" data-run={child.runId} data-status={child.status}>
+              <td>
+                <a href={runHref(child.runId)} data-testid="child-link">
+                  c{child.index}
+                </a>
+              </td>
+              <td>{child.workflow}</td>
+              <td>
+                <code>{`${child.step}@${child.eventId}`}</code>
+              </td>
+              <td>
+                <span class={`status ${child.status}`}>{child.status}</span>
+                {child.pending.length === 0 ? null : (
+                  <span class="muted"> ({child.pending.length} prompt(s) open)</span>
+                )}
+              </td>
+              <td>
+                {child.error !== undefined ? (
+                  <span class="error">
+                    {child.error._tag}: {child.error.message}
+                  </span>
+                ) : child.result !== undefined ? (
+                  <code>{JSON.stringify(child.result)}</code>
+                ) : (
+                  ""
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    )}
+  </section>
+)
+
 const RunView = (props: { readonly runId: string }) => {
   const { runId } = props
   const [info, setInfo] = useState<any>(undefined)
@@ -414,8 +590,11 @@ const RunView = (props: { readonly runId: string }) => {
   const [entries, setEntries] = useState<ReadonlyArray<J.Stored>>([])
   const [journalError, setJournalError] = useState<string | undefined>(undefined)
   const [selected, setSelected] = useState<number | undefined>(undefined)
+  const [children, setChildren] = useState<ReadonlyArray<ChildRun>>([])
   const graph = useGraph(info?.workflow)
   const live = info === undefined || info.status === "running" || info.status === "waiting"
+  const following = useRef(true)
+  following.current = info === undefined || (live && info.parentRunId !== undefined)
 
   useEffect(() => {
     setEvents([])
@@ -423,13 +602,24 @@ const RunView = (props: { readonly runId: string }) => {
     setJournalError(undefined)
     setSelected(undefined)
     const controller = new AbortController()
-    void followEvents(runId, (event) => setEvents((all) => [...all, event]), controller.signal)
+    void followEvents(
+      runId,
+      (event) => setEvents((all) => (all.some((e) => e.offset === event.offset) ? all : [...all, event])),
+      controller.signal,
+      // A child run's stream is its stored log while it is live in its parent: read again until it ends.
+      () => following.current
+    )
     return () => controller.abort()
   }, [runId])
   usePoll(
     async () => {
       try {
-        setInfo(await api("GET", `/runs/${encodeURIComponent(runId)}`))
+        const [run, started] = await Promise.all([
+          api("GET", runPath(runId)),
+          api<ReadonlyArray<ChildRun>>("GET", runPath(runId, "/children"))
+        ])
+        setInfo(run)
+        setChildren(started)
         setError(undefined)
       } catch (e) {
         setError(e instanceof Error ? e.message : String(e))
@@ -465,9 +655,17 @@ const RunView = (props: { readonly runId: string }) => {
   const started = entries[0]?.entry
   const failures = entries.filter((s) => s.entry._tag === "InvocationFailed" || s.entry._tag === "AttemptFailed")
   const selectedEntry = entries.find((s) => s.offset === selected)
+  const marks: ReadonlyArray<ChildRunMark> = children.map((child) => ({
+    runId: child.runId,
+    step: `step:${child.step}`,
+    workflow: child.workflow,
+    status: child.status,
+    label: childLabel(child)
+  }))
   return (
     <main data-testid="run" data-run={runId} data-status={info.status}>
       <section class="card">
+        {info.parentRunId === undefined ? null : <Ancestors parentRunId={info.parentRunId} />}
         <h2>
           {info.workflow} <code>{runId}</code>{" "}
           <span class={`status ${info.status}`} data-testid="run-status">
@@ -480,12 +678,12 @@ const RunView = (props: { readonly runId: string }) => {
           {started?.signature === undefined ? "" : `, signature ${started.signature.slice(0, 12)}`}
           {started?.forkedFrom === undefined ? null : (
             <span data-testid="forked-from">
-              , fork of <a href={`#/runs/${started.forkedFrom.runId}`}>{started.forkedFrom.runId.slice(0, 8)}</a> at
-              entry {started.forkedFrom.offset}
+              , fork of <a href={runHref(started.forkedFrom.runId)}>{started.forkedFrom.runId.slice(0, 8)}</a> at entry{" "}
+              {started.forkedFrom.offset}
             </span>
           )}
         </p>
-        {live ? (
+        {live && info.parentRunId === undefined ? (
           <button
             type="button"
             data-testid="cancel"
@@ -493,6 +691,8 @@ const RunView = (props: { readonly runId: string }) => {
           >
             Cancel run
           </button>
+        ) : live ? (
+          <p class="muted">A child run ends with its parent: cancel the parent to cancel it.</p>
         ) : null}
         {info.result === undefined ? null : <pre data-testid="run-result">{json(info.result)}</pre>}
         {info.error === undefined ? null : (
@@ -512,7 +712,7 @@ const RunView = (props: { readonly runId: string }) => {
               awaited={awaited(pending.requestId)}
             />
           ))}
-          {live ? (
+          {live && info.parentRunId === undefined ? (
             <details>
               <summary>Send an event</summary>
               <SendEvent runId={runId} graph={graph} />
@@ -521,7 +721,7 @@ const RunView = (props: { readonly runId: string }) => {
           <div class="columns">
             <div class="graph-box">
               <h3>Path taken</h3>
-              <GraphView graph={graph.graph} counts={counts} testid="run-graph" />
+              <GraphView graph={graph.graph} counts={counts} testid="run-graph" childRuns={marks} />
             </div>
             <div>
               <h3>Published events</h3>
@@ -537,6 +737,7 @@ const RunView = (props: { readonly runId: string }) => {
           </div>
         </section>
       )}
+      {children.length === 0 && graph?.graph?.children === undefined ? null : <Children children={children} />}
       <section class="card">
         <h3>Journal</h3>
         {journalError !== undefined ? (
@@ -563,11 +764,14 @@ const RunView = (props: { readonly runId: string }) => {
                       <span class="offset">{s.offset}</span> <span class="muted">{time(s.entry.at)}</span>{" "}
                       {J.describeEntry(s.entry)}
                     </button>
+                    {s.entry._tag === "InvocationCompleted" || s.entry._tag === "InvocationFailed" ? (
+                      <ChildChips children={startedBy(children, s.entry.step, s.entry.eventId)} />
+                    ) : null}
                   </li>
                 ))}
               </ol>
               <h3>Waterfall</h3>
-              <Waterfall entries={entries} />
+              <Waterfall entries={entries} children={children} />
             </div>
             <div>
               {selectedEntry === undefined ? (
@@ -630,7 +834,14 @@ const App = () => {
           </a>
         </nav>
       </header>
-      {run !== null ? <RunView runId={decodeURIComponent(run[1])} /> : view === "runs" ? <Runs /> : <Workflows />}
+      {run !== null ? (
+        // One view per run (keyed by its id): going to a child, a parent or a fork starts from a clean state.
+        <RunView key={run[1]} runId={decodeURIComponent(run[1])} />
+      ) : view === "runs" ? (
+        <Runs />
+      ) : (
+        <Workflows />
+      )}
     </>
   )
 }

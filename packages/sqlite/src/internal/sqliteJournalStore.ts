@@ -289,7 +289,8 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
             ? []
             : [
                 sql`(json_extract(s.payload, '$.conversation.id') = ${filter.conversation} OR r.run_id = ${filter.conversation})`
-              ])
+              ]),
+          ...(filter?.parent === undefined ? [] : [sql`json_extract(s.payload, '$.parent') = ${filter.parent}`])
         ]),
         `ORDER BY r.created_at DESC, r.run_id ASC LIMIT ${Math.trunc(filter?.limit ?? -1)} OFFSET ${Math.trunc(
           filter?.offset ?? 0

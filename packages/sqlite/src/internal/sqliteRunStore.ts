@@ -289,7 +289,8 @@ export const make = (options?: Options): Effect.Effect<RunStore.Service, RunStor
           ? []
           : [
               sql`(run_id = ${filter.conversation} OR json_extract(snapshot, '$.conversation.id') = ${filter.conversation})`
-            ])
+            ]),
+        ...(filter?.parent === undefined ? [] : [sql`json_extract(snapshot, '$.parent') = ${filter.parent}`])
       ])
       return sql`SELECT run_id, workflow, status, created_at, updated_at,
           json_extract(snapshot, '$.conversation.id') AS conversation_id,
