@@ -53,7 +53,7 @@ import {
   WorkflowValidationError
 } from "../WorkflowError.js"
 import { tagOf } from "./event.js"
-import { collectId, waiterKey } from "./ids.js"
+import { waiterKey } from "./ids.js"
 import { register } from "./registry.js"
 import { definitionProblems, validate } from "./graph.js"
 import * as I from "./interpreter.js"
@@ -63,7 +63,6 @@ import { decode as decodeSnapshot, encode as encodeSnapshot, encodeEvent, encode
 import { check as checkJournal } from "./journalCheck.js"
 import { ids as journalIds, signature as signatureOf } from "./journal.js"
 import {
-  collectedEntry,
   type EntryContext,
   type Compacted,
   compactEvery,
@@ -233,11 +232,10 @@ export class RunImpl<S = unknown> {
   }
   readonly ended = new Outcome<unknown, unknown>()
   readonly workflowName: string
-  /** Ids under which `ctx.collect` buffered events (for snapshots and for de-duplication after resume). */
-  private collectIdMap: WeakMap<AnyEvent, string> | undefined = undefined
+  /** Ids under which `ctx.collect` buffered events (kept by the interpreter; for snapshots and resume). */
   get collectIds(): WeakMap<AnyEvent, string> {
-    if (this.collectIdMap === undefined) this.collectIdMap = new WeakMap()
-    return this.collectIdMap
+    if (this.state.collectIds === undefined) this.state.collectIds = new WeakMap()
+    return this.state.collectIds
   }
   /** Encoded published events, cached between snapshots (the log only grows). */
   readonly encodedPublished: Array<unknown> = []
@@ -381,21 +379,6 @@ export class RunImpl<S = unknown> {
     }
     records.length = 0
     if (failure !== undefined && this.state.status === "running") this.apply({ _tag: "Abort", error: failure })
-  }
-
-  /** Journals one `ctx.collect` call (appended with the next batch). */
-  journalCollect(
-    invocation: I.Invocation,
-    call: number,
-    bufferedAs: string,
-    event: AnyEvent,
-    pushed: boolean,
-    expected: ReadonlyArray<string>,
-    count: number | undefined
-  ): void {
-    this.journal?.buffer.push(
-      collectedEntry(this.plan, invocation, call, bufferedAs, event, pushed, expected, count, this.journal.context.now)
-    )
   }
 
   /**
@@ -1317,31 +1300,14 @@ export class StepCtx implements StepContext<any> {
 
   collect(event: AnyEvent, expected: any, n?: number): Effect.Effect<Option.Option<any>> {
     return Effect.sync(() => {
-      const run = this.impl
       const inv = this.invocation
-      const call = inv.collects++
-      // A re-execution after resume gets what this call returned the first time.
-      const recorded = inv.collectResults?.get(call)
-      if (recorded !== undefined) return Option.some(recorded)
-      const id = event === inv.event ? inv.eventId : collectId(inv.eventId, call)
-      let push = true
-      if (inv.replay !== undefined) {
-        const buffer = run.state.collected.get(this.stepName)
-        if (buffer?.some((e) => run.collectIds.get(e) === id)) push = false
-      }
-      if (push) run.collectIds.set(event, id)
-      const tags = typeof n === "number" ? [tagOf(expected)] : (expected as ReadonlyArray<EventType>).map(tagOf)
-      if (run.journaled) {
-        run.journalCollect(inv, call, id, event, push, tags, typeof n === "number" ? n : undefined)
-      }
-      const result =
-        typeof n === "number"
-          ? I.collectCount(run.state, this.stepName, event, tags[0], n, push)
-          : I.collect(run.state, this.stepName, event, tags, push)
-      if (result === undefined) return Option.none()
-      if (inv.collectResults === undefined) inv.collectResults = new Map()
-      inv.collectResults.set(call, result)
-      return Option.some(result)
+      const call = inv.collects
+      const count = typeof n === "number" ? n : undefined
+      const tags = count !== undefined ? [tagOf(expected)] : (expected as ReadonlyArray<EventType>).map(tagOf)
+      // An input like any other: the interpreter buffers the event, journals the call and keeps its result.
+      this.impl.apply({ _tag: "Collect", invocation: inv, event, expected: tags, count })
+      const result = inv.collectResults?.get(call)
+      return result === undefined ? Option.none() : Option.some(result)
     })
   }
 
