@@ -261,6 +261,40 @@ const runSuspendedFollowed = (runs: number, onAllWaiting: () => void) =>
     })
   )
 
+/**
+ * S5f: S5e's callers follow their runs with `handle.follow(f)` (a callback per published event, on the caller's
+ * fiber) instead of a `Stream` consumer of `handle.events()`: one forked fiber per run, suspended on the run's log.
+ */
+const runSuspendedFollowedCallback = (runs: number, onAllWaiting: () => void) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const allWaiting = yield* Deferred.make<void>()
+      let waiting = 0
+      const handles: Array<RunHandle<typeof approval>> = []
+      const followers: Array<Fiber.RuntimeFiber<void>> = []
+      for (let i = 0; i < runs; i++) {
+        const handle = yield* Workflow.start(approval, i)
+        handles.push(handle)
+        followers.push(
+          yield* Effect.fork(
+            handle.follow((event) =>
+              event._tag === "InputRequired" && ++waiting === runs
+                ? Deferred.succeed(allWaiting, undefined)
+                : Effect.void
+            )
+          )
+        )
+      }
+      yield* Deferred.await(allWaiting)
+      onAllWaiting()
+      for (const handle of handles) yield* handle.send(HumanResponse.make({ response: "ok" }))
+      const results: Array<string> = []
+      for (const handle of handles) results.push(yield* handle.result)
+      yield* Fiber.joinAll(followers)
+      return results
+    })
+  )
+
 // -----------------------------------------------------------------------------
 // S6 durable: the S1 chain with `durable: true`, checkpointed to a SQLite file
 // -----------------------------------------------------------------------------
@@ -312,6 +346,8 @@ export const eventflow: Implementation = {
   concurrent: (runs) => Effect.runPromise(runConcurrent(runs)),
   suspended: (runs, onAllWaiting) => Effect.runPromise(runSuspended(runs, onAllWaiting)),
   suspendedFollowed: (runs, onAllWaiting) => Effect.runPromise(runSuspendedFollowed(runs, onAllWaiting)),
+  suspendedFollowedCallback: (runs, onAllWaiting) =>
+    Effect.runPromise(runSuspendedFollowedCallback(runs, onAllWaiting)),
   durableChain: (runs, filename, { trace }) => Effect.runPromise(runDurableChain(runs, filename, trace)),
   durableLoop: (hops, filename) => Effect.runPromise(runDurableLoops(hops, filename))
 }

@@ -29,6 +29,13 @@ export class RunHandleImpl implements RunHandle<any> {
     return this.run.log.stream(options)
   }
 
+  follow<E, R>(
+    f: (event: PublishedEvent, offset: number) => Effect.Effect<unknown, E, R>,
+    options?: { readonly internal?: boolean | undefined; readonly from?: number | undefined }
+  ): Effect.Effect<void, E, R> {
+    return this.run.log.follow(f, options)
+  }
+
   send(event: unknown, options?: { readonly step?: string | undefined }): Effect.Effect<void, SendError> {
     return this.run.send(event, options)
   }
