@@ -9,7 +9,7 @@
  */
 import type { Duration } from "effect/Duration"
 import type { AnyEvent } from "../Event.js"
-import { childId, collectId, externalId, startEventId, writeId } from "./ids.js"
+import { childId, collectId, externalId, isExternalId, startEventId, writeId } from "./ids.js"
 import {
   EventNotAcceptedError,
   PromptNotOpenError,
@@ -575,7 +575,7 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
         if (
           state.replayAnswers !== undefined
             ? state.replayAnswers.get(id) === waiter.key
-            : !(fresh && id.startsWith("x/")) && event._tag === waiter.tag && matches(waiter, event)
+            : !(fresh && isExternalId(id)) && event._tag === waiter.tag && matches(waiter, event)
         ) {
           state.unclaimed.splice(i, 1)
           recordAnswer(inv, waiter.index, event)
