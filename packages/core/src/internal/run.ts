@@ -77,6 +77,7 @@ import { admit } from "./concurrency.js"
 import * as child from "./child.js"
 import { resolveContinue } from "./conversation.js"
 import { RunHandleImpl } from "./handle.js"
+import { make as makeStateRef } from "./stateRef.js"
 import { shouldYield, yieldToEventLoop } from "./yield.js"
 import { observe, type RunTelemetry } from "./telemetry.js"
 
@@ -1401,7 +1402,7 @@ const makeRun = (
 ): Effect.Effect<RunImpl> =>
   Effect.gen(function* () {
     const plan = planOf(self)
-    const stateRef = yield* SynchronizedRef.make(value)
+    const stateRef = makeStateRef(value)
     const caller = yield* Effect.runtime<never>()
     // Steps run interruptibly (timeouts, cancel), even when the run was started from an uninterruptible region.
     const runtime = Runtime.make({
