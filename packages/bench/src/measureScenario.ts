@@ -74,7 +74,8 @@ const once = async (impl: Implementation, id: ScenarioId, size: number, nextFile
     }
     case "S5":
     case "S5e":
-    case "S5f": {
+    case "S5f":
+    case "S5m": {
       fullGc()
       const baseline = heapUsed()
       let waitingAt = Number.NaN
@@ -82,7 +83,13 @@ const once = async (impl: Implementation, id: ScenarioId, size: number, nextFile
       let heapWaiting = Number.NaN
       const start = now()
       const measured =
-        id === "S5" ? impl.suspended : id === "S5e" ? impl.suspendedFollowed : impl.suspendedFollowedCallback
+        id === "S5"
+          ? impl.suspended
+          : id === "S5e"
+            ? impl.suspendedFollowed
+            : id === "S5f"
+              ? impl.suspendedFollowedCallback
+              : impl.suspendedFollowedShared
       if (measured === undefined) throw new Error(`${impl.name} has no follow callback API`)
       const results = await measured(size, () => {
         waitingAt = now()

@@ -57,6 +57,13 @@ export interface Implementation {
    * S5f: S5e with each run followed through a callback instead of a stream consumer (Eventflow: a fiber per run in
    * `handle.follow(f)`). `undefined` for an implementation without such an API.
    */
+  /**
+   * S5m: S5e with all runs followed by one multiplexer (Eventflow: one `Follower`, one fiber for all runs).
+   * `undefined` for an implementation without one.
+   */
+  readonly suspendedFollowedShared?:
+    | ((runs: number, onAllWaiting: () => void) => Promise<ReadonlyArray<string>>)
+    | undefined
   readonly suspendedFollowedCallback?:
     | ((runs: number, onAllWaiting: () => void) => Promise<ReadonlyArray<string>>)
     | undefined
@@ -89,7 +96,21 @@ export interface Implementation {
 }
 
 /** The scenario ids, in table order. */
-export const scenarioIds = ["S1", "S1t", "S2", "S3", "S3s", "S4", "S5", "S5e", "S5f", "S6", "S6nt", "S6L"] as const
+export const scenarioIds = [
+  "S1",
+  "S1t",
+  "S2",
+  "S3",
+  "S3s",
+  "S4",
+  "S5",
+  "S5e",
+  "S5f",
+  "S5m",
+  "S6",
+  "S6nt",
+  "S6L"
+] as const
 
 export type ScenarioId = (typeof scenarioIds)[number]
 
@@ -104,6 +125,7 @@ export interface Sizes {
   readonly S5: number
   readonly S5e: number
   readonly S5f: number
+  readonly S5m: number
   readonly S6: number
   readonly S6nt: number
   /** The long loop's hops (its short loop has {@link durableLoopShort}). */
@@ -121,6 +143,7 @@ export const fullSizes: Sizes = {
   S5: 10_000,
   S5e: 10_000,
   S5f: 10_000,
+  S5m: 10_000,
   S6: 1_000,
   S6nt: 1_000,
   S6L: 10_000
@@ -136,6 +159,7 @@ export const quickSizes: Sizes = {
   S5: 1_000,
   S5e: 1_000,
   S5f: 1_000,
+  S5m: 1_000,
   S6: 100,
   S6nt: 100,
   S6L: 1_000
@@ -151,6 +175,7 @@ export const warmupSizes: Sizes = {
   S5: 1_000,
   S5e: 1_000,
   S5f: 1_000,
+  S5m: 1_000,
   S6: 100,
   S6nt: 100,
   S6L: 100
@@ -328,6 +353,20 @@ export const scenarios: ReadonlyArray<ScenarioSpec> = [
     notApplicable: {
       "workflow-core": "n/a (eventflow's follow)",
       "raw-effect": "n/a (eventflow's follow)"
+    },
+    metrics: [
+      { key: "kbPerRun", label: "heap KB per waiting run", kind: "cost" },
+      { key: "waitingMs", label: "ms until all waiting", kind: "cost" },
+      { key: "finishMs", label: "ms until all finish", kind: "cost" }
+    ]
+  },
+  {
+    id: "S5m",
+    group: "S5",
+    title: "S5m waiting runs, all followed by one `Follower` (eventflow only)",
+    notApplicable: {
+      "workflow-core": "n/a (eventflow's Follower)",
+      "raw-effect": "n/a (eventflow's Follower)"
     },
     metrics: [
       { key: "kbPerRun", label: "heap KB per waiting run", kind: "cost" },

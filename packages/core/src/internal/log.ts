@@ -36,6 +36,11 @@ export class Log {
     for (const listener of listeners) listener()
   }
 
+  /** Calls `listener` once, at the next append or when the log closes (the caller checks `closed` first). */
+  onNext(listener: () => void): void {
+    this.listeners.push(listener)
+  }
+
   /** Suspends until there are entries past `offset` or the log is closed. */
   private awaitPast(offset: number): Effect.Effect<void> {
     return Effect.async<void>((resume) => {
@@ -66,6 +71,9 @@ export class Log {
     const withInternal = options?.internal === true
     const start = options?.from ?? 0
     return Effect.suspend(() => {
+      if (!Number.isInteger(start) || start < 0) {
+        return Effect.dieMessage(`handle.follow: "from" must be an integer offset >= 0, got ${String(start)}.`)
+      }
       let offset = start
       const loop: Effect.Effect<void, E, R> = Effect.suspend(() => {
         const entries = this.entries
