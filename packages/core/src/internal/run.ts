@@ -651,13 +651,12 @@ export class RunImpl<S = unknown> {
       if (this.state.status === "running" && !this.detached) this.launch(runs, false)
     })
     // With a gate (a queued run's slot), what the input started starts once the gate opens, on the run's own fiber.
-    const launch =
-      gate === undefined ? now : Effect.sync(() => void this.track(this.runFork(Effect.zipRight(gate, now))))
+    const launch = gate === undefined ? now : Effect.sync(() => void this.spawn(Effect.zipRight(gate, now)))
     return Effect.matchEffect(this.save, {
       onSuccess: () => launch,
       onFailure: (error) =>
         Effect.zipRight(
-          Effect.sync(() => this.track(this.runFork(Effect.zipRight(this.checkpoint, launch)))),
+          Effect.sync(() => this.spawn(Effect.zipRight(this.checkpoint, launch))),
           Effect.fail(error)
         )
     })
@@ -855,7 +854,17 @@ export class RunImpl<S = unknown> {
   }
 
   fork(invocation: I.Invocation): void {
-    this.track(this.runFork(this.work(invocation)))
+    this.spawn(this.work(invocation))
+  }
+
+  /**
+   * Forks one of the run's own fibers (a step's worker, a timer, what a saved input starts): the one place they are
+   * born. They are tracked in `fibers`, interrupted when the run ends, is cancelled or detached, and leave the set
+   * when done. (Forked with `runFork` and untracked, on purpose: the final checkpoint, the compaction writer and
+   * the interrupter of the others, which must outlive `interruptAll(fibers)`.)
+   */
+  spawn(effect: Effect.Effect<unknown, unknown, any>): void {
+    this.track(this.runFork(effect))
   }
 
   track(fiber: Fiber.RuntimeFiber<any, any>): void {
@@ -1438,12 +1447,10 @@ const startTimer = (self: Workflow.Any, run: RunImpl, options: RunOptions | unde
   Effect.sync(() => {
     const timeout = options?.timeout !== undefined ? Duration.decode(options.timeout) : self.timeout
     if (timeout === undefined) return
-    run.track(
-      run.runFork(
-        Effect.zipRight(
-          Effect.sleep(timeout),
-          Effect.sync(() => run.apply({ _tag: "Timeout", timeout }))
-        )
+    run.spawn(
+      Effect.zipRight(
+        Effect.sleep(timeout),
+        Effect.sync(() => run.apply({ _tag: "Timeout", timeout }))
       )
     )
   })
@@ -1542,7 +1549,7 @@ export const startRunWith = <R>(
     let admitted = false
     const end = admit(self, self.concurrency, () => {
       if (inline) admitted = true
-      else run.track(run.runFork(begin))
+      else run.spawn(begin)
     })
     inline = false
     run.ended.listen(end)
