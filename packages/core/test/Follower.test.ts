@@ -80,6 +80,32 @@ describe("Follower", () => {
     })
   )
 
+  it.scoped("follows 1,000 runs started back to back: every run's prompt and StopEvent, then none left", () =>
+    Effect.gen(function* () {
+      let prompts = 0
+      let stops = 0
+      const follower = yield* Follower.make((event) =>
+        Effect.sync(() => {
+          if (event._tag === "InputRequired") prompts++
+          if (event._tag === "StopEvent") stops++
+        })
+      )
+      const handles = []
+      for (let i = 0; i < 1_000; i++) {
+        const handle = yield* Workflow.start(asking, i)
+        handles.push(handle)
+        yield* follower.follow(handle)
+      }
+      yield* yieldUntil(() => prompts === 1_000)
+      for (const handle of handles) yield* handle.send(HumanResponse.make({ response: "ok" }))
+      for (const handle of handles) yield* handle.result
+      for (let i = 0; i < 20_000 && stops < 1_000; i++) yield* Effect.yieldNow()
+      assert.strictEqual(prompts, 1_000)
+      assert.strictEqual(stops, 1_000)
+      assert.strictEqual(yield* follower.following, 0)
+    })
+  )
+
   it.scoped("from an offset, and with internal events", () =>
     Effect.gen(function* () {
       const handle = yield* Workflow.start(asking, 1)
