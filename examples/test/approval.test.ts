@@ -5,6 +5,7 @@ import { afterAll, assert, describe, it } from "@effect/vitest"
 import {
   defineWorkflow,
   Event,
+  Follower,
   HumanResponse,
   InputRequired,
   type Run,
@@ -211,6 +212,34 @@ describe("examples/approval on a RunEngine", () => {
         listed.push(yield* engine.list())
         assert.deepStrictEqual(listed[0], [{ runId: handle.runId, workflow: "content-approval", status: "waiting" }])
       }).pipe(Effect.scoped, Effect.provide(RunEngine.layerLocal))
+    })
+  )
+})
+
+describe("examples/approval followed", () => {
+  it.scoped("the README's follow snippet: handle.follow for one run, one Follower for many", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const log = (line: string) => Effect.sync(() => lines.push(line))
+      const program = Effect.gen(function* () {
+        // One run: a callback per published event, with its offset (resume with `from: offset + 1`).
+        const one = yield* Workflow.start(approval, { topic: "callbacks" })
+        const follower1 = yield* Effect.fork(one.follow((event, offset) => log(`${offset} ${event._tag}`)))
+        // Many runs: one fiber follows them all, one event at a time, in order within each run.
+        const follower = yield* Follower.make((event, { runId }) =>
+          Event.is(InputRequired)(event) ? log(`${runId} asks: ${event.prompt}`) : Effect.void
+        )
+        for (const topic of ["a", "b", "c"]) yield* follower.follow(yield* Workflow.start(approval, { topic }))
+        yield* one.send(HumanResponse.make({ response: "yes" }))
+        yield* Fiber.join(follower1)
+      })
+      yield* program
+      yield* Effect.gen(function* () {
+        for (let i = 0; i < 1_000 && lines.filter((l) => l.includes("asks")).length < 3; i++) yield* Effect.yieldNow()
+      })
+      const visible = lines.filter((l) => /^\d+ /.test(l)).map((l) => l.split(" ")[1])
+      assert.deepStrictEqual(visible, ["Shown", "InputRequired", "StopEvent"])
+      assert.strictEqual(lines.filter((l) => l.endsWith("asks: Approve? Type yes, or feedback:")).length, 3)
     })
   )
 })

@@ -73,14 +73,25 @@ const once = async (impl: Implementation, id: ScenarioId, size: number, nextFile
       return { wallMs: ms, runsPerSec: perSecond(size, ms), peakRssMb: (peakRss - baseline) / 2 ** 20 }
     }
     case "S5":
-    case "S5e": {
+    case "S5e":
+    case "S5f":
+    case "S5m": {
       fullGc()
       const baseline = heapUsed()
       let waitingAt = Number.NaN
       let resumedAt = Number.NaN
       let heapWaiting = Number.NaN
       const start = now()
-      const results = await (id === "S5" ? impl.suspended : impl.suspendedFollowed)(size, () => {
+      const measured =
+        id === "S5"
+          ? impl.suspended
+          : id === "S5e"
+            ? impl.suspendedFollowed
+            : id === "S5f"
+              ? impl.suspendedFollowedCallback
+              : impl.suspendedFollowedShared
+      if (measured === undefined) throw new Error(`${impl.name} has no follow callback API`)
+      const results = await measured(size, () => {
         waitingAt = now()
         fullGc()
         heapWaiting = heapUsed()

@@ -54,6 +54,20 @@ export interface Implementation {
    */
   suspendedFollowed(runs: number, onAllWaiting: () => void): Promise<ReadonlyArray<string>>
   /**
+   * S5f: S5e with each run followed through a callback instead of a stream consumer (Eventflow: a fiber per run in
+   * `handle.follow(f)`). `undefined` for an implementation without such an API.
+   */
+  /**
+   * S5m: S5e with all runs followed by one multiplexer (Eventflow: one `Follower`, one fiber for all runs).
+   * `undefined` for an implementation without one.
+   */
+  readonly suspendedFollowedShared?:
+    | ((runs: number, onAllWaiting: () => void) => Promise<ReadonlyArray<string>>)
+    | undefined
+  readonly suspendedFollowedCallback?:
+    | ((runs: number, onAllWaiting: () => void) => Promise<ReadonlyArray<string>>)
+    | undefined
+  /**
    * S6: S1's chain, `runs` runs one after another, each durable: checkpointed to a SQLite file at `filename`,
    * opened for the call and closed at its end. `trace: false` runs without trace events. Resolves with the result
    * of every run, like {@link chain}. `undefined` for an implementation without durable runs.
@@ -82,7 +96,21 @@ export interface Implementation {
 }
 
 /** The scenario ids, in table order. */
-export const scenarioIds = ["S1", "S1t", "S2", "S3", "S3s", "S4", "S5", "S5e", "S6", "S6nt", "S6L"] as const
+export const scenarioIds = [
+  "S1",
+  "S1t",
+  "S2",
+  "S3",
+  "S3s",
+  "S4",
+  "S5",
+  "S5e",
+  "S5f",
+  "S5m",
+  "S6",
+  "S6nt",
+  "S6L"
+] as const
 
 export type ScenarioId = (typeof scenarioIds)[number]
 
@@ -96,6 +124,8 @@ export interface Sizes {
   readonly S4: number
   readonly S5: number
   readonly S5e: number
+  readonly S5f: number
+  readonly S5m: number
   readonly S6: number
   readonly S6nt: number
   /** The long loop's hops (its short loop has {@link durableLoopShort}). */
@@ -112,6 +142,8 @@ export const fullSizes: Sizes = {
   S4: 10_000,
   S5: 10_000,
   S5e: 10_000,
+  S5f: 10_000,
+  S5m: 10_000,
   S6: 1_000,
   S6nt: 1_000,
   S6L: 10_000
@@ -126,6 +158,8 @@ export const quickSizes: Sizes = {
   S4: 1_000,
   S5: 1_000,
   S5e: 1_000,
+  S5f: 1_000,
+  S5m: 1_000,
   S6: 100,
   S6nt: 100,
   S6L: 1_000
@@ -140,6 +174,8 @@ export const warmupSizes: Sizes = {
   S4: 1_000,
   S5: 1_000,
   S5e: 1_000,
+  S5f: 1_000,
+  S5m: 1_000,
   S6: 100,
   S6nt: 100,
   S6L: 100
@@ -304,6 +340,34 @@ export const scenarios: ReadonlyArray<ScenarioSpec> = [
     id: "S5e",
     group: "S5",
     title: "S5e waiting runs, events followed",
+    metrics: [
+      { key: "kbPerRun", label: "heap KB per waiting run", kind: "cost" },
+      { key: "waitingMs", label: "ms until all waiting", kind: "cost" },
+      { key: "finishMs", label: "ms until all finish", kind: "cost" }
+    ]
+  },
+  {
+    id: "S5f",
+    group: "S5",
+    title: "S5f waiting runs, followed with `handle.follow` (eventflow only)",
+    notApplicable: {
+      "workflow-core": "n/a (eventflow's follow)",
+      "raw-effect": "n/a (eventflow's follow)"
+    },
+    metrics: [
+      { key: "kbPerRun", label: "heap KB per waiting run", kind: "cost" },
+      { key: "waitingMs", label: "ms until all waiting", kind: "cost" },
+      { key: "finishMs", label: "ms until all finish", kind: "cost" }
+    ]
+  },
+  {
+    id: "S5m",
+    group: "S5",
+    title: "S5m waiting runs, all followed by one `Follower` (eventflow only)",
+    notApplicable: {
+      "workflow-core": "n/a (eventflow's Follower)",
+      "raw-effect": "n/a (eventflow's Follower)"
+    },
     metrics: [
       { key: "kbPerRun", label: "heap KB per waiting run", kind: "cost" },
       { key: "waitingMs", label: "ms until all waiting", kind: "cost" },

@@ -121,6 +121,24 @@ export interface RunHandle<W extends Workflow.Any = Workflow.Any, E = HandleErro
    */
   events(options?: { readonly internal?: boolean | undefined }): Stream.Stream<PublishedEvent>
   /**
+   * Follows the run with a callback: calls `f` with each published event and its offset (its position in the
+   * run's published log, trace events included, as in `events` of the `RunEngine` and SSE's ids), in order, from
+   * offset `from` (default 0: everything published so far), then live; succeeds right after the terminal event
+   * (or when the run is detached from this process). The next event is passed only once `f`'s effect completes
+   * (backpressure); a failure of `f` ends the follow with it; interrupting the follow unsubscribes it.
+   * `internal: true` adds trace events.
+   *
+   * Use it where a process follows many runs at once (a server holding thousands of runs that wait for people):
+   * it runs on the calling fiber with one listener on the run's log, where a `Stream` consumer of `events()` costs
+   * ~20 KB per follower in Effect 3. Use `events()` to compose with `Stream` operators.
+   *
+   * @since 0.1.0
+   */
+  follow<E = never, R = never>(
+    f: (event: PublishedEvent, offset: number) => Effect.Effect<unknown, E, R>,
+    options?: { readonly internal?: boolean | undefined; readonly from?: number | undefined }
+  ): Effect.Effect<void, E, R>
+  /**
    * Sends an event into the run from outside (decoded with its schema): to a waiter, to every step that accepts it,
    * or to one named step. Only an event an open `ctx.waitFor` awaits, `HumanResponse` and the workflow's `external`
    * types may enter (`EventNotAcceptedError` otherwise; a send to a named step takes only the latter two). An answer

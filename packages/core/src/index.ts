@@ -31,6 +31,13 @@ export * as Graph from "./Graph.js"
 export * as Run from "./Run.js"
 
 /**
+ * `Follower`: one fiber that follows many runs (a callback per published event, in order per run).
+ *
+ * @since 0.1.0
+ */
+export * as Follower from "./Follower.js"
+
+/**
  * Hooks for telemetry (`RunObserver`, `CaptureContent`); `@eventflow/telemetry` implements them.
  *
  * @since 0.1.0

@@ -16,7 +16,7 @@ import {
   WorkflowStalledError
 } from "@eventflow/core"
 import type { AnyEvent } from "../src/Event.js"
-import { childId, externalId, maxIdLength, startEventId } from "../src/internal/ids.js"
+import { childId, collectId, externalId, maxIdLength, startEventId } from "../src/internal/ids.js"
 import * as I from "../src/internal/interpreter.js"
 import { planOf } from "../src/internal/plan.js"
 
@@ -900,6 +900,93 @@ describe("interpreter", () => {
       const s = { collected: new Map<string, Array<AnyEvent>>() }
       assert.deepStrictEqual(I.collectCount(s, "Join", a1, "A", 0), [])
       assert.strictEqual(s.collected.size, 0)
+    })
+
+    /** The Join invocations of `joining` for A (event 0/StartEvent/0) and B (0/StartEvent/1), journal facts on. */
+    const joined = () => {
+      const { state, root } = start(joining)
+      state.records = []
+      const [onA, onB] = runsOf(complete(state, root, [a1, b1]))
+      state.records.length = 0
+      return { state, onA, onB }
+    }
+
+    it("ctx.collect is an input: the transition buffers the event, keeps the call's result and journals the call", () => {
+      const { state, onA, onB } = joined()
+      assert.deepStrictEqual(
+        I.transition(state, { _tag: "Collect", invocation: onA, event: a1, expected: ["A", "B"], count: undefined }),
+        []
+      )
+      assert.strictEqual(onA.collects, 1)
+      assert.isUndefined(onA.collectResults)
+      assert.deepStrictEqual(state.collected.get("Join"), [a1])
+      assert.strictEqual(state.collectIds?.get(a1), onA.eventId)
+      I.transition(state, { _tag: "Collect", invocation: onB, event: b1, expected: ["A", "B"], count: undefined })
+      assert.deepStrictEqual(onB.collectResults?.get(0), [a1, b1])
+      assert.isFalse(state.collected.has("Join"))
+      assert.deepStrictEqual(
+        state.records!.map((f) =>
+          f._tag === "Collected"
+            ? { eventId: f.invocation.eventId, call: f.call, bufferedAs: f.bufferedAs, pushed: f.pushed }
+            : f._tag
+        ),
+        [
+          { eventId: onA.eventId, call: 0, bufferedAs: onA.eventId, pushed: true },
+          { eventId: onB.eventId, call: 0, bufferedAs: onB.eventId, pushed: true }
+        ]
+      )
+    })
+
+    it("a collected event that is not the invocation's own is buffered under the call's id (ids.collectId)", () => {
+      const { state, onA } = joined()
+      I.transition(state, { _tag: "Collect", invocation: onA, event: a1, expected: ["A", "B"], count: undefined })
+      I.transition(state, { _tag: "Collect", invocation: onA, event: b2, expected: ["A", "B"], count: undefined })
+      assert.strictEqual(state.collectIds?.get(b2), collectId(onA.eventId, 1))
+      assert.deepStrictEqual(onA.collectResults?.get(1), [a1, b2])
+    })
+
+    it("a re-executed call gets its recorded result and buffers nothing again; a journaled call takes its verdict", () => {
+      const { state, onA } = joined()
+      onA.collectResults = new Map([[0, [a2, b2]]])
+      I.transition(state, { _tag: "Collect", invocation: onA, event: a1, expected: ["A", "B"], count: undefined })
+      assert.strictEqual(onA.collects, 1)
+      assert.isFalse(state.collected.has("Join"))
+      assert.deepStrictEqual(state.records, [])
+      // Replaying a journaled call: its index, id and push verdict come from the entry.
+      I.transition(state, {
+        _tag: "Collect",
+        invocation: onA,
+        event: a1,
+        expected: ["A", "B"],
+        count: undefined,
+        journaled: { call: 4, bufferedAs: "given", pushed: false }
+      })
+      assert.strictEqual(onA.collects, 5)
+      assert.isFalse(state.collected.has("Join"))
+      assert.isUndefined(state.collectIds?.get(a1))
+    })
+
+    it("a call re-executed after a resume does not buffer an event the first execution buffered", () => {
+      const { state, onA } = joined()
+      I.transition(state, { _tag: "Collect", invocation: onA, event: a1, expected: ["A", "B"], count: undefined })
+      // The same invocation executed again after a restart (its replay record set, its counters reset).
+      const again = I.invocation(onA.step, onA.eventId, onA.event, { emitted: 0, writes: 0, waits: 0 })
+      state.active.add(again)
+      I.transition(state, { _tag: "Collect", invocation: again, event: a1, expected: ["A", "B"], count: undefined })
+      assert.deepStrictEqual(state.collected.get("Join"), [a1])
+      const last = state.records!.at(-1)
+      assert.strictEqual(last?._tag === "Collected" && last.pushed, false)
+    })
+
+    it("the count form collects n events of one tag through the same input", () => {
+      const { state, onA } = joined()
+      I.transition(state, { _tag: "Collect", invocation: onA, event: a1, expected: ["A"], count: 2 })
+      I.transition(state, { _tag: "Collect", invocation: onA, event: a2, expected: ["A"], count: 2 })
+      assert.deepStrictEqual(onA.collectResults?.get(1), [a1, a2])
+      assert.deepStrictEqual(
+        state.records!.map((f) => (f._tag === "Collected" ? f.count : undefined)),
+        [2, 2]
+      )
     })
   })
 })

@@ -5,6 +5,7 @@
 import {
   defineWorkflow,
   Event,
+  Follower,
   HumanResponse,
   InputRequired,
   type RunHandle,
@@ -261,6 +262,72 @@ const runSuspendedFollowed = (runs: number, onAllWaiting: () => void) =>
     })
   )
 
+/**
+ * S5f: S5e's callers follow their runs with `handle.follow(f)` (a callback per published event, on the caller's
+ * fiber) instead of a `Stream` consumer of `handle.events()`: one forked fiber per run, suspended on the run's log.
+ */
+const runSuspendedFollowedCallback = (runs: number, onAllWaiting: () => void) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const allWaiting = yield* Deferred.make<void>()
+      let waiting = 0
+      const handles: Array<RunHandle<typeof approval>> = []
+      const followers: Array<Fiber.RuntimeFiber<void>> = []
+      for (let i = 0; i < runs; i++) {
+        const handle = yield* Workflow.start(approval, i)
+        handles.push(handle)
+        followers.push(
+          yield* Effect.fork(
+            handle.follow((event) =>
+              event._tag === "InputRequired" && ++waiting === runs
+                ? Deferred.succeed(allWaiting, undefined)
+                : Effect.void
+            )
+          )
+        )
+      }
+      yield* Deferred.await(allWaiting)
+      onAllWaiting()
+      for (const handle of handles) yield* handle.send(HumanResponse.make({ response: "ok" }))
+      const results: Array<string> = []
+      for (const handle of handles) results.push(yield* handle.result)
+      yield* Fiber.joinAll(followers)
+      return results
+    })
+  )
+
+/**
+ * S5m: S5e's runs all followed by one `Follower` (one fiber for every run, a callback per published event): each
+ * run is followed from its start, and counted as waiting when its `InputRequired` is passed.
+ */
+const runSuspendedFollowedShared = (runs: number, onAllWaiting: () => void) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const allWaiting = yield* Deferred.make<void>()
+      let waiting = 0
+      let stopped = 0
+      const follower = yield* Follower.make((event) => {
+        if (event._tag === "InputRequired" && ++waiting === runs) return Deferred.succeed(allWaiting, undefined)
+        if (event._tag === "StopEvent") stopped++
+        return Effect.void
+      })
+      const handles: Array<RunHandle<typeof approval>> = []
+      for (let i = 0; i < runs; i++) {
+        const handle = yield* Workflow.start(approval, i)
+        handles.push(handle)
+        yield* follower.follow(handle)
+      }
+      yield* Deferred.await(allWaiting)
+      onAllWaiting()
+      for (const handle of handles) yield* handle.send(HumanResponse.make({ response: "ok" }))
+      const results: Array<string> = []
+      for (const handle of handles) results.push(yield* handle.result)
+      while ((yield* follower.following) > 0) yield* Effect.yieldNow()
+      if (stopped !== runs) throw new Error(`S5m: the follower saw ${stopped} StopEvents of ${runs} runs`)
+      return results
+    })
+  )
+
 // -----------------------------------------------------------------------------
 // S6 durable: the S1 chain with `durable: true`, checkpointed to a SQLite file
 // -----------------------------------------------------------------------------
@@ -312,6 +379,9 @@ export const eventflow: Implementation = {
   concurrent: (runs) => Effect.runPromise(runConcurrent(runs)),
   suspended: (runs, onAllWaiting) => Effect.runPromise(runSuspended(runs, onAllWaiting)),
   suspendedFollowed: (runs, onAllWaiting) => Effect.runPromise(runSuspendedFollowed(runs, onAllWaiting)),
+  suspendedFollowedShared: (runs, onAllWaiting) => Effect.runPromise(runSuspendedFollowedShared(runs, onAllWaiting)),
+  suspendedFollowedCallback: (runs, onAllWaiting) =>
+    Effect.runPromise(runSuspendedFollowedCallback(runs, onAllWaiting)),
   durableChain: (runs, filename, { trace }) => Effect.runPromise(runDurableChain(runs, filename, trace)),
   durableLoop: (hops, filename) => Effect.runPromise(runDurableLoops(hops, filename))
 }

@@ -4,6 +4,7 @@
  * crash finds its child in the store and resumes it; what the child publishes reaches the parent's stream as
  * `ChildEvent`s; its prompts are answerable through the parent; it ends (cancelled or detached) with the parent.
  */
+import { childRunId } from "./ids.js"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -40,9 +41,8 @@ const familyOf = (parent: RunImpl<any>): Family => {
   return family
 }
 
-/** The run id of the `n`-th child of an execution: deterministic, so a re-execution finds it. @internal */
-export const childRunId = (parentRunId: string, step: string, eventId: string, n: number): string =>
-  `${parentRunId}/${step}@${eventId}/c${n}`
+/** @internal */
+export { childRunId }
 
 /** The next child number of this execution (counted again from 0 on each execution of the invocation). */
 const nextChild = (ctx: StepCtx): number => {

@@ -11,11 +11,17 @@ import type { AnyEvent } from "../Event.js"
 import type { PublishedEvent, RunHandle, Status } from "../Run.js"
 import type * as Snapshot from "../Snapshot.js"
 import * as child from "./child.js"
+import type { Log } from "./log.js"
 import type { RunImpl, SendError } from "./run.js"
 
 /** @internal */
 export class RunHandleImpl implements RunHandle<any> {
   constructor(private readonly run: RunImpl<any>) {}
+
+  /** The run's published log (for `Follower`). */
+  get log(): Log {
+    return this.run.log
+  }
 
   get runId(): string {
     return this.run.runId
@@ -27,6 +33,13 @@ export class RunHandleImpl implements RunHandle<any> {
 
   events(options?: { readonly internal?: boolean | undefined }): Stream.Stream<PublishedEvent> {
     return this.run.log.stream(options)
+  }
+
+  follow<E, R>(
+    f: (event: PublishedEvent, offset: number) => Effect.Effect<unknown, E, R>,
+    options?: { readonly internal?: boolean | undefined; readonly from?: number | undefined }
+  ): Effect.Effect<void, E, R> {
+    return this.run.log.follow(f, options)
   }
 
   send(event: unknown, options?: { readonly step?: string | undefined }): Effect.Effect<void, SendError> {

@@ -16,6 +16,9 @@ export const maxIdLength = 96
 /** @internal */
 export const externalId = (n: number): string => `x/${n}`
 
+/** Whether an event id is that of an event sent from outside ({@link externalId}). @internal */
+export const isExternalId = (id: string): boolean => id.startsWith("x/")
+
 /** @internal */
 export const childId = (parent: string, step: string, k: number): string => {
   const id = `${parent}/${step}/${k}`
@@ -30,6 +33,32 @@ export const writeId = (eventId: string, step: string, n: number): string => `${
 
 /** The id under which the `call`-th `ctx.collect` of an invocation buffers an event it did not handle. @internal */
 export const collectId = (eventId: string, call: number): string => `${eventId}/c${call}`
+
+/** The run id of the `n`-th child (`ctx.run` / `ctx.start`) of an execution: a re-execution finds it. @internal */
+export const childRunId = (parentRunId: string, step: string, eventId: string, n: number): string =>
+  `${parentRunId}/${step}@${eventId}/c${n}`
+
+// Journal entry ids, each derived from the ids above: an entry appended twice has the same id (a no-op).
+
+/** The `step@eventId` of an invocation, as in today's waiter keys (`step@eventId#index`). @internal */
+export const invocationKey = (step: string, eventId: string): string => `${step}@${eventId}`
+
+/** The journal entry ids. @internal */
+export const ids = {
+  runStarted: "start",
+  invocationCompleted: (step: string, eventId: string): string => `done:${invocationKey(step, eventId)}`,
+  attemptFailed: (step: string, eventId: string, attempt: number): string =>
+    `attempt:${invocationKey(step, eventId)}#${attempt}`,
+  invocationFailed: (step: string, eventId: string): string => `failed:${invocationKey(step, eventId)}`,
+  eventSent: (eventId: string): string => `emit:${eventId}`,
+  externalEventSent: (eventId: string): string => `sent:${eventId}`,
+  waiterRegistered: (key: string): string => `wait:${key}`,
+  waiterAnswered: (key: string): string => `answer:${key}`,
+  runEnded: "end",
+  written: (writeId: string): string => `write:${writeId}`,
+  collected: (step: string, eventId: string, call: number): string => `collect:${invocationKey(step, eventId)}#${call}`,
+  published: (from: number): string => `log:${from}`
+} as const
 
 // cyrb53 (public domain), run with two seeds for 106 bits.
 /** @internal */

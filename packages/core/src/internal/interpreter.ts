@@ -9,7 +9,7 @@
  */
 import type { Duration } from "effect/Duration"
 import type { AnyEvent } from "../Event.js"
-import { childId, externalId, startEventId, writeId } from "./ids.js"
+import { childId, collectId, externalId, isExternalId, startEventId, writeId } from "./ids.js"
 import {
   EventNotAcceptedError,
   PromptNotOpenError,
@@ -147,6 +147,11 @@ export interface RunState {
    * not journaled, so a replay takes the recorded answers instead of matching.
    */
   replayAnswers: Map<string, string> | undefined
+  /**
+   * The id under which `ctx.collect` buffered each event (its snapshot/journal identity; a re-execution after a
+   * resume does not buffer the same event twice). Created on first use: most runs never collect.
+   */
+  collectIds: WeakMap<AnyEvent, string> | undefined
 }
 
 /**
@@ -189,6 +194,16 @@ export type Fact =
       readonly stepFailed: { readonly id: string; readonly event: AnyEvent } | undefined
     }
   | { readonly _tag: "Waited"; readonly waiter: Waiter; readonly prompt: AnyEvent | undefined }
+  | {
+      readonly _tag: "Collected"
+      readonly invocation: Invocation
+      readonly call: number
+      readonly bufferedAs: string
+      readonly event: AnyEvent
+      readonly pushed: boolean
+      readonly expected: ReadonlyArray<string>
+      readonly count: number | undefined
+    }
   | {
       readonly _tag: "Answered"
       readonly waiter: Waiter
@@ -241,6 +256,19 @@ export type Input =
     }
   | { readonly _tag: "WaitExpired"; readonly waiter: Waiter }
   | { readonly _tag: "WaitAbandoned"; readonly waiter: Waiter }
+  | {
+      /**
+       * `ctx.collect(event, expected)` (or the count form, `count` events of `expected[0]`): the next collect call of
+       * `invocation`. Its result (when complete) is left in `invocation.collectResults` under the call's index, where
+       * a re-execution after a resume finds it. `journaled`: replaying a `Collected` entry (its call, id and verdict).
+       */
+      readonly _tag: "Collect"
+      readonly invocation: Invocation
+      readonly event: AnyEvent
+      readonly expected: ReadonlyArray<string>
+      readonly count: number | undefined
+      readonly journaled?: { readonly call: number; readonly bufferedAs: string; readonly pushed: boolean } | undefined
+    }
   | { readonly _tag: "Restart"; readonly invocations: ReadonlyArray<Invocation> }
   | { readonly _tag: "Abort"; readonly error: unknown }
   | { readonly _tag: "Cancel" }
@@ -284,7 +312,8 @@ export const make = (plan: Plan, runId: string, trace = true): RunState => ({
   recoveries: 0,
   maxRecoveries: plan.workflow.maxRecoveries ?? Infinity,
   records: undefined,
-  replayAnswers: undefined
+  replayAnswers: undefined,
+  collectIds: undefined
 })
 
 /** A new invocation record. @internal */
@@ -546,7 +575,7 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
         if (
           state.replayAnswers !== undefined
             ? state.replayAnswers.get(id) === waiter.key
-            : !(fresh && id.startsWith("x/")) && event._tag === waiter.tag && matches(waiter, event)
+            : !(fresh && isExternalId(id)) && event._tag === waiter.tag && matches(waiter, event)
         ) {
           state.unclaimed.splice(i, 1)
           recordAnswer(inv, waiter.index, event)
@@ -569,6 +598,10 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
           input.prompt._tag === "InputRequired" ? openPrompt(state, waiter.key, input.prompt, waiter.tag) : input.prompt
         out.push({ _tag: "Publish", event: prompt })
       }
+      break
+    }
+    case "Collect": {
+      collectInput(state, input)
       break
     }
     case "Restart": {
@@ -1036,6 +1069,47 @@ const checkIdle = (state: RunState, out: Array<Command>): void => {
 // -----------------------------------------------------------------------------
 // collect
 // -----------------------------------------------------------------------------
+
+const collectInput = (state: RunState, input: Extract<Input, { readonly _tag: "Collect" }>): void => {
+  const inv = input.invocation
+  const given = input.journaled
+  const call = given?.call ?? inv.collects
+  if (call >= inv.collects) inv.collects = call + 1
+  // A re-execution after a resume gets what this call returned the first time (nothing is buffered again).
+  if (inv.collectResults?.has(call)) return
+  const event = input.event
+  const stepName = state.plan.steps[inv.step].name
+  const id = given?.bufferedAs ?? (event === inv.event ? inv.eventId : collectId(inv.eventId, call))
+  let pushed = given?.pushed ?? true
+  if (given === undefined && inv.replay !== undefined) {
+    // Re-executed after a resume: an event the first execution already buffered is not buffered twice.
+    const buffer = state.collected.get(stepName)
+    if (buffer?.some((e) => state.collectIds?.get(e) === id)) pushed = false
+  }
+  if (pushed) {
+    if (state.collectIds === undefined) state.collectIds = new WeakMap()
+    state.collectIds.set(event, id)
+  }
+  if (state.records !== undefined) {
+    state.records.push({
+      _tag: "Collected",
+      invocation: inv,
+      call,
+      bufferedAs: id,
+      event,
+      pushed,
+      expected: input.expected,
+      count: input.count
+    })
+  }
+  const result =
+    input.count === undefined
+      ? collect(state, stepName, event, input.expected, pushed)
+      : collectCount(state, stepName, event, input.expected[0] ?? "", input.count, pushed)
+  if (result === undefined) return
+  if (inv.collectResults === undefined) inv.collectResults = new Map()
+  inv.collectResults.set(call, result)
+}
 
 /**
  * `ctx.collect`: buffers `event` for step `stepName` when its tag is expected; when one buffered event per

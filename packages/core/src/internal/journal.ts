@@ -13,28 +13,8 @@ import { registered } from "./registry.js"
 // Entry ids (DESIGN.md "Identity": events "0", "p/s/k", "x/n"; an invocation is (step, eventId))
 // -----------------------------------------------------------------------------
 
-/** The `step@eventId` of an invocation, as in today's waiter keys (`step@eventId#index`). @internal */
-export const invocationKey = (step: string, eventId: string): string => `${step}@${eventId}`
-
 /** @internal */
-export { waiterKey } from "./ids.js"
-
-/** @internal */
-export const ids = {
-  runStarted: "start",
-  invocationCompleted: (step: string, eventId: string): string => `done:${invocationKey(step, eventId)}`,
-  attemptFailed: (step: string, eventId: string, attempt: number): string =>
-    `attempt:${invocationKey(step, eventId)}#${attempt}`,
-  invocationFailed: (step: string, eventId: string): string => `failed:${invocationKey(step, eventId)}`,
-  eventSent: (eventId: string): string => `emit:${eventId}`,
-  externalEventSent: (eventId: string): string => `sent:${eventId}`,
-  waiterRegistered: (key: string): string => `wait:${key}`,
-  waiterAnswered: (key: string): string => `answer:${key}`,
-  runEnded: "end",
-  written: (writeId: string): string => `write:${writeId}`,
-  collected: (step: string, eventId: string, call: number): string => `collect:${invocationKey(step, eventId)}#${call}`,
-  published: (from: number): string => `log:${from}`
-} as const
+export { ids, invocationKey, waiterKey } from "./ids.js"
 
 // -----------------------------------------------------------------------------
 // Canonical JSON

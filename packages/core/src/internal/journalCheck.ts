@@ -6,6 +6,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Journal from "../Journal.js"
 import type * as Workflow from "../Workflow.js"
+import { writeId } from "./ids.js"
 import { planOf } from "./plan.js"
 import { decodeEvent } from "./snapshot.js"
 
@@ -82,7 +83,7 @@ export const check = (self: Workflow.Any, entries: ReadonlyArray<Journal.Stored>
           event(e, where)
           if (e.step !== undefined) step(e.step, `${where}, send ${e.id}`)
         }
-        for (const w of entry.writes) event({ id: `${entry.eventId}/${entry.step}/w${w.index}`, event: w.event }, where)
+        for (const w of entry.writes) event({ id: writeId(entry.eventId, entry.step, w.index), event: w.event }, where)
         decodeWith(self.state, entry.state, where, "state")
         break
       }
@@ -113,7 +114,7 @@ export const check = (self: Workflow.Any, entries: ReadonlyArray<Journal.Stored>
       case "Written":
         step(entry.step, where)
         if (entry.prompt !== undefined)
-          event({ id: `${entry.eventId}/${entry.step}/w${entry.index}`, event: entry.prompt }, where)
+          event({ id: writeId(entry.eventId, entry.step, entry.index), event: entry.prompt }, where)
         break
       case "Collected":
         step(entry.step, where)

@@ -204,6 +204,18 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
         ...(typeof given === "string" ? { requestId: given } : {})
       }
     }
+    case "Collected":
+      return collectedEntry(
+        plan,
+        fact.invocation,
+        fact.call,
+        fact.bufferedAs,
+        fact.event,
+        fact.pushed,
+        fact.expected,
+        fact.count,
+        at
+      )
     case "Answered": {
       const w = fact.waiter
       const o = fact.outcome
@@ -599,15 +611,14 @@ const replayState = (
           const inv = find(entry.step, entry.eventId)
           const event = entry.bufferedAs === inv.eventId ? inv.event : decodeOrMismatch(plan, entry.event, where)
           if (entry.pushed) collectedIds.set(event, entry.bufferedAs)
-          inv.collects = Math.max(inv.collects, entry.call + 1)
-          const result =
-            entry.count === undefined
-              ? I.collect(state, entry.step, event, entry.expected, entry.pushed)
-              : I.collectCount(state, entry.step, event, entry.expected[0] ?? "", entry.count, entry.pushed)
-          if (result !== undefined) {
-            if (inv.collectResults === undefined) inv.collectResults = new Map()
-            inv.collectResults.set(entry.call, result)
-          }
+          apply({
+            _tag: "Collect",
+            invocation: inv,
+            event,
+            expected: entry.expected,
+            count: entry.count,
+            journaled: { call: entry.call, bufferedAs: entry.bufferedAs, pushed: entry.pushed }
+          })
           break
         }
         case "Published": {

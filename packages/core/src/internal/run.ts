@@ -53,7 +53,7 @@ import {
   WorkflowValidationError
 } from "../WorkflowError.js"
 import { tagOf } from "./event.js"
-import { collectId, waiterKey } from "./ids.js"
+import { waiterKey } from "./ids.js"
 import { register } from "./registry.js"
 import { definitionProblems, validate } from "./graph.js"
 import * as I from "./interpreter.js"
@@ -63,7 +63,6 @@ import { decode as decodeSnapshot, encode as encodeSnapshot, encodeEvent, encode
 import { check as checkJournal } from "./journalCheck.js"
 import { ids as journalIds, signature as signatureOf } from "./journal.js"
 import {
-  collectedEntry,
   type EntryContext,
   type Compacted,
   compactEvery,
@@ -78,6 +77,7 @@ import { admit } from "./concurrency.js"
 import * as child from "./child.js"
 import { resolveContinue } from "./conversation.js"
 import { RunHandleImpl } from "./handle.js"
+import { make as makeStateRef } from "./stateRef.js"
 import { shouldYield, yieldToEventLoop } from "./yield.js"
 import { observe, type RunTelemetry } from "./telemetry.js"
 
@@ -233,11 +233,10 @@ export class RunImpl<S = unknown> {
   }
   readonly ended = new Outcome<unknown, unknown>()
   readonly workflowName: string
-  /** Ids under which `ctx.collect` buffered events (for snapshots and for de-duplication after resume). */
-  private collectIdMap: WeakMap<AnyEvent, string> | undefined = undefined
+  /** Ids under which `ctx.collect` buffered events (kept by the interpreter; for snapshots and resume). */
   get collectIds(): WeakMap<AnyEvent, string> {
-    if (this.collectIdMap === undefined) this.collectIdMap = new WeakMap()
-    return this.collectIdMap
+    if (this.state.collectIds === undefined) this.state.collectIds = new WeakMap()
+    return this.state.collectIds
   }
   /** Encoded published events, cached between snapshots (the log only grows). */
   readonly encodedPublished: Array<unknown> = []
@@ -381,21 +380,6 @@ export class RunImpl<S = unknown> {
     }
     records.length = 0
     if (failure !== undefined && this.state.status === "running") this.apply({ _tag: "Abort", error: failure })
-  }
-
-  /** Journals one `ctx.collect` call (appended with the next batch). */
-  journalCollect(
-    invocation: I.Invocation,
-    call: number,
-    bufferedAs: string,
-    event: AnyEvent,
-    pushed: boolean,
-    expected: ReadonlyArray<string>,
-    count: number | undefined
-  ): void {
-    this.journal?.buffer.push(
-      collectedEntry(this.plan, invocation, call, bufferedAs, event, pushed, expected, count, this.journal.context.now)
-    )
   }
 
   /**
@@ -667,13 +651,12 @@ export class RunImpl<S = unknown> {
       if (this.state.status === "running" && !this.detached) this.launch(runs, false)
     })
     // With a gate (a queued run's slot), what the input started starts once the gate opens, on the run's own fiber.
-    const launch =
-      gate === undefined ? now : Effect.sync(() => void this.track(this.runFork(Effect.zipRight(gate, now))))
+    const launch = gate === undefined ? now : Effect.sync(() => void this.spawn(Effect.zipRight(gate, now)))
     return Effect.matchEffect(this.save, {
       onSuccess: () => launch,
       onFailure: (error) =>
         Effect.zipRight(
-          Effect.sync(() => this.track(this.runFork(Effect.zipRight(this.checkpoint, launch)))),
+          Effect.sync(() => this.spawn(Effect.zipRight(this.checkpoint, launch))),
           Effect.fail(error)
         )
     })
@@ -871,7 +854,17 @@ export class RunImpl<S = unknown> {
   }
 
   fork(invocation: I.Invocation): void {
-    this.track(this.runFork(this.work(invocation)))
+    this.spawn(this.work(invocation))
+  }
+
+  /**
+   * Forks one of the run's own fibers (a step's worker, a timer, what a saved input starts): the one place they are
+   * born. They are tracked in `fibers`, interrupted when the run ends, is cancelled or detached, and leave the set
+   * when done. (Forked with `runFork` and untracked, on purpose: the final checkpoint, the compaction writer and
+   * the interrupter of the others, which must outlive `interruptAll(fibers)`.)
+   */
+  spawn(effect: Effect.Effect<unknown, unknown, any>): void {
+    this.track(this.runFork(effect))
   }
 
   track(fiber: Fiber.RuntimeFiber<any, any>): void {
@@ -1318,31 +1311,14 @@ export class StepCtx implements StepContext<any> {
 
   collect(event: AnyEvent, expected: any, n?: number): Effect.Effect<Option.Option<any>> {
     return Effect.sync(() => {
-      const run = this.impl
       const inv = this.invocation
-      const call = inv.collects++
-      // A re-execution after resume gets what this call returned the first time.
-      const recorded = inv.collectResults?.get(call)
-      if (recorded !== undefined) return Option.some(recorded)
-      const id = event === inv.event ? inv.eventId : collectId(inv.eventId, call)
-      let push = true
-      if (inv.replay !== undefined) {
-        const buffer = run.state.collected.get(this.stepName)
-        if (buffer?.some((e) => run.collectIds.get(e) === id)) push = false
-      }
-      if (push) run.collectIds.set(event, id)
-      const tags = typeof n === "number" ? [tagOf(expected)] : (expected as ReadonlyArray<EventType>).map(tagOf)
-      if (run.journaled) {
-        run.journalCollect(inv, call, id, event, push, tags, typeof n === "number" ? n : undefined)
-      }
-      const result =
-        typeof n === "number"
-          ? I.collectCount(run.state, this.stepName, event, tags[0], n, push)
-          : I.collect(run.state, this.stepName, event, tags, push)
-      if (result === undefined) return Option.none()
-      if (inv.collectResults === undefined) inv.collectResults = new Map()
-      inv.collectResults.set(call, result)
-      return Option.some(result)
+      const call = inv.collects
+      const count = typeof n === "number" ? n : undefined
+      const tags = count !== undefined ? [tagOf(expected)] : (expected as ReadonlyArray<EventType>).map(tagOf)
+      // An input like any other: the interpreter buffers the event, journals the call and keeps its result.
+      this.impl.apply({ _tag: "Collect", invocation: inv, event, expected: tags, count })
+      const result = inv.collectResults?.get(call)
+      return result === undefined ? Option.none() : Option.some(result)
     })
   }
 
@@ -1436,7 +1412,7 @@ const makeRun = (
 ): Effect.Effect<RunImpl> =>
   Effect.gen(function* () {
     const plan = planOf(self)
-    const stateRef = yield* SynchronizedRef.make(value)
+    const stateRef = makeStateRef(value)
     const caller = yield* Effect.runtime<never>()
     // Steps run interruptibly (timeouts, cancel), even when the run was started from an uninterruptible region.
     const runtime = Runtime.make({
@@ -1472,12 +1448,10 @@ const startTimer = (self: Workflow.Any, run: RunImpl, options: RunOptions | unde
   Effect.sync(() => {
     const timeout = options?.timeout !== undefined ? Duration.decode(options.timeout) : self.timeout
     if (timeout === undefined) return
-    run.track(
-      run.runFork(
-        Effect.zipRight(
-          Effect.sleep(timeout),
-          Effect.sync(() => run.apply({ _tag: "Timeout", timeout }))
-        )
+    run.spawn(
+      Effect.zipRight(
+        Effect.sleep(timeout),
+        Effect.sync(() => run.apply({ _tag: "Timeout", timeout }))
       )
     )
   })
@@ -1576,7 +1550,7 @@ export const startRunWith = <R>(
     let admitted = false
     const end = admit(self, self.concurrency, () => {
       if (inline) admitted = true
-      else run.track(run.runFork(begin))
+      else run.spawn(begin)
     })
     inline = false
     run.ended.listen(end)
