@@ -23,6 +23,30 @@ const serve = listen(
 )
 
 const get = (url: string) => request(url, { headers: auth })
+/** An SSE response read as it arrives: `readUntil` a text, or `readAll` to the end of the stream. */
+const openSse = (url: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, { headers: auth })
+    const reader = response.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ""
+    const readUntil = async (needle: string) => {
+      while (!text.includes(needle)) {
+        const { done, value } = await reader.read()
+        if (done) break
+        text += decoder.decode(value, { stream: true })
+      }
+      return text
+    }
+    const readAll = async () => {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) return text
+        text += decoder.decode(value, { stream: true })
+      }
+    }
+    return { status: response.status, readUntil, readAll }
+  })
 const at = (base: string, runId: string, rest = "") => `${base}/runs/${encodeURIComponent(runId)}${rest}`
 
 /** Starts `family` and answers when it waits for its second child. */
@@ -34,7 +58,8 @@ const startFamily = (base: string) =>
   })
 
 describe("child runs over HTTP", () => {
-  it.scoped("every run route takes a child run's percent-encoded id", () =>
+  // Live clock: the child's SSE follows its journal by polling (a child is not in the engine), on real time.
+  it.scopedLive("every run route takes a child run's percent-encoded id", () =>
     Effect.gen(function* () {
       const base = yield* serve
       const { first, runId, second } = yield* startFamily(base)
@@ -52,9 +77,11 @@ describe("child runs over HTTP", () => {
       assert.strictEqual(journal.status, 200)
       assert.strictEqual(journal.body.entries[0].entry._tag, "RunStarted")
       assert.strictEqual(journal.body.entries[0].entry.parent, runId)
-      const events = yield* get(at(base, second, "/events"))
+      // The child's SSE: the child lives in its parent's step (not in the engine), so it is followed from its
+      // journal, to its end.
+      const events = yield* openSse(at(base, second, "/events"))
       assert.strictEqual(events.status, 200)
-      assert.include(events.body, "event: Asked")
+      assert.include(yield* Effect.promise(() => events.readUntil("event: Asked")), "event: Asked")
       // The child's graph, though only its parent is served (it declares the child).
       const graph = yield* get(`${base}/workflows/ask/graph`)
       assert.strictEqual(graph.status, 200, JSON.stringify(graph.body))
@@ -78,6 +105,8 @@ describe("child runs over HTTP", () => {
       assert.strictEqual(answered.status, 202, JSON.stringify(answered.body))
       const done = yield* awaitStatus(base, runId, "completed", auth)
       assert.strictEqual(done.body.result, "42 and ship: yes")
+      const followed = yield* Effect.promise(() => events.readAll())
+      assert.include(followed, "event: StopEvent")
       const child = yield* get(at(base, second))
       assert.strictEqual(child.body.status, "completed")
       assert.strictEqual(child.body.result, "ship: yes")
