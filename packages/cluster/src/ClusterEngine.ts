@@ -132,7 +132,7 @@ export const layer = <W extends Workflow.Any>(
     }
   }) as Layer.Layer<Sharding, ConfigError | SocketServer.SocketServerError, SqlClient.SqlClient>
   const host = runner === undefined ? Layer.empty : entity.layerHost<Workflow.Requirements<W>>(options.workflows)
-  const engine = Layer.effect(RunEngine.RunEngine, internalEngine.makeEngine(options))
+  const engine = Layer.scoped(RunEngine.RunEngine, internalEngine.makeEngine(options))
   return Layer.merge(engine, host).pipe(
     Layer.provideMerge(stores),
     Layer.provide(sharding),

@@ -14,21 +14,23 @@ import {
   type RunEngine,
   RunNotActiveError,
   RunNotFoundError,
+  RunStore,
   RunStoreError,
   WorkflowCancelledError,
   type Workflow,
   WorkflowValidationError
 } from "@eventflow/core"
-import { PgJournalStore } from "@eventflow/postgres"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { RunEntity } from "./entity.js"
 import { publishedEvents } from "./events.js"
+import { makeFollower } from "./follow.js"
 import { fromRemote, RemoteError } from "./remote.js"
 
 /**
@@ -74,9 +76,14 @@ export interface EngineOptions {
 /** @internal */
 export const makeEngine = (
   options: EngineOptions
-): Effect.Effect<RunEngine.Service, never, Sharding | JournalStore.JournalStore | PgClient.PgClient> =>
+): Effect.Effect<
+  RunEngine.Service,
+  never,
+  Sharding | JournalStore.JournalStore | RunStore.RunStore | PgClient.PgClient | Scope.Scope
+> =>
   Effect.gen(function* () {
     const journal = yield* JournalStore.JournalStore
+    const runStore = yield* RunStore.RunStore
     const pg = yield* PgClient.PgClient
     const clientFor = yield* RunEntity.client
     const workflows = new Map(options.workflows.map((w) => [w.name, w]))
@@ -86,10 +93,7 @@ export const makeEngine = (
       (error: unknown): unknown =>
         error instanceof RemoteError ? fromRemote(error) : new RunStoreError({ operation: "save", runId, cause: error })
 
-    const follow = (runId: string, fromOffset: number) =>
-      PgJournalStore.follow(runId, { fromOffset, pollInterval: options.pollInterval }).pipe(
-        Stream.provideService(PgClient.PgClient, pg)
-      )
+    const { follow } = yield* makeFollower(pg, journal, options.pollInterval)
 
     const summary = (runId: string) =>
       Effect.mapError(journal.summary(runId), (cause) => new RunStoreError({ operation: "load", runId, cause }))
@@ -133,6 +137,12 @@ export const makeEngine = (
           new RunEndedError({ runId, workflow: workflowName, status: entry.status, error: entry.error })
         )
       })
+
+    /** The run's snapshot, replayed from its journal (the `RunStore` on the journal). */
+    const snapshot = (runId: string) =>
+      Effect.flatMap(Effect.orDie(runStore.load(runId)), (found) =>
+        Option.isNone(found) ? Effect.die(new RunNotFoundError({ runId, where: "store" })) : Effect.succeed(found.value)
+      )
 
     const settled = (runId: string): Effect.Effect<Run.Status> =>
       Effect.gen(function* () {
@@ -178,10 +188,20 @@ export const makeEngine = (
       cancel: Effect.orDie(cancel(runId)),
       status: Effect.map(Effect.orDie(known(runId)), (s) => s.status),
       settled: settled(runId),
-      pending: Effect.dieMessage("handle.pending is not available on the cluster engine yet (read the run's events)"),
-      runningSteps: Effect.dieMessage("handle.runningSteps is not available on the cluster engine yet"),
-      snapshot: Effect.dieMessage("handle.snapshot is not available on the cluster engine yet"),
-      state: Effect.dieMessage("handle.state is not available on the cluster engine yet")
+      pending: Effect.map(snapshot(runId), (s) =>
+        s.pending.map(({ eventId, prompt, requestId }) => ({
+          eventId: requestId ?? eventId,
+          requestId: requestId ?? eventId,
+          prompt: prompt as Run.PublishedEvent
+        }))
+      ),
+      runningSteps: Effect.map(snapshot(runId), (s) => {
+        const steps: Record<string, number> = {}
+        for (const invocation of s.inFlight) steps[invocation.step] = (steps[invocation.step] ?? 0) + 1
+        return steps
+      }),
+      snapshot: snapshot(runId),
+      state: Effect.map(snapshot(runId), (s) => s.state as any)
     })
 
     const start = (workflow: Workflow.Any, input: unknown, runOptions?: Run.RunOptions<any>) =>
