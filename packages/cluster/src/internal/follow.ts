@@ -59,8 +59,8 @@ export const makeFollower = (
           const wakeups = yield* Queue.sliding<void>(1)
           yield* Effect.acquireRelease(
             Effect.sync(() => {
-              let queues = waiters.get(runId)
-              if (queues === undefined) waiters.set(runId, (queues = new Set()))
+              const queues = waiters.get(runId) ?? new Set<Queue.Queue<void>>()
+              waiters.set(runId, queues)
               queues.add(wakeups)
             }),
             () =>
