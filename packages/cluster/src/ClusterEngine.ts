@@ -49,7 +49,7 @@ export const failoverSettings: Partial<ShardingConfig["Type"]> = {
   shardLockRefreshInterval: "3 seconds",
   refreshAssignmentsInterval: "1 second",
   entityMessagePollInterval: "1 second",
-  runnerHealthCheckInterval: "5 seconds"
+  runnerHealthCheckInterval: "1 second"
 }
 
 /**
