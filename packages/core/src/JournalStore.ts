@@ -16,6 +16,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Stream from "effect/Stream"
 import type * as Journal from "./Journal.js"
 import * as internal from "./internal/journalStore.js"
 import { applyFilter } from "./internal/runFilter.js"
@@ -115,6 +116,24 @@ export interface Service {
         options?: AppendOptions
       ) => Effect.Effect<ReadonlyArray<Journal.Stored>, JournalStoreError | JournalConflictError | JournalFencedError>)
     | undefined
+  /**
+   * Optional: the entries of a run's journal from `fromOffset` on, then each entry as its append commits (in any
+   * process sharing the store), ending after the run's `RunEnded`. A store that can be woken by its writers
+   * (PostgreSQL's `LISTEN/NOTIFY`) has it; without it `RunEvents.follow` polls `read`.
+   */
+  readonly follow?:
+    | ((runId: string, options?: FollowOptions) => Stream.Stream<Journal.Stored, JournalStoreError>)
+    | undefined
+}
+
+/**
+ * Options of a store's `follow`: the journal offset to start from (default 0).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface FollowOptions {
+  readonly fromOffset?: number | undefined
 }
 
 /**

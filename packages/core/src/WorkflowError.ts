@@ -551,3 +551,26 @@ export class ForkError extends Data.TaggedError("ForkError")<{
     return `Cannot fork run ${this.runId}: ${this.reason}`
   }
 }
+
+/**
+ * A run's journal holds an entry that is not a valid part of its published log, so the run's events cannot be
+ * followed from the journal past it (`RunEvents.follow`): a log chunk that does not start where the log so far ends,
+ * or a published event that is not an object with a string `_tag`. `offset` is the entry's offset in the journal.
+ * The journal was written by something other than this engine, or was edited; nothing was skipped.
+ *
+ * @since 0.1.0
+ * @category Errors
+ */
+export class PublishedLogError extends Data.TaggedError("PublishedLogError")<{
+  readonly runId: string
+  /** The offset of the entry in the run's journal. */
+  readonly offset: number
+  readonly reason: string
+}> {
+  override get message(): string {
+    return (
+      `Run ${this.runId}: the journal entry at offset ${this.offset} is not a valid part of the run's published ` +
+      `log: ${this.reason}. The run's events cannot be followed from its journal past this entry.`
+    )
+  }
+}

@@ -87,6 +87,13 @@ export * as Journal from "./Journal.js"
 export * as RunEngine from "./RunEngine.js"
 
 /**
+ * The published events of a durable run read from its journal and followed, from any process sharing the store.
+ *
+ * @since 0.1.0
+ */
+export * as RunEvents from "./RunEvents.js"
+
+/**
  * Where durable runs keep their journals.
  *
  * @since 0.1.0

@@ -18,6 +18,9 @@
  * the append's transaction, so a claim waits for the fenced appends in flight and every later append of an older
  * epoch fails with `JournalFencedError`: two processes that both believe they own a run never both append.
  *
+ * Opened on a `PgClient` (the layers here are), the store has the optional `follow` member of `JournalStore`
+ * ({@link follow} on its client), so `RunEvents.follow` follows a run's events woken by `NOTIFY`.
+ *
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"

@@ -281,7 +281,14 @@ export const make = (): Effect.Effect<Store, JournalStoreError, SqlClient.SqlCli
         )
         .pipe(Effect.asVoid, mapErrors("remove", runId)) as Effect.Effect<void, JournalStoreError>
 
-    return { append, read, load, compact, list, summary, remove, claim, appendFenced }
+    // Following with LISTEN/NOTIFY needs the PostgreSQL client itself (a plain SqlClient cannot listen).
+    const pg = yield* Effect.serviceOption(PgClient.PgClient)
+    const followRun = Option.isNone(pg)
+      ? undefined
+      : (runId: string, options?: JournalStore.FollowOptions) =>
+          Stream.provideService(follow(runId, options), PgClient.PgClient, pg.value)
+
+    return { append, read, load, compact, list, summary, remove, claim, appendFenced, follow: followRun }
   })
 
 /** @internal */
