@@ -47,6 +47,11 @@ describe("ClusterEngine, one runner", () => {
               .filter((t) => t === "InputRequired")
           ).toHaveLength(2)
           expect(Array.from(events).at(-1)?._tag).toBe("StopEvent")
+          // Offsets are the published log's (trace events included): from k is the whole log without its first k.
+          const all = Array.from(yield* Stream.runCollect(engine.events(handles[0]!.runId, { internal: true })))
+          expect(all.length).toBeGreaterThan(events.length)
+          const fromFive = yield* Stream.runCollect(engine.events(handles[0]!.runId, { internal: true, from: 5 }))
+          expect(Array.from(fromFive)).toEqual(all.slice(5))
           const sql = yield* SqlClient.SqlClient
           const rows = yield* sql.unsafe<{ n: number; already: boolean }>(
             "SELECT count(*)::int AS n, bool_or(already_completed) AS already FROM cluster_test_executions"

@@ -14,6 +14,7 @@ import {
   type RunEngine,
   RunNotActiveError,
   RunNotFoundError,
+  RunEvents,
   RunStore,
   RunStoreError,
   WorkflowCancelledError,
@@ -29,7 +30,6 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { RunEntity } from "./entity.js"
-import { publishedEvents } from "./events.js"
 import { makeFollower } from "./follow.js"
 import { fromRemote, RemoteError } from "./remote.js"
 
@@ -173,8 +173,13 @@ export const makeEngine = (
           )
         ) as Effect.Effect<void, RunNotFoundError>
 
+    /** The journal store whose `follow` is this process's shared follower (one LISTEN for every stream). */
+    const followed: JournalStore.Service = {
+      ...journal,
+      follow: (runId, followOptions) => follow(runId, followOptions?.fromOffset ?? 0)
+    }
     const events = (runId: string, eventsOptions?: RunEngine.EventsOptions) =>
-      publishedEvents(follow(runId, 0), eventsOptions)
+      RunEvents.follow(followed, runId, { from: eventsOptions?.from, internal: eventsOptions?.internal })
 
     const handle = (runId: string, workflowName: string): Run.RunHandle<any, any> => ({
       runId,
