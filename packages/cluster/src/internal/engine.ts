@@ -110,7 +110,9 @@ export const makeEngine = (
     const end = (runId: string): Effect.Effect<Journal.Stored> =>
       Effect.gen(function* () {
         const found = yield* Effect.orDie(summary(runId))
-        const from = Option.isSome(found) ? Math.max(0, found.value.entries - 1) : 0
+        // A run that has ended is read from the start (its RunEnded need not be its last entry: a cancelled run's
+        // last log chunk follows it); a live one from its current end, where its RunEnded will come.
+        const from = Option.isSome(found) && !isEnded(found.value.status) ? found.value.entries : 0
         const last = yield* follow(runId, from).pipe(
           Stream.filter((stored) => stored.entry._tag === "RunEnded"),
           Stream.runHead,
