@@ -87,10 +87,13 @@ describe("ClusterEngine, two runner processes", () => {
               { concurrency: "unbounded" }
             )
           )
-          // Every run waits for its second answer (on B), gets it, and completes.
+          // Every answer is delivered (each send returns once its run journaled it: from then on the run is running
+          // its second round, so `settled` below waits for the second prompt, not the first).
+          const deliveredAt = yield* Fiber.join(answered)
+          // Every run waits for its second answer (on B), gets it, and completes. (An answer sent before the second
+          // prompt exists would be parked, and a fresh prompt takes no earlier answer: core's rule.)
           const second = yield* Effect.forEach(handles, (h) => engine.settled(h.runId), { concurrency: 50 })
           expect(second.every((s) => s === "waiting")).toBe(true)
-          const deliveredAt = yield* Fiber.join(answered)
           yield* Effect.forEach(handles, (h) => engine.send(h.runId, HumanResponse.make({ response: "done" })), {
             concurrency: 50
           })
