@@ -105,7 +105,7 @@ describe("examples/quickstart", () => {
   )
 
   it("every TypeScript snippet of the README is copied from an example or its test", () => {
-    const sources = ["examples", "examples/test"].flatMap((dir) =>
+    const sources = ["examples", "examples/test", "examples/cluster"].flatMap((dir) =>
       readdirSync(join(repoRoot, dir))
         .filter((name) => name.endsWith(".ts"))
         .map((name) => readFileSync(join(repoRoot, dir, name), "utf8").split("\n"))

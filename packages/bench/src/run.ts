@@ -11,8 +11,12 @@
  * Then, unless `BENCH_ONLY` leaves it out, the stores section (`stores`, see `storeBench.ts`): SQLite and
  * PostgreSQL journal stores side by side (append latency, runs/s), PostgreSQL on a throwaway local server.
  *
+ * Then, unless `BENCH_ONLY` leaves it out, the cluster section (`cluster`, see `clusterBench.ts`): runs/s and hop
+ * latency on the cluster engine with 1 and 2 runner processes beside the local engine on SQLite (skipped, and
+ * printed as such, without PostgreSQL's server binaries).
+ *
  * Environment: `BENCH_REPS` (default 5), `BENCH_ONLY=S1,S3,micro,load,stores` (scenario ids, microbenchmark ids,
- * `micro`, `load` or `stores`; `S6` selects both durable rows),
+ * `micro`, `load`, `stores` or `cluster`; `S6` selects both durable rows),
  * `BENCH_QUICK=1` (smaller sizes, for a sanity pass), `BENCH_TIMEOUT_MS` (per cell process, default 30000).
  */
 import { spawn } from "node:child_process"
@@ -35,6 +39,7 @@ import {
   warmupSizes
 } from "./scenarios.js"
 import { type ServerLoadPass, type ServerLoadResult, serverLoad } from "./serverLoad.js"
+import { clusterBench, clusterTable } from "./clusterBench.js"
 import { storeBench, storeTable } from "./storeBench.js"
 
 const reps = Number(process.env.BENCH_REPS ?? 5)
@@ -310,6 +315,16 @@ const main = async () => {
     } catch (error) {
       loadFailed = true
       table += `\n\nStores FAILED: ${error instanceof Error ? error.message : String(error)}`
+    }
+  }
+  if (selected("cluster")) {
+    const size = quick ? { runs: 50, hops: 50 } : { runs: 200, hops: 100 }
+    console.log(`Cluster: the local engine, then 1 and 2 runner processes, ${size.runs} runs, ${size.hops} hops`)
+    try {
+      table += `\n\n${clusterTable(await Effect.runPromise(clusterBench(size)), size)}`
+    } catch (error) {
+      loadFailed = true
+      table += `\n\nCluster FAILED: ${error instanceof Error ? error.message : String(error)}`
     }
   }
   console.log("")
