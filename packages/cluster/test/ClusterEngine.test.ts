@@ -52,6 +52,13 @@ describe("ClusterEngine, one runner", () => {
           expect(all.length).toBeGreaterThan(events.length)
           const fromFive = yield* Stream.runCollect(engine.events(handles[0]!.runId, { internal: true, from: 5 }))
           expect(Array.from(fromFive)).toEqual(all.slice(5))
+          // handle.follow: the same events with their offsets, from an offset, through a callback.
+          const followed: Array<[number, unknown]> = []
+          yield* handles[0]!.follow((event, offset) => Effect.sync(() => followed.push([offset, event])), {
+            internal: true,
+            from: 5
+          })
+          expect(followed).toEqual(all.slice(5).map((event, i) => [i + 5, event]))
           const sql = yield* SqlClient.SqlClient
           const rows = yield* sql.unsafe<{ n: number; already: boolean }>(
             "SELECT count(*)::int AS n, bool_or(already_completed) AS already FROM cluster_test_executions"

@@ -187,6 +187,12 @@ export const makeEngine = (
       runId,
       result: result(runId, workflowName),
       events: (o) => Stream.orDie(events(runId, o)),
+      // The journal's published events with their offsets, each passed to `f` once its predecessor's effect is done.
+      follow: (f, o) =>
+        RunEvents.followPositioned(followed, runId, { from: o?.from, internal: o?.internal }).pipe(
+          Stream.orDie,
+          Stream.runForEach(({ event, offset }) => f(event, offset))
+        ),
       send: (event, o) =>
         Effect.catchTag(send(runId, event, o), "RunNotFoundError", (e) => Effect.die(e)) as Effect.Effect<
           void,
