@@ -1,8 +1,8 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { ClusterEngine } from "@eventflow/cluster"
-import { HumanResponse, JournalStore, RunEngine, Workflow } from "@eventflow/core"
+import { HumanResponse, InvalidInputError, JournalStore, RunEngine, Workflow } from "@eventflow/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Duration, Effect, Layer, Option, Stream } from "effect"
 import { clusterJob, layerExecutions } from "./fixtures/workflows.js"
 import { clientLayer, freePort, freshDatabase } from "./utils.js"
 
@@ -67,6 +67,51 @@ describe("ClusterEngine, one runner", () => {
           const journal = yield* JournalStore.JournalStore
           const summary = yield* journal.summary(handles[0]!.runId)
           expect(summary._tag === "Some" && summary.value.status).toBe("completed")
+        }).pipe(Effect.provide(oneRunner(url, port)))
+      }).pipe(Effect.scoped),
+    120_000
+  )
+  it.live(
+    "run options cross to the runner (a Duration timeout as ms, the initial state through its schema); one that cannot fails the start naming it",
+    () =>
+      Effect.gen(function* () {
+        const { url } = yield* freshDatabase
+        const port = yield* freePort
+        yield* Effect.gen(function* () {
+          const handle = yield* Workflow.start(
+            clusterJob,
+            { width: 1, rounds: 1, workMillis: 0 },
+            {
+              timeout: Duration.minutes(5),
+              state: { width: 7, rounds: 7, workMillis: 7, answers: ["kept"] }
+            }
+          )
+          const journal = yield* JournalStore.JournalStore
+          const entries = yield* journal.read(handle.runId, 0)
+          const started = entries[0]!.entry
+          expect(started._tag).toBe("RunStarted")
+          expect(started._tag === "RunStarted" && started.options.timeout).toBe(300_000)
+          expect(started._tag === "RunStarted" && started.state).toEqual({
+            width: 7,
+            rounds: 7,
+            workMillis: 7,
+            answers: ["kept"]
+          })
+          yield* handle.cancel
+          // A value that is not JSON is refused with the option's name; nothing is started.
+          const refused = yield* Effect.flip(
+            Workflow.start(
+              clusterJob,
+              { width: 1, rounds: 1, workMillis: 0 },
+              {
+                runId: "not-json",
+                limits: { maxPending: 10n } as any
+              }
+            )
+          )
+          expect(refused).toBeInstanceOf(InvalidInputError)
+          expect(refused.message).toContain(`run option "limits"`)
+          expect(Option.isNone(yield* journal.summary("not-json"))).toBe(true)
         }).pipe(Effect.provide(oneRunner(url, port)))
       }).pipe(Effect.scoped),
     120_000

@@ -22,7 +22,7 @@ import {
   WorkflowValidationError
 } from "@eventflow/core"
 import * as Data from "effect/Data"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -56,15 +56,63 @@ export class RunEndedError extends Data.TaggedError("RunEndedError")<{
 const isEnded = (status: Run.Status) => status !== "running" && status !== "waiting"
 
 /** JSON-safe run options that cross to the runner (`durable` and `runId` are the cluster's). */
-const wireOptions = (options: Run.RunOptions<any> | undefined): unknown => {
-  if (options === undefined) return undefined
-  const { durable: _durable, runId: _runId, ...rest } = options as Record<string, unknown>
-  try {
-    return JSON.parse(JSON.stringify(rest))
-  } catch {
-    return undefined
-  }
-}
+/**
+ * The run options that cross the wire to the runner: `timeout` as milliseconds, `continue` as a run id, `state`
+ * encoded with the workflow's state schema (decoded again on the runner), the rest as JSON. An option that cannot
+ * cross (a `state` the schema cannot encode, a value that is not JSON) fails the start with `InvalidInputError`
+ * naming it: nothing is dropped silently. `durable` and `runId` are the cluster's.
+ */
+const wireOptions = (
+  workflow: Workflow.Any,
+  options: Run.RunOptions<any> | undefined
+): Effect.Effect<unknown, InvalidInputError> =>
+  Effect.gen(function* () {
+    if (options === undefined) return undefined
+    const invalid = (detail: string) => new InvalidInputError({ workflow: workflow.name, detail })
+    const {
+      continue: previous,
+      durable: _durable,
+      runId: _runId,
+      state,
+      timeout,
+      ...rest
+    } = options as Record<string, any>
+    const wire: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(rest)) {
+      if (value === undefined) continue
+      let text: string | undefined
+      try {
+        text = JSON.stringify(value)
+      } catch (error) {
+        return yield* Effect.fail(invalid(`run option "${key}" cannot be sent to a runner: ${String(error)}`))
+      }
+      if (text === undefined) {
+        return yield* Effect.fail(invalid(`run option "${key}" cannot be sent to a runner: it is not JSON`))
+      }
+      wire[key] = JSON.parse(text)
+    }
+    if (timeout !== undefined) {
+      const duration = Duration.decodeUnknown(timeout)
+      if (Option.isNone(duration)) {
+        return yield* Effect.fail(invalid(`run option "timeout" is not a duration: ${String(timeout)}`))
+      }
+      // An infinite timeout is no timeout.
+      if (Duration.isFinite(duration.value)) wire.timeout = Duration.toMillis(duration.value)
+    }
+    if (previous !== undefined) wire.continue = typeof previous === "string" ? previous : previous.runId
+    if (state !== undefined) {
+      const schema = (workflow as any).state as Schema.Schema<unknown, unknown, never> | undefined
+      if (schema === undefined) {
+        return yield* Effect.fail(invalid(`run option "state" is given but workflow "${workflow.name}" has no state`))
+      }
+      wire.state = yield* Schema.encodeUnknown(schema)(state).pipe(
+        Effect.mapError((error) =>
+          invalid(`run option "state" does not encode: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+        )
+      )
+    }
+    return wire
+  })
 
 /** @internal */
 export interface EngineOptions {
@@ -239,9 +287,10 @@ export const makeEngine = (
               })
           )
         )
+        const options = yield* wireOptions(workflow, runOptions)
         const runId = runOptions?.runId ?? crypto.randomUUID()
         yield* clientFor(runId)
-          .Start({ runId, workflow: workflow.name, input: encoded, options: wireOptions(runOptions) })
+          .Start({ runId, workflow: workflow.name, input: encoded, options })
           .pipe(Effect.mapError(transport(runId)))
         return handle(runId, workflow.name)
       })

@@ -9,6 +9,7 @@ import * as Entity from "@effect/cluster/Entity"
 import type { Sharding } from "@effect/cluster/Sharding"
 import * as Rpc from "@effect/rpc/Rpc"
 import {
+  InvalidInputError,
   JournalStore,
   JournalStoreError,
   type Run,
@@ -27,6 +28,7 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { RemoteError, toRemote } from "./remote.js"
@@ -211,10 +213,24 @@ export const layerHost = <R>(
                   return
                 }
                 const workflow = yield* workflowOf(payload.workflow)
+                const options = { ...((payload.options ?? {}) as Record<string, unknown>) }
+                // `state` crosses encoded with the workflow's state schema (see the client's `wireOptions`).
+                const stateSchema = (workflow as any).state as Schema.Schema<unknown, unknown, never> | undefined
+                if (options.state !== undefined && stateSchema !== undefined) {
+                  options.state = yield* Schema.decodeUnknown(stateSchema)(options.state).pipe(
+                    Effect.mapError(
+                      (error) =>
+                        new InvalidInputError({
+                          workflow: workflow.name,
+                          detail: `run option "state" does not decode: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+                        })
+                    )
+                  )
+                }
                 yield* keepAlive(true)
                 yield* host(
                   local.start(workflow, payload.input, {
-                    ...((payload.options ?? {}) as object),
+                    ...options,
                     durable: true,
                     runId
                   } as Run.RunOptions) as HostedRun
