@@ -12,7 +12,8 @@
  */
 import type { Sharding } from "@effect/cluster/Sharding"
 import type { ShardingConfig } from "@effect/cluster/ShardingConfig"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type * as SocketServer from "@effect/platform/SocketServer"
@@ -33,6 +34,34 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as internalEngine from "./internal/engine.js"
 import * as entity from "./internal/entity.js"
+
+/** A key of `pg_advisory_lock` (any fixed 64-bit number, apart from the cluster's shard locks 1000001..1000300). */
+const STARTUP_LOCK = 7_311_895_026_121
+
+/**
+ * Builds the cluster's layer while holding a PostgreSQL advisory lock, released once it is built: @effect/cluster
+ * creates its tables (`CREATE TABLE IF NOT EXISTS`) when it starts, and two processes doing that at once on a new
+ * database race in PostgreSQL's catalog (`duplicate key value violates unique constraint
+ * "pg_type_typname_nsp_index"`), which failed the start of one of them.
+ */
+const oneAtATime = <A, E>(
+  layer: Layer.Layer<A, E, SqlClient.SqlClient>
+): Layer.Layer<A, E | SqlError, SqlClient.SqlClient> =>
+  Layer.scopedContext(
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const sql = yield* SqlClient.SqlClient
+      return yield* Effect.scoped(
+        Effect.gen(function* () {
+          const connection = yield* sql.reserve
+          yield* Effect.acquireRelease(connection.executeRaw(`SELECT pg_advisory_lock(${STARTUP_LOCK})`, []), () =>
+            Effect.ignore(connection.executeRaw(`SELECT pg_advisory_unlock(${STARTUP_LOCK})`, []))
+          )
+          return yield* Layer.buildWithScope(layer, scope)
+        })
+      )
+    })
+  )
 
 /**
  * The sharding settings that decide how fast the runs of a dead runner continue elsewhere (the cluster's defaults
@@ -104,7 +133,7 @@ export const layer = <W extends Workflow.Any>(
   options: Options<W>
 ): Layer.Layer<
   RunEngine.RunEngine | JournalStore.JournalStore | RunStore.RunStore,
-  JournalStoreError | RunStoreError | ConfigError | SocketServer.SocketServerError,
+  JournalStoreError | RunStoreError | ConfigError | SocketServer.SocketServerError | SqlError,
   Workflow.Requirements<W>
 > => {
   const client = PgJournalStore.clientLayer(options.postgres)
@@ -135,7 +164,7 @@ export const layer = <W extends Workflow.Any>(
   const engine = Layer.scoped(RunEngine.RunEngine, internalEngine.makeEngine(options))
   return Layer.merge(engine, host).pipe(
     Layer.provideMerge(stores),
-    Layer.provide(sharding),
+    Layer.provide(oneAtATime(sharding)),
     Layer.provide(client)
   ) as any
 }

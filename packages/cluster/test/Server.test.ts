@@ -37,6 +37,12 @@ describe("WorkflowServer on the cluster engine, two server processes", () => {
         const b = yield* spawnServer(url, yield* freePort, httpB)
         yield* a.ready
         yield* b.ready
+        // On a failure, what the two server processes printed (a process that died says why).
+        yield* Effect.addFinalizer((exit) =>
+          exit._tag === "Failure"
+            ? Effect.sync(() => console.error(`server A:\n${a.output()}\nserver B:\n${b.output()}`))
+            : Effect.void
+        )
         const started = yield* json<RunInfo>(`http://127.0.0.1:${httpA}/workflows/cluster-job/runs?wait=true`, {
           method: "POST",
           body: JSON.stringify({ width: 2, rounds: 1, workMillis: 0 })
