@@ -10,7 +10,7 @@ import { TypedClient, WorkflowClient } from "@eventflow/server/client"
 import { WorkflowServer } from "@eventflow/server"
 import { Chunk, Effect, Layer, Option, Stream } from "effect"
 import { ask, auto, family, top } from "./childWorkflows.js"
-import { awaitStatus, listen, request } from "./http.js"
+import { awaitStatus, listen, openSse, request } from "./http.js"
 
 const token = "t0ken"
 const auth = { authorization: `Bearer ${token}` }
@@ -23,30 +23,6 @@ const serve = listen(
 )
 
 const get = (url: string) => request(url, { headers: auth })
-/** An SSE response read as it arrives: `readUntil` a text, or `readAll` to the end of the stream. */
-const openSse = (url: string) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, { headers: auth })
-    const reader = response.body!.getReader()
-    const decoder = new TextDecoder()
-    let text = ""
-    const readUntil = async (needle: string) => {
-      while (!text.includes(needle)) {
-        const { done, value } = await reader.read()
-        if (done) break
-        text += decoder.decode(value, { stream: true })
-      }
-      return text
-    }
-    const readAll = async () => {
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) return text
-        text += decoder.decode(value, { stream: true })
-      }
-    }
-    return { status: response.status, readUntil, readAll }
-  })
 const at = (base: string, runId: string, rest = "") => `${base}/runs/${encodeURIComponent(runId)}${rest}`
 
 /** Starts `family` and answers when it waits for its second child. */
@@ -79,7 +55,7 @@ describe("child runs over HTTP", () => {
       assert.strictEqual(journal.body.entries[0].entry.parent, runId)
       // The child's SSE: the child lives in its parent's step (not in the engine), so it is followed from its
       // journal, to its end.
-      const events = yield* openSse(at(base, second, "/events"))
+      const events = yield* openSse(at(base, second, "/events"), auth)
       assert.strictEqual(events.status, 200)
       assert.include(yield* Effect.promise(() => events.readUntil("event: Asked")), "event: Asked")
       // The child's graph, though only its parent is served (it declares the child).

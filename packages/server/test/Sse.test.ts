@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RunStore } from "@eventflow/core"
 import { WorkflowServer } from "@eventflow/server"
-import { listen, request } from "./http.js"
+import { listen, openSse, request } from "./http.js"
 import { approval } from "./workflows.js"
 import { type Duration, Effect, Layer, TestClock } from "effect"
 
@@ -14,31 +14,7 @@ const serve = (options: { readonly heartbeat?: Duration.DurationInput }) =>
 
 const post = (url: string, body: unknown) => request(url, { method: "POST", body })
 
-/** An open Server-Sent Events response, read chunk by chunk. */
-const open = (url: string) =>
-  Effect.promise(async () => {
-    const response = await fetch(url)
-    const reader = response.body!.getReader()
-    const decoder = new TextDecoder()
-    let text = ""
-    /** Reads until `text` holds `needle` (or the stream ends); returns everything read so far. */
-    const readUntil = async (needle: string) => {
-      while (!text.includes(needle)) {
-        const { done, value } = await reader.read()
-        if (done) break
-        text += decoder.decode(value, { stream: true })
-      }
-      return text
-    }
-    const readAll = async () => {
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) return text
-        text += decoder.decode(value, { stream: true })
-      }
-    }
-    return { status: response.status, readUntil, readAll }
-  })
+const open = (url: string) => openSse(url)
 
 /** The events of an SSE text (comment lines such as heartbeats are not events). */
 const parseEvents = (text: string) =>

@@ -67,3 +67,29 @@ export const awaitStatus = (base: string, runId: string, status: string, headers
     }
     return assert.fail(`run ${runId} never reached status ${status}`)
   })
+
+/** An open Server-Sent Events response, read chunk by chunk: `readUntil` a text (or the end), `readAll` to the end. */
+export const openSse = (url: string, headers?: Record<string, string>) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, headers === undefined ? {} : { headers })
+    const reader = response.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ""
+    /** Reads until `text` holds `needle` (or the stream ends); returns everything read so far. */
+    const readUntil = async (needle: string) => {
+      while (!text.includes(needle)) {
+        const { done, value } = await reader.read()
+        if (done) break
+        text += decoder.decode(value, { stream: true })
+      }
+      return text
+    }
+    const readAll = async () => {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) return text
+        text += decoder.decode(value, { stream: true })
+      }
+    }
+    return { status: response.status, readUntil, readAll }
+  })
