@@ -13,10 +13,12 @@ import type * as RunStore from "@eventflow/core/RunStore"
 import * as Snapshot from "@eventflow/core/Snapshot"
 import { JournalConflictError, JournalFencedError, JournalStoreError } from "@eventflow/core/WorkflowError"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { OwnConnection, type RawStatement } from "./sqliteConnection.js"
 import { clientLayer, immediateTransaction, type Options, open, withReason } from "./sqliteRunStore.js"
 
 type Operation = JournalStoreError["operation"]
@@ -224,10 +226,69 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
         () => appendRetried(runId, entries, options, retries + 1)
       )
 
+    /**
+     * On the store's own connection (`SqliteRunStore.layer({ filename })`), the common append — outside any
+     * transaction, the run's head cached (or a batch starting a journal), no status to write — is judged and its
+     * prepared INSERT run synchronously, in one step: nothing runs on the connection in between, and it runs only when
+     * no transaction holds the connection (`isFree`), so it never slips into another fiber's transaction. Anything else
+     * (a transaction open, the lock taken, a replayed or conflicting batch, a status change, a constraint failure)
+     * takes the general path above, which waits for the lock and reads the head.
+     */
+    const own = yield* Effect.serviceOption(OwnConnection)
+    const statements: Array<RawStatement> = []
+    const fastAppend = Option.match(own, {
+      onNone: () => undefined,
+      onSome: ({ db, isFree }) => {
+        const statement = (n: number): RawStatement => {
+          let prepared = statements[n]
+          if (prepared === undefined) {
+            prepared = db.prepare(insertText(n))
+            statements[n] = prepared
+          }
+          return prepared
+        }
+        return (
+          runId: string,
+          entries: ReadonlyArray<Journal.Entry>,
+          options: JournalStore.AppendOptions | undefined
+        ): Effect.Effect<ReadonlyArray<Journal.Stored>, unknown> =>
+          Effect.withFiberRuntime((fiber) => {
+            const general = appendRetried(runId, entries, options, 0)
+            // Inside a transaction (this fiber's or another's) the lock is held: the general path joins or waits.
+            if (!isFree()) return general
+            const cached = cachedHeads.get(runId)
+            if (cached === undefined && entries[0]._tag !== "RunStarted") return general
+            const prepared = JournalStore.prepareAppend(runId, entries, noExisting, cached?.entries ?? 0)
+            if (prepared._tag !== "Prepared" || prepared.rows.length === 0) return general
+            const before = prepared.ended ?? cached?.status ?? "running"
+            const status = JournalStore.nextStatus(before, undefined, options)
+            if (status !== before) return general
+            const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+            const params: Array<unknown> = []
+            for (const row of prepared.rows) params.push(runId, row.offset, row.entryId, row.tag, row.json, now)
+            cachedHeads.delete(runId)
+            try {
+              statement(prepared.rows.length).run(...params)
+            } catch (cause) {
+              const error = new SqlError({ cause, message: "Failed to execute statement" })
+              // Another writer appended meanwhile, or the batch was there already: judged again from the query.
+              return isConstraint(error) ? appendRetried(runId, entries, options, 1) : Effect.fail(error)
+            }
+            if (prepared.ended === undefined) {
+              cachedHeads.set(runId, { entries: (cached?.entries ?? 0) + prepared.rows.length, status })
+            }
+            return Effect.succeed(prepared.stored)
+          })
+      }
+    })
+
     const append = (runId: string, entries: ReadonlyArray<Journal.Entry>, options?: JournalStore.AppendOptions) =>
       entries.length === 0
         ? Effect.succeed([])
-        : appendRetried(runId, entries, options, 0).pipe(mapErrors("append", runId))
+        : (fastAppend === undefined
+            ? appendRetried(runId, entries, options, 0)
+            : fastAppend(runId, entries, options)
+          ).pipe(mapErrors("append", runId))
 
     const read = (runId: string, fromOffset = 0) =>
       sql`SELECT entry_offset, payload FROM eventflow_journal_entries

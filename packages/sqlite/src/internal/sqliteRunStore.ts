@@ -1,10 +1,8 @@
 /**
  * The SQLite run store: opening (pragmas and schema migrations) and the four operations.
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as RunStore from "@eventflow/core/RunStore"
 import * as Snapshot from "@eventflow/core/Snapshot"
 import { RunStoreError } from "@eventflow/core/WorkflowError"
@@ -15,6 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { layer as connectionLayer, type OwnConnection } from "./sqliteConnection.js"
 
 /** @internal */
 export interface Options {
@@ -326,26 +325,12 @@ export const layerFromClient = (
   options?: Options
 ): Layer.Layer<RunStore.RunStore, RunStoreError, SqlClient.SqlClient> => Layer.effect(RunStore.RunStore, make(options))
 
-/** A client of its own on `filename`; a file that cannot be opened fails with `RunStoreError` "open". */
-export const clientLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, RunStoreError> =>
-  Layer.scoped(
-    SqlClient.SqlClient,
-    SqliteClient.make({ filename, disableWAL: true }).pipe(
-      Effect.catchAllDefect((defect) =>
-        Effect.fail(
-          new RunStoreError({
-            operation: "open",
-            cause: new Error(
-              `cannot open the SQLite file ${JSON.stringify(filename)}: ${
-                defect instanceof Error ? defect.message : String(defect)
-              }`,
-              { cause: defect }
-            )
-          })
-        )
-      )
-    )
-  ).pipe(Layer.provide(Reactivity.layer))
+/**
+ * A client of its own on `filename` (with the raw connection for the journal store's append, see
+ * `sqliteConnection.ts`); a file that cannot be opened fails with `RunStoreError` "open".
+ */
+export const clientLayer = (filename: string): Layer.Layer<SqlClient.SqlClient | OwnConnection, RunStoreError> =>
+  connectionLayer(filename)
 
 /** @internal */
 export const layer = (options: LayerOptions): Layer.Layer<RunStore.RunStore, RunStoreError> =>

@@ -1,0 +1,170 @@
+/**
+ * The `SqlClient` of `SqliteRunStore.layer({ filename })`: one better-sqlite3 connection of the store's own, built as
+ * `@effect/sql-sqlite-node`'s `SqliteClient.make` builds its client (one connection, a lock taken for a transaction
+ * and for a reserved connection, a prepared-statement cache), plus {@link OwnConnection}: the raw connection and
+ * whether the lock is taken, so that the journal store can run its append's prepared statement synchronously, without
+ * the client's per-statement plumbing, when no transaction is open on the connection.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as Client from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Statement from "@effect/sql/Statement"
+import { RunStoreError } from "@eventflow/core/WorkflowError"
+import * as Cache from "effect/Cache"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { createRequire } from "node:module"
+
+/** The part of a better-sqlite3 statement used here. */
+export interface RawStatement {
+  readonly reader: boolean
+  run(...params: ReadonlyArray<unknown>): unknown
+  all(...params: ReadonlyArray<unknown>): Array<unknown>
+  raw(raw: boolean): RawStatement
+  safeIntegers(safe: boolean): RawStatement
+}
+
+/** The part of a better-sqlite3 database used here. */
+export interface RawDatabase {
+  readonly inTransaction: boolean
+  prepare(sql: string): RawStatement
+  close(): void
+}
+
+const Sqlite = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => RawDatabase
+
+/**
+ * The store's own connection, given only by {@link layer}: `isFree()` is true when no transaction (nor reserved
+ * connection) holds the client's lock and no transaction is open on the connection, so that a statement run
+ * synchronously now cannot interleave with one.
+ *
+ * @internal
+ */
+export class OwnConnection extends Context.Tag("@eventflow/sqlite/OwnConnection")<
+  OwnConnection,
+  { readonly db: RawDatabase; readonly isFree: () => boolean }
+>() {}
+
+const make = (filename: string) =>
+  Effect.gen(function* () {
+    const compiler = Statement.makeCompilerSqlite()
+    const db = yield* Effect.try({
+      try: () => new Sqlite(filename),
+      catch: (defect) =>
+        new RunStoreError({
+          operation: "open",
+          cause: new Error(
+            `cannot open the SQLite file ${JSON.stringify(filename)}: ${
+              defect instanceof Error ? defect.message : String(defect)
+            }`,
+            { cause: defect }
+          )
+        })
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => db.close()))
+
+    const prepareCache = yield* Cache.make({
+      capacity: 200,
+      timeToLive: Duration.minutes(10),
+      lookup: (sql: string) =>
+        Effect.try({
+          try: () => db.prepare(sql),
+          catch: (cause) => new SqlError({ cause, message: "Failed to prepare statement " })
+        })
+    })
+
+    const runStatement = (statement: RawStatement, params: ReadonlyArray<unknown>, raw: boolean) =>
+      Effect.withFiberRuntime<ReadonlyArray<any>, SqlError>((fiber) => {
+        if (Context.get(fiber.currentContext, Client.SafeIntegers)) statement.safeIntegers(true)
+        try {
+          if (statement.reader) return Effect.succeed(statement.all(...params))
+          const result = statement.run(...params)
+          return Effect.succeed(raw ? (result as ReadonlyArray<any>) : [])
+        } catch (cause) {
+          return Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
+        }
+      })
+
+    const run = (sql: string, params: ReadonlyArray<unknown>, raw = false) =>
+      Effect.flatMap(prepareCache.get(sql), (statement) => runStatement(statement, params, raw))
+
+    const connection: Connection = {
+      execute: (sql, params, transformRows) =>
+        transformRows ? Effect.map(run(sql, params), transformRows) : run(sql, params),
+      executeRaw: (sql, params) => run(sql, params, true),
+      executeValues: (sql, params) =>
+        Effect.acquireUseRelease(
+          prepareCache.get(sql),
+          (statement) =>
+            Effect.try({
+              try: () => {
+                if (statement.reader) return statement.raw(true).all(...params) as ReadonlyArray<ReadonlyArray<unknown>>
+                statement.run(...params)
+                return []
+              },
+              catch: (cause) => new SqlError({ cause, message: "Failed to execute statement" })
+            }),
+          (statement) => Effect.sync(() => statement.reader && statement.raw(false))
+        ),
+      executeUnprepared: (sql, params, transformRows) => {
+        const effect = Effect.flatMap(
+          Effect.try({
+            try: () => db.prepare(sql),
+            catch: (cause) => new SqlError({ cause, message: "Failed to prepare statement " })
+          }),
+          (statement) => runStatement(statement, params ?? [], false)
+        )
+        return transformRows ? Effect.map(effect, transformRows) : effect
+      },
+      executeStream: () => Effect.dieMessage("executeStream not implemented")
+    }
+
+    // The lock of the connection: held by a transaction (or a reserved connection) for its whole scope; a statement
+    // outside a transaction waits for it. `held` mirrors it for `isFree`.
+    const semaphore = yield* Effect.makeSemaphore(1)
+    let held = 0
+    const acquirer = semaphore.withPermits(1)(Effect.succeed(connection))
+    const transactionAcquirer = Effect.uninterruptibleMask((restore) =>
+      Effect.as(
+        Effect.zipRight(
+          restore(semaphore.take(1)),
+          Effect.tap(Effect.scope, (scope) => {
+            held++
+            return Scope.addFinalizer(
+              scope,
+              Effect.suspend(() => {
+                held--
+                return semaphore.release(1)
+              })
+            )
+          })
+        ),
+        connection
+      )
+    )
+
+    const client = yield* Client.make({
+      acquirer,
+      compiler,
+      transactionAcquirer,
+      spanAttributes: [["db.system.name", "sqlite"]]
+    })
+    return { client, own: OwnConnection.of({ db, isFree: () => held === 0 && !db.inTransaction }) }
+  })
+
+/**
+ * A client of the store's own on `filename` and its {@link OwnConnection}; a file that cannot be opened fails with
+ * `RunStoreError` "open".
+ *
+ * @internal
+ */
+export const layer = (filename: string): Layer.Layer<Client.SqlClient | OwnConnection, RunStoreError> =>
+  Layer.scopedContext(
+    Effect.map(make(filename), ({ client, own }) =>
+      Context.make(Client.SqlClient, client).pipe(Context.add(OwnConnection, own))
+    )
+  ).pipe(Layer.provide(Reactivity.layer))
