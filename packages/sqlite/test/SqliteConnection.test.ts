@@ -3,13 +3,15 @@
  * statement synchronously on it, and that shortcut must never slip into a transaction another fiber holds open on the
  * same connection, nor leave one it runs inside.
  */
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { JournalStore, JournalStoreSuite } from "@eventflow/core"
-import { Deferred, Effect, Fiber, Layer } from "effect"
+import { SqliteJournalStore } from "@eventflow/sqlite"
+import { Deferred, Duration, Effect, Fiber, Layer } from "effect"
 import * as connection from "../src/internal/sqliteConnection.js"
 import * as journal from "../src/internal/sqliteJournalStore.js"
 
@@ -98,5 +100,99 @@ describe("SqliteRunStore's own connection", () => {
         [1]
       )
     })
+  )
+
+  it.live(
+    "a store that appended a while checkpoints its WAL in the background: the entries reach the database file with no append running, and the WAL stays bounded",
+    () =>
+      Effect.gen(function* () {
+        const filename = yield* tempFile
+        const size = (file: string) => (fs.existsSync(file) ? fs.statSync(file).size : 0)
+        yield* Effect.provide(
+          Effect.gen(function* () {
+            const store = yield* JournalStore.JournalStore
+            yield* store.append("run-1", [JournalStoreSuite.started("run-1")])
+            const before = size(filename)
+            // 120 appends: past the start of the checkpointer (64), far from the 1,000 pages at which SQLite's own
+            // automatic checkpoint would copy the WAL into the file.
+            for (let i = 0; i < 120; i++) yield* store.append("run-1", [JournalStoreSuite.completed("s", `x/${i}`, i)])
+            assert.isBelow(size(`${filename}-wal`), 1_000 * 4_096)
+            // Real time: the checkpointer is a thread of its own. Waits up to 10 s, in steps of 20 ms.
+            let waited = 0
+            while (size(filename) <= before && waited < 10_000) {
+              yield* Effect.sleep(Duration.millis(20))
+              waited += 20
+            }
+            assert.isAbove(size(filename), before, "the database file grew by the checkpointed entries")
+            // 3,000 more appends write about 60 MB of WAL frames: the WAL is reused, not grown. The main connection
+            // checkpoints at the bound; a checkpoint of the checkpointer's under way can delay it a little.
+            for (let i = 120; i < 3_000; i++) {
+              yield* store.append("run-1", [JournalStoreSuite.completed("s", `x/${i}`, i)])
+            }
+            assert.isAtMost(size(`${filename}-wal`), 2 * connection.checkpointBound * 4_096)
+            const read = yield* store.read("run-1")
+            assert.strictEqual(read.length, 3_001)
+          }),
+          SqliteJournalStore.layer({ filename })
+        )
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live(
+    "every append acknowledged before a SIGKILL is in the file, the background checkpointer running",
+    () =>
+      Effect.gen(function* () {
+        const filename = yield* tempFile
+        yield* Effect.provide(
+          Effect.flatMap(JournalStore.JournalStore, (store) =>
+            store.append("run-1", [JournalStoreSuite.started("run-1")])
+          ),
+          SqliteJournalStore.layer({ filename })
+        )
+        // The child appends for ever; it is killed once it acknowledged 2,000 appends (the checkpointer starts at 64).
+        const acknowledged = yield* Effect.async<number, Error>((resume) => {
+          const child = spawn(
+            process.execPath,
+            [
+              "--conditions=source",
+              "--import",
+              "tsx",
+              "packages/sqlite/test/fixtures/journal-acknowledger.ts",
+              filename
+            ],
+            { stdio: ["ignore", "pipe", "pipe"] }
+          )
+          let out = ""
+          let err = ""
+          let last = 0
+          child.stdout.on("data", (chunk) => {
+            out += chunk
+            const lines = out.split("\n")
+            out = lines.pop()!
+            for (const line of lines) last = Number(line)
+            if (last >= 2_000) child.kill("SIGKILL")
+          })
+          child.stderr.on("data", (chunk) => (err += chunk))
+          child.on("close", (_code, signal) =>
+            resume(
+              signal === "SIGKILL"
+                ? Effect.succeed(last)
+                : Effect.fail(new Error(`the appender stopped by itself (${signal ?? _code}): ${err}`))
+            )
+          )
+          return Effect.sync(() => child.kill("SIGKILL"))
+        })
+        const read = yield* Effect.provide(
+          Effect.flatMap(JournalStore.JournalStore, (store) => store.read("run-1")),
+          SqliteJournalStore.layer({ filename })
+        )
+        assert.isAtLeast(read.length, acknowledged + 1)
+        assert.deepStrictEqual(
+          read.slice(1, acknowledged + 1).map((stored) => stored.entry.id),
+          Array.from({ length: acknowledged }, (_, i) => `done:s@x/${i}`)
+        )
+      }).pipe(Effect.scoped),
+    60_000
   )
 })

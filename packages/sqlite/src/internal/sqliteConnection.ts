@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { createRequire } from "node:module"
+import { Worker } from "node:worker_threads"
 
 /** The part of a better-sqlite3 statement used here. */
 export interface RawStatement {
@@ -32,10 +33,44 @@ export interface RawStatement {
 export interface RawDatabase {
   readonly inTransaction: boolean
   prepare(sql: string): RawStatement
+  pragma(source: string): unknown
   close(): void
 }
 
-const Sqlite = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => RawDatabase
+const load = createRequire(import.meta.url)
+const driver = load.resolve("better-sqlite3")
+const Sqlite = load(driver) as new (filename: string) => RawDatabase
+
+/**
+ * The checkpointer: a worker thread with a connection of its own to the file that runs a PASSIVE checkpoint of the
+ * WAL every `intervalMs` (a no-op when the WAL has nothing new), so that the checkpoint's copying and fsyncs do not
+ * run on the main thread inside an append. It never blocks a writer (PASSIVE takes no writer lock); the main
+ * connection's automatic checkpoint stays on, at a higher bound ({@link checkpointBound}), should it fall behind.
+ */
+const checkpointerCode = `
+const { parentPort, workerData } = require("node:worker_threads")
+const Database = require(workerData.driver)
+const db = new Database(workerData.filename)
+const timer = setInterval(() => {
+  try { db.pragma("wal_checkpoint(PASSIVE)") } catch {}
+}, workerData.intervalMs)
+parentPort.on("message", () => {
+  clearInterval(timer)
+  try { db.close() } catch {}
+  parentPort.close()
+})
+`
+
+/** Appends on the store's own connection before the checkpointer starts (a short-lived store never starts one). */
+const checkpointerAfter = 64
+
+/** The main connection's `wal_autocheckpoint` (pages) once the checkpointer runs: the WAL's bound if it falls behind. */
+export const checkpointBound = 4_000
+
+const checkpointInterval = 50
+
+const inMemory = (filename: string) =>
+  filename === "" || filename === ":memory:" || filename.startsWith("file::memory:")
 
 /**
  * The store's own connection, given only by {@link layer}: `isFree()` is true when no transaction (nor reserved
@@ -46,7 +81,12 @@ const Sqlite = createRequire(import.meta.url)("better-sqlite3") as new (filename
  */
 export class OwnConnection extends Context.Tag("@eventflow/sqlite/OwnConnection")<
   OwnConnection,
-  { readonly db: RawDatabase; readonly isFree: () => boolean }
+  {
+    readonly db: RawDatabase
+    readonly isFree: () => boolean
+    /** Counts an append committed on the connection (starts the checkpointer after {@link checkpointerAfter}). */
+    readonly committed: () => void
+  }
 >() {}
 
 const make = (filename: string) =>
@@ -153,7 +193,42 @@ const make = (filename: string) =>
       transactionAcquirer,
       spanAttributes: [["db.system.name", "sqlite"]]
     })
-    return { client, own: OwnConnection.of({ db, isFree: () => held === 0 && !db.inTransaction }) }
+
+    let commits = 0
+    let checkpointer: Worker | undefined
+    const startCheckpointer = () => {
+      try {
+        checkpointer = new Worker(checkpointerCode, {
+          eval: true,
+          execArgv: [],
+          workerData: { driver, filename, intervalMs: checkpointInterval }
+        })
+        checkpointer.unref()
+        checkpointer.on("error", () => {})
+        db.pragma(`wal_autocheckpoint = ${checkpointBound}`)
+      } catch {
+        // No worker: the main connection keeps checkpointing as SQLite does by default.
+      }
+    }
+    yield* Effect.addFinalizer(() =>
+      checkpointer === undefined
+        ? Effect.void
+        : Effect.async<void>((resume) => {
+            const worker = checkpointer!
+            const timeout = setTimeout(() => void worker.terminate(), 5_000)
+            worker.once("exit", () => {
+              clearTimeout(timeout)
+              resume(Effect.void)
+            })
+            worker.postMessage("close")
+          })
+    )
+    const committed = inMemory(filename)
+      ? () => {}
+      : () => {
+          if (++commits === checkpointerAfter) startCheckpointer()
+        }
+    return { client, own: OwnConnection.of({ db, isFree: () => held === 0 && !db.inTransaction, committed }) }
   })
 
 /**

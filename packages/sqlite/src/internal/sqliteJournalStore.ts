@@ -238,7 +238,7 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
     const statements: Array<RawStatement> = []
     const fastAppend = Option.match(own, {
       onNone: () => undefined,
-      onSome: ({ db, isFree }) => {
+      onSome: ({ committed, db, isFree }) => {
         const statement = (n: number): RawStatement => {
           let prepared = statements[n]
           if (prepared === undefined) {
@@ -274,6 +274,7 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
               // Another writer appended meanwhile, or the batch was there already: judged again from the query.
               return isConstraint(error) ? appendRetried(runId, entries, options, 1) : Effect.fail(error)
             }
+            committed()
             if (prepared.ended === undefined) {
               cachedHeads.set(runId, { entries: (cached?.entries ?? 0) + prepared.rows.length, status })
             }
