@@ -1,6 +1,6 @@
 /**
  * A `JournalStore` on a SQLite file: the run journal of issue 12, next to the snapshots of `SqliteRunStore` in the
- * same file format (schema version 4; a file of an older version is migrated on open, its runs kept as they are).
+ * same file format (schema version 5; a file of an older version is migrated on open, its runs kept as they are).
  *
  * Tables: `eventflow_journal_entries` (one row per entry: run id, offset, entry id unique per run, tag, the entry as
  * canonical JSON), `eventflow_journal_runs` (one head row per run: workflow, definition signature, status,

@@ -77,14 +77,14 @@ describe("SqliteJournalStore", () => {
     })
   )
 
-  it.scoped("opening a version-1 file with SqliteRunStore migrates it to version 4 and keeps its runs", () =>
+  it.scoped("opening a version-1 file with SqliteRunStore migrates it to version 5 and keeps its runs", () =>
     Effect.gen(function* () {
       const filename = yield* v1Copy
       const snapshot = yield* Effect.provide(
         Effect.flatMap(RunStore.RunStore, (store) => store.load(v1RunId)),
         SqliteRunStore.layer({ filename })
       )
-      assert.strictEqual(SqliteRunStore.schemaVersion, 4)
+      assert.strictEqual(SqliteRunStore.schemaVersion, 5)
       assert.strictEqual(Option.getOrThrow(snapshot).status, "waiting")
       assert.deepStrictEqual(Option.getOrThrow(snapshot).state, { drafts: 1 })
       const [names, versions] = yield* withRaw(filename, (sql) =>
@@ -100,7 +100,7 @@ describe("SqliteJournalStore", () => {
       ])
       assert.deepStrictEqual(
         versions.map((row) => row.version),
-        [1, 2, 3, 4]
+        [1, 2, 3, 4, 5]
       )
     })
   )
@@ -144,7 +144,7 @@ describe("SqliteJournalStore", () => {
       )
       assert.deepStrictEqual(
         versions.map((row) => row.version),
-        [1, 2, 3, 4]
+        [1, 2, 3, 4, 5]
       )
       // Today's store still loads the version-1 run from the same file.
       const snapshot = yield* Effect.provide(

@@ -2,7 +2,7 @@
  * The SQLite journal store: one row per entry in `eventflow_journal_entries` (run id, offset, entry id unique per
  * run, tag, canonical JSON), a head row per run in `eventflow_journal_runs` (summary and length) and the last
  * compaction per run in `eventflow_journal_compactions`, the fencing epoch per claimed run in
- * `eventflow_journal_fences` (schema version 4; see `sqliteRunStore.ts`).
+ * `eventflow_journal_fences` (schema version 5; see `sqliteRunStore.ts`).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlConnection from "@effect/sql/SqlConnection"
@@ -90,10 +90,14 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
       )
 
     const heads = (where: ReturnType<typeof sql.and>, page = "") =>
-      sql`SELECT r.run_id, r.workflow, r.signature, r.status, r.created_at, r.updated_at, r.entries, c.up_to_offset,
-          json_extract(s.payload, '$.conversation.id') AS conversation_id, json_extract(s.payload, '$.parent') AS parent_run_id
+      sql`SELECT r.run_id, r.workflow, r.signature, r.status, r.created_at,
+          max(r.updated_at, coalesce(l.appended_at, 0)) AS updated_at, coalesce(l.entry_offset + 1, 0) AS entries,
+          c.up_to_offset, json_extract(s.payload, '$.conversation.id') AS conversation_id,
+          json_extract(s.payload, '$.parent') AS parent_run_id
         FROM eventflow_journal_runs r LEFT JOIN eventflow_journal_compactions c ON c.run_id = r.run_id
           LEFT JOIN eventflow_journal_entries s ON s.run_id = r.run_id AND s.entry_offset = 0
+          LEFT JOIN eventflow_journal_entries l ON l.run_id = r.run_id
+            AND l.entry_offset = (SELECT max(entry_offset) FROM eventflow_journal_entries WHERE run_id = r.run_id)
         WHERE ${where} ${sql.unsafe(page)}`.pipe(
         Effect.flatMap(decodeHeads),
         Effect.map((rows) => rows.map(toSummary))
@@ -107,7 +111,7 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
 
     /**
      * An append is one query (the head row and the entries of the batch's ids already there) and one INSERT of the
-     * new entries, whose trigger advances the head row in the same statement: no explicit transaction. The offsets
+     * new entries (the head row is written by a trigger only when a run starts or ends): no explicit transaction. The offsets
      * come from the head row read first, so the primary key (run id, offset) is the compare-and-set: an append that
      * raced with another one on the same run fails on it and is retried from the read (and finds, on a replay, its
      * entries already there).
@@ -171,7 +175,9 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
         let existing = noExisting
         if (cached === undefined && !assumedNew) {
           const ids = [...new Set(entries.map((entry) => entry.id))]
-          const rows = yield* sql`SELECT r.entries, r.status, e.entry_id, e.entry_offset, e.payload
+          const rows = yield* sql`SELECT
+              (SELECT coalesce(max(entry_offset) + 1, 0) FROM eventflow_journal_entries WHERE run_id = r.run_id) AS entries,
+              r.status, e.entry_id, e.entry_offset, e.payload
             FROM eventflow_journal_runs r LEFT JOIN eventflow_journal_entries e
               ON e.run_id = r.run_id AND ${sql.in("e.entry_id", ids)}
             WHERE r.run_id = ${runId}`.pipe(Effect.flatMap(decodeHeadAndExisting))
@@ -325,7 +331,8 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
         Effect.gen(function* () {
           const [head] = yield* sql<{
             readonly entries: number
-          }>`SELECT entries FROM eventflow_journal_runs WHERE run_id = ${runId}`
+          }>`SELECT (SELECT coalesce(max(entry_offset) + 1, 0) FROM eventflow_journal_entries WHERE run_id = r.run_id)
+              AS entries FROM eventflow_journal_runs r WHERE r.run_id = ${runId}`
           if (head === undefined) return yield* Effect.fail(JournalStore.unknownRun("compact", runId))
           if (!Number.isInteger(upToOffset) || upToOffset < 0 || upToOffset > head.entries) {
             return yield* Effect.fail(JournalStore.compactionBeyondEnd(runId, upToOffset, head.entries))

@@ -133,7 +133,13 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
     BEGIN
       UPDATE eventflow_journal_runs SET status = json_extract(NEW.payload, '$.status') WHERE run_id = NEW.run_id;
     END`
-  ]
+  ],
+  // Version 5: the head row is no longer rewritten by every entry (its trigger dropped): a run's number of entries
+  // and its last update are read from its last entry (the primary key's last row for the run), so an append's commit
+  // writes one page fewer (the head row's) and runs no trigger body. The head row is written when a run starts
+  // (`…_started`), when it ends (`…_ended`) and when the store records a waiting status; its `entries` and
+  // `updated_at` columns keep the values of that last write and are not read.
+  ["DROP TRIGGER eventflow_journal_entries_head"]
 ]
 
 /** @internal */
