@@ -67,6 +67,10 @@ export const make: (options?: Options) => Effect.Effect<RunStore.Service, RunSto
  * `RunStore` lists journaled runs (with their definition signature) and loads them as the snapshot their journal
  * replays to; runs saved as snapshots by an earlier version are listed, loaded and resumed as before.
  *
+ * The layer opens one better-sqlite3 connection of its own for both stores (a journal append outside a transaction
+ * runs its prepared statement directly on it) and, once it has appended a while, a worker thread with a second
+ * connection that checkpoints the WAL in the background (see the README's "Durable runs").
+ *
  * @since 0.1.0
  * @category Layers
  * @example
