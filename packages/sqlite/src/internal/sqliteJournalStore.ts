@@ -259,16 +259,16 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
           options: JournalStore.AppendOptions | undefined
         ): Effect.Effect<ReadonlyArray<Journal.Stored>, unknown> =>
           Effect.withFiberRuntime((fiber) => {
-            const general = appendRetried(runId, entries, options, 0)
+            const general = () => appendRetried(runId, entries, options, 0)
             // Inside a transaction (this fiber's or another's) the lock is held: the general path joins or waits.
-            if (!isFree()) return general
+            if (!isFree()) return general()
             const cached = cachedHeads.get(runId)
-            if (cached === undefined && entries[0]._tag !== "RunStarted") return general
+            if (cached === undefined && entries[0]._tag !== "RunStarted") return general()
             const prepared = JournalStore.prepareAppend(runId, entries, noExisting, cached?.entries ?? 0)
-            if (prepared._tag !== "Prepared" || prepared.rows.length === 0) return general
+            if (prepared._tag !== "Prepared" || prepared.rows.length === 0) return general()
             const before = prepared.ended ?? cached?.status ?? "running"
             const status = JournalStore.nextStatus(before, undefined, options)
-            if (status !== before) return general
+            if (status !== before) return general()
             const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
             const params: Array<unknown> = []
             for (const row of prepared.rows) params.push(runId, row.offset, row.entryId, row.tag, row.json, now)
