@@ -195,4 +195,29 @@ describe("SqliteRunStore's own connection", () => {
       }).pipe(Effect.scoped),
     60_000
   )
+
+  it.live(
+    "closing the store does not wait for a checkpointer that stopped (it could not open the file)",
+    () =>
+      Effect.gen(function* () {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eventflow-connection-"))
+        const filename = path.join(dir, "runs.db")
+        const read = yield* Effect.provide(
+          Effect.gen(function* () {
+            const store = yield* JournalStore.JournalStore
+            yield* store.append("run-1", [JournalStoreSuite.started("run-1")])
+            // The directory goes away under the open connection (which keeps working on its open files): the
+            // checkpointer, started at the 64th append, cannot open the file and exits.
+            fs.rmSync(dir, { recursive: true, force: true })
+            for (let i = 0; i < 100; i++) yield* store.append("run-1", [JournalStoreSuite.completed("s", `x/${i}`, i)])
+            // Real time: lets the worker start, fail and exit before the store closes.
+            yield* Effect.sleep(Duration.seconds(1))
+            return yield* store.read("run-1")
+          }),
+          SqliteJournalStore.layer({ filename })
+        )
+        assert.strictEqual(read.length, 101)
+      }),
+    20_000
+  )
 })

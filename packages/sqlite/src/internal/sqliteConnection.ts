@@ -205,23 +205,40 @@ const make = (filename: string) =>
         })
         checkpointer.unref()
         checkpointer.on("error", () => {})
+        // A checkpointer that stopped (it could not open the file, say): the main connection checkpoints as before.
+        checkpointer.once("exit", () => {
+          exited = true
+          if (!closing) db.pragma("wal_autocheckpoint = 1000")
+        })
         db.pragma(`wal_autocheckpoint = ${checkpointBound}`)
       } catch {
         // No worker: the main connection keeps checkpointing as SQLite does by default.
       }
     }
+    let exited = false
+    let closing = false
     yield* Effect.addFinalizer(() =>
-      checkpointer === undefined
-        ? Effect.void
-        : Effect.async<void>((resume) => {
-            const worker = checkpointer!
-            const timeout = setTimeout(() => void worker.terminate(), 5_000)
-            worker.once("exit", () => {
-              clearTimeout(timeout)
-              resume(Effect.void)
-            })
-            worker.postMessage("close")
-          })
+      Effect.suspend(() => {
+        closing = true
+        if (checkpointer === undefined || exited) return Effect.void
+        const worker = checkpointer
+        return Effect.async<void>((resume) => {
+          let resumed = false
+          const done = () => {
+            if (resumed) return
+            resumed = true
+            clearTimeout(timeout)
+            resume(Effect.void)
+          }
+          // Waits at most 5 s for the worker to close its connection and exit.
+          const timeout = setTimeout(() => {
+            void worker.terminate()
+            done()
+          }, 5_000)
+          worker.once("exit", done)
+          worker.postMessage("close")
+        })
+      })
     )
     const committed = inMemory(filename)
       ? () => {}
