@@ -70,7 +70,8 @@ import {
   decodeCompaction,
   replay as replayJournal,
   restore as restoreJournal,
-  toEntry
+  toEntry,
+  withLog
 } from "./journalEngine.js"
 import { type Plan, planOf } from "./plan.js"
 import { admit } from "./concurrency.js"
@@ -189,7 +190,7 @@ interface Durable {
 interface Journaled {
   readonly store: JournalStoreService
   /** Entries of the facts applied since the last append, in order (one append per checkpoint takes them all). */
-  readonly buffer: Array<Journal.Entry>
+  buffer: Array<Journal.Entry>
   /** How much of the published log the journal holds (its `Published` chunks). */
   loggedUpTo: number
   readonly context: EntryContext
@@ -420,28 +421,31 @@ export class RunImpl<S = unknown> {
 
   /** Appends what was journaled since the last append, with the new part of the published log. (Hold the lock.) */
   private appendJournal(journal: Journaled): Effect.Effect<void, RunStoreError> {
-    const batch = journal.buffer.splice(0)
-    if (journal.unstored) return Effect.void
+    const batch = journal.buffer
+    if (journal.unstored) {
+      batch.length = 0
+      return Effect.void
+    }
     const entries = this.log.entries
     const length = entries.length
     const from = journal.loggedUpTo
     if (batch.length === 0 && length === from) return Effect.void
+    journal.buffer = []
     // One entry per durable hop: the batch's last completion carries the new part of the published log and the
     // writes of its invocation that come right before it (otherwise a `Published` entry carries the log).
-    let kept: Array<Journal.Entry> | undefined
     let appended: Array<Journal.Entry> = batch
     let carrier = -1
-    for (let i = appended.length - 1; i >= 0; i--) {
-      if (appended[i]._tag === "InvocationCompleted") {
+    for (let i = batch.length - 1; i >= 0; i--) {
+      if (batch[i]._tag === "InvocationCompleted") {
         carrier = i
         break
       }
     }
     if (carrier >= 0) {
-      const completed = appended[carrier] as Journal.Entry & { readonly _tag: "InvocationCompleted" }
+      const completed = batch[carrier] as Journal.Entry & { readonly _tag: "InvocationCompleted" }
       let first = carrier
       while (first > 0) {
-        const previous = appended[first - 1]
+        const previous = batch[first - 1]
         if (previous._tag !== "Written" || previous.step !== completed.step || previous.eventId !== completed.eventId)
           break
         first--
@@ -454,50 +458,48 @@ export class RunImpl<S = unknown> {
         log = { from, events: this.encodedPublished.slice(from, length) }
       }
       if (first < carrier || log !== undefined) {
-        kept = batch.slice()
-        const writes = appended
-          .slice(first, carrier)
-          .map((w) => w as Journal.Entry & { readonly _tag: "Written" })
-          .map((w) => ({ index: w.index, event: w.prompt ?? { _tag: "Written" } }))
-        appended = [
-          ...appended.slice(0, first),
-          { ...completed, ...(log === undefined ? {} : { log }), writes },
-          ...appended.slice(carrier + 1)
-        ]
+        const writes: Array<{ readonly index: number; readonly event: unknown }> = []
+        for (let i = first; i < carrier; i++) {
+          const w = batch[i] as Journal.Entry & { readonly _tag: "Written" }
+          writes.push({ event: w.prompt ?? { _tag: "Written" }, index: w.index })
+        }
+        const carried = withLog(completed, log, writes)
+        if (first === 0 && carrier === batch.length - 1) appended = [carried]
+        else appended = [...batch.slice(0, first), carried, ...batch.slice(carrier + 1)]
       }
     } else if (length > from) {
       for (let i = this.encodedPublished.length; i < length; i++) {
         this.encodedPublished.push(encodeEvent(this.plan, entries[i]))
       }
-      kept = batch.slice()
+      appended = batch.slice()
       appended.push({
         _tag: "Published",
-        id: journalIds.published(from),
         at: journal.context.now,
+        events: this.encodedPublished.slice(from, length),
         from,
-        events: this.encodedPublished.slice(from, length)
+        id: journalIds.published(from)
       })
     }
     const status = this.state.status === "running" ? (I.isWaiting(this.state) ? "waiting" : "running") : undefined
     return Effect.matchEffect(
       journal.store.append(this.runId, appended, status === undefined ? undefined : { status }),
       {
-        onSuccess: (stored) =>
-          Effect.sync(() => {
-            if (length > journal.loggedUpTo) journal.loggedUpTo = length
-            const last = stored[stored.length - 1]
-            if (last !== undefined && last.offset + 1 > journal.appended) journal.appended = last.offset + 1
-            if (
-              journal.appended - journal.compactedAt >= compactEvery.current &&
-              !journal.compacting &&
-              this.state.status === "running"
-            ) {
-              this.compactJournal(journal)
-            }
-          }),
+        onSuccess: (stored) => {
+          if (length > journal.loggedUpTo) journal.loggedUpTo = length
+          const last = stored[stored.length - 1]
+          if (last !== undefined && last.offset + 1 > journal.appended) journal.appended = last.offset + 1
+          if (
+            journal.appended - journal.compactedAt >= compactEvery.current &&
+            !journal.compacting &&
+            this.state.status === "running"
+          ) {
+            this.compactJournal(journal)
+          }
+          return Effect.void
+        },
         onFailure: (cause) => {
           // Kept for the next append (the log chunk is made again from `loggedUpTo`).
-          journal.buffer.unshift(...(kept ?? appended))
+          journal.buffer.unshift(...batch)
           return Effect.fail(new RunStoreError({ operation: "save", runId: this.runId, cause }))
         }
       }
