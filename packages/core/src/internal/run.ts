@@ -183,7 +183,6 @@ interface WaiterEntry {
 
 interface Durable {
   readonly store: RunStoreService
-  readonly lock: Effect.Semaphore
 }
 
 /** A durable run on a journal: what is journaled but not appended yet, and the committed state. */
@@ -289,8 +288,8 @@ export class RunImpl<S = unknown> {
   }
 
   /** Makes the run durable: it saves a snapshot to `store` after every step completion and every send. */
-  makeDurable(store: RunStoreService, lock: Effect.Semaphore): void {
-    this.durable = { store, lock }
+  makeDurable(store: RunStoreService): void {
+    this.durable = { store }
   }
 
   /** Set when the run is durable on a journal: facts are appended (one batch per checkpoint) instead of snapshots. */
@@ -420,16 +419,17 @@ export class RunImpl<S = unknown> {
   }
 
   /** Appends what was journaled since the last append, with the new part of the published log. (Hold the lock.) */
-  private appendJournal(journal: Journaled): Effect.Effect<void, RunStoreError> {
+  private appendJournal(journal: Journaled, upTo: number): Effect.Effect<void, RunStoreError> {
     const batch = journal.buffer
-    if (journal.unstored) {
-      batch.length = 0
-      return Effect.void
-    }
     const entries = this.log.entries
     const length = entries.length
     const from = journal.loggedUpTo
-    if (batch.length === 0 && length === from) return Effect.void
+    if (journal.unstored || (batch.length === 0 && length === from)) {
+      batch.length = 0
+      // Nothing to write (the usual case of a send's or a detach's save): the inputs are saved.
+      if (upTo > this.savedInputs) this.savedInputs = upTo
+      return Effect.void
+    }
     journal.buffer = []
     // One entry per durable hop: the batch's last completion carries the new part of the published log and the
     // writes of its invocation that come right before it (otherwise a `Published` entry carries the log).
@@ -485,6 +485,7 @@ export class RunImpl<S = unknown> {
       journal.store.append(this.runId, appended, status === undefined ? undefined : { status }),
       {
         onSuccess: (stored) => {
+          if (upTo > this.savedInputs) this.savedInputs = upTo
           if (length > journal.loggedUpTo) journal.loggedUpTo = length
           const last = stored[stored.length - 1]
           if (last !== undefined && last.offset + 1 > journal.appended) journal.appended = last.offset + 1
@@ -564,6 +565,25 @@ export class RunImpl<S = unknown> {
     )
   }
 
+  /**
+   * A worker's hop in a durable run: the outcome applied, its checkpoint, then the worker goes on with the invocation
+   * it started (or forks them). `applyAndCheckpoint` and `next` in one step.
+   */
+  private proceedDurable(input: I.Input): Effect.Effect<void> {
+    const runs: Array<I.Invocation> = []
+    this.deferred = runs
+    try {
+      this.apply(input)
+    } finally {
+      this.deferred = undefined
+    }
+    return Effect.flatMap(this.checkpoint, () => {
+      if (this.state.status !== "running" || this.detached || runs.length === 0) return Effect.void
+      const next = this.launch(runs, true)
+      return next === undefined ? Effect.void : this.next(next)
+    })
+  }
+
   /** Starts invocations: the single one inline for the calling worker, several each on its own fiber, in order. */
   launch(runs: ReadonlyArray<I.Invocation>, inline: boolean): I.Invocation | undefined {
     if (inline && runs.length === 1) return runs[0]
@@ -575,15 +595,78 @@ export class RunImpl<S = unknown> {
   get save(): Effect.Effect<void, RunStoreError> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
-    return durable.lock.withPermits(1)(Effect.suspend(() => this.saveNow(durable.store)))
+    // One description per run, run at every checkpoint.
+    this.saveOnce ??= this.locked(() => this.saveNow(durable.store))
+    return this.saveOnce
   }
+
+  private saveOnce: Effect.Effect<void, RunStoreError> | undefined = undefined
+  private checkpointOnce: Effect.Effect<void> | undefined = undefined
 
   /** Saves once, noting which inputs from outside the saved snapshot holds. (Call it holding the lock.) */
   private saveNow(store: RunStoreService): Effect.Effect<void, RunStoreError> {
     const upTo = this.inputs
+    if (this.journal !== undefined) return this.appendJournal(this.journal, upTo)
     return Effect.tap(this.saveTo(store), () => {
       if (upTo > this.savedInputs) this.savedInputs = upTo
     })
+  }
+
+  /**
+   * The run's checkpoint lock: one save (append) at a time, in the order they took it. Taken at once when free (no
+   * fiber waits, no Effect semaphore); a fiber that finds it held waits its turn, uninterruptibly (for at most the
+   * save in flight, which itself stays interruptible), and is handed the lock by the save before it. `body` runs
+   * holding it and is released however it ends (success, failure, defect, interruption).
+   */
+  private locked<A, E>(body: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return Effect.uninterruptibleMask((restore) => {
+      if (!this.lockHeld) {
+        this.lockHeld = true
+        return this.holding(restore, body)
+      }
+      const queue = this.lockQueue ?? []
+      this.lockQueue = queue
+      return Effect.flatMap(
+        Effect.async<void>((resume) => {
+          queue.push(() => resume(Effect.void))
+        }),
+        () => this.holding(restore, body)
+      )
+    })
+  }
+
+  private lockHeld = false
+  /** Who waits for the lock, first come first served (created on first use). */
+  private lockQueue: Array<() => void> | undefined = undefined
+
+  private holding<A, E>(
+    restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
+    body: () => Effect.Effect<A, E>
+  ): Effect.Effect<A, E> {
+    let effect: Effect.Effect<A, E>
+    try {
+      effect = body()
+    } catch (defect) {
+      this.unlock()
+      throw defect
+    }
+    return Effect.matchCauseEffect(restore(effect), {
+      onFailure: (cause) => {
+        this.unlock()
+        return Effect.failCause(cause)
+      },
+      onSuccess: (a) => {
+        this.unlock()
+        return Effect.succeed(a)
+      }
+    })
+  }
+
+  /** Hands the lock to the first fiber waiting for it, or frees it. */
+  private unlock(): void {
+    const next = this.lockQueue?.shift()
+    if (next !== undefined) next()
+    else this.lockHeld = false
   }
 
   /**
@@ -598,9 +681,7 @@ export class RunImpl<S = unknown> {
   private get saveUnsaved(): Effect.Effect<void, RunStoreError> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
-    return durable.lock.withPermits(1)(
-      Effect.suspend(() => (this.inputs > this.savedInputs ? this.saveNow(durable.store) : Effect.void))
-    )
+    return this.locked(() => (this.inputs > this.savedInputs ? this.saveNow(durable.store) : Effect.void))
   }
 
   /**
@@ -610,18 +691,19 @@ export class RunImpl<S = unknown> {
    */
   get checkpoint(): Effect.Effect<void> {
     if (this.durable === undefined) return Effect.void
+    if (this.checkpointOnce !== undefined) return this.checkpointOnce
     const save = this.save
-    return Effect.catchAll(save, (error) =>
+    this.checkpointOnce = Effect.catchAll(save, (error) =>
       Effect.logWarning(`run ${this.runId}: checkpoint not saved, retrying until the store takes it`, error).pipe(
         Effect.zipRight(Effect.retry(save, checkpointRetry)),
         Effect.orDie
       )
     )
+    return this.checkpointOnce
   }
 
   /** Saves a snapshot; a state that cannot be snapshotted fails the run with `StateNotSerializableError`. */
   private saveTo(store: RunStoreService): Effect.Effect<void, RunStoreError> {
-    if (this.journal !== undefined) return this.appendJournal(this.journal)
     let snapshot: Snapshot.Snapshot
     try {
       snapshot = this.snapshot()
@@ -922,9 +1004,7 @@ export class RunImpl<S = unknown> {
       const next = this.apply(input, true)
       return next === undefined ? Effect.void : this.next(next)
     }
-    return Effect.flatMap(this.applyAndCheckpoint(input, true), (next) =>
-      next === undefined ? Effect.void : this.next(next)
-    )
+    return this.proceedDurable(input)
   }
 
   /** Hops of this run's workers since the run last yielded to the event loop. */
@@ -1477,7 +1557,7 @@ const makeDurable = (
 ) =>
   Effect.gen(function* () {
     const store = yield* RunStore
-    run.makeDurable(store, yield* Effect.makeSemaphore(1))
+    run.makeDurable(store)
     const journal = onJournal ? yield* Effect.serviceOption(JournalStore) : Option.none()
     if (Option.isSome(journal)) {
       register(self)
