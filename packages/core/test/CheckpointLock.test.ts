@@ -10,7 +10,7 @@ import {
   Workflow,
   WorkflowCancelledError
 } from "@eventflow/core"
-import { Cause, Context, Deferred, Effect, Exit, Fiber, Option, Schema } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Option, Schema, Scope } from "effect"
 
 const A = Event.define("A", { n: Schema.Number })
 const B = Event.define("B", { n: Schema.Number })
@@ -106,6 +106,63 @@ describe("the checkpoint lock of a durable run", () => {
           entries.find((e) => e._tag === "RunEnded"),
           { status: "cancelled" }
         )
+      })
+  )
+
+  it.scoped("a run's result is delivered once its final checkpoint is stored, not before", () =>
+    Effect.gen(function* () {
+      const { context, hold, journal } = yield* slowStores
+      const gate = yield* Deferred.make<void>()
+      const wf = defineWorkflow({ name: "lock-final", input: Schema.Number, output: Schema.Number })
+        .step(StartEvent, (s) => Effect.succeed(A.make({ n: s.input })), { emits: [A] })
+        .step(
+          A,
+          (a) =>
+            Effect.sync(() => {
+              // The completion of this last step (with RunEnded) is appended through the gate.
+              hold.gate = gate
+              return StopEvent.make({ result: a.n })
+            }),
+          { emits: [StopEvent] }
+        )
+      const result = yield* Effect.fork(Effect.provide(Workflow.run(wf, 5, { durable: true, runId: "final" }), context))
+      for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
+      assert.isTrue(Option.isNone(yield* Fiber.poll(result)), "no result while the final append waits")
+      assert.isFalse((yield* journal.read("final")).some((e) => e.entry._tag === "RunEnded"))
+      hold.gate = undefined
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Fiber.join(result), 5)
+      assert.strictEqual((yield* journal.read("final")).at(-1)?.entry._tag, "RunEnded")
+    })
+  )
+
+  it.scoped(
+    "closing a run's scope while its final checkpoint waits for the store interrupts it: the result is an interruption",
+    () =>
+      Effect.gen(function* () {
+        const { context, hold, journal } = yield* slowStores
+        const gate = yield* Deferred.make<void>()
+        const wf = defineWorkflow({ name: "lock-final-closed", input: Schema.Number, output: Schema.Number })
+          .step(StartEvent, (s) => Effect.succeed(A.make({ n: s.input })), { emits: [A] })
+          .step(
+            A,
+            (a) =>
+              Effect.sync(() => {
+                hold.gate = gate
+                return StopEvent.make({ result: a.n })
+              }),
+            { emits: [StopEvent] }
+          )
+        const scope = yield* Scope.make()
+        const handle = yield* Effect.provide(Workflow.start(wf, 5, { durable: true, runId: "closed" }), context).pipe(
+          Scope.extend(scope)
+        )
+        for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
+        yield* Scope.close(scope, Exit.void)
+        const exit = yield* Effect.exit(handle.result)
+        assert.isTrue(Exit.isInterrupted(exit))
+        // The store keeps the run's last saved checkpoint (to resume from): no RunEnded.
+        assert.isFalse((yield* journal.read("closed")).some((e) => e.entry._tag === "RunEnded"))
       })
   )
 })

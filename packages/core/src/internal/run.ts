@@ -209,6 +209,16 @@ interface Journaled {
   compacting: boolean
 }
 
+/** The release of the checkpoint lock, after its body ended (one pair per run). */
+interface LockHandlers<A, E> {
+  readonly onFailure: (cause: Cause.Cause<E>) => Effect.Effect<A, E>
+  readonly onSuccess: (a: A) => Effect.Effect<A, E>
+}
+
+/** The `append` options of a run that has not ended (one object each, not one per append). */
+const appendRunning = { status: "running" } as const
+const appendWaiting = { status: "waiting" } as const
+
 /** How a failed checkpoint is retried: soon at first, then every 5 seconds, until the store takes it. */
 const checkpointRetry = Schedule.union(Schedule.exponential("50 millis"), Schedule.spaced("5 seconds"))
 
@@ -480,31 +490,54 @@ export class RunImpl<S = unknown> {
         id: journalIds.published(from)
       })
     }
-    const status = this.state.status === "running" ? (I.isWaiting(this.state) ? "waiting" : "running") : undefined
-    return Effect.matchEffect(
-      journal.store.append(this.runId, appended, status === undefined ? undefined : { status }),
-      {
-        onSuccess: (stored) => {
-          if (upTo > this.savedInputs) this.savedInputs = upTo
-          if (length > journal.loggedUpTo) journal.loggedUpTo = length
-          const last = stored[stored.length - 1]
-          if (last !== undefined && last.offset + 1 > journal.appended) journal.appended = last.offset + 1
-          if (
-            journal.appended - journal.compactedAt >= compactEvery.current &&
-            !journal.compacting &&
-            this.state.status === "running"
-          ) {
-            this.compactJournal(journal)
-          }
-          return Effect.void
-        },
-        onFailure: (cause) => {
-          // Kept for the next append (the log chunk is made again from `loggedUpTo`).
-          journal.buffer.unshift(...batch)
-          return Effect.fail(new RunStoreError({ operation: "save", runId: this.runId, cause }))
-        }
+    const options =
+      this.state.status !== "running" ? undefined : I.isWaiting(this.state) ? appendWaiting : appendRunning
+    // One append in flight per run (the lock): what its outcome needs is kept here, and its handlers are the run's.
+    this.appending = batch
+    this.appendingLength = length
+    this.appendingUpTo = upTo
+    this.appendHandlers ??= {
+      onSuccess: (stored) => this.appended(stored),
+      onFailure: (cause) => this.appendFailed(cause)
+    }
+    return Effect.matchEffect(journal.store.append(this.runId, appended, options), this.appendHandlers)
+  }
+
+  /** The batch of the append in flight (as journaled, before the log was added), the log's length and inputs then. */
+  private appending: Array<Journal.Entry> = []
+  private appendingLength = 0
+  private appendingUpTo = 0
+  private appendHandlers:
+    | {
+        readonly onSuccess: (stored: ReadonlyArray<Journal.Stored>) => Effect.Effect<void>
+        readonly onFailure: (cause: unknown) => Effect.Effect<never, RunStoreError>
       }
-    )
+    | undefined = undefined
+
+  private appended(stored: ReadonlyArray<Journal.Stored>): Effect.Effect<void> {
+    const journal = this.journal!
+    const upTo = this.appendingUpTo
+    const length = this.appendingLength
+    this.appending = []
+    if (upTo > this.savedInputs) this.savedInputs = upTo
+    if (length > journal.loggedUpTo) journal.loggedUpTo = length
+    const last = stored[stored.length - 1]
+    if (last !== undefined && last.offset + 1 > journal.appended) journal.appended = last.offset + 1
+    if (
+      journal.appended - journal.compactedAt >= compactEvery.current &&
+      !journal.compacting &&
+      this.state.status === "running"
+    ) {
+      this.compactJournal(journal)
+    }
+    return Effect.void
+  }
+
+  private appendFailed(cause: unknown): Effect.Effect<never, RunStoreError> {
+    // Kept for the next append (the log chunk is made again from `loggedUpTo`).
+    this.journal!.buffer.unshift(...this.appending)
+    this.appending = []
+    return Effect.fail(new RunStoreError({ operation: "save", runId: this.runId, cause }))
   }
 
   /**
@@ -572,10 +605,17 @@ export class RunImpl<S = unknown> {
   private proceedDurable(input: I.Input): Effect.Effect<void> {
     const runs: Array<I.Invocation> = []
     this.deferred = runs
+    this.finishHere = true
     try {
       this.apply(input)
     } finally {
       this.deferred = undefined
+      this.finishHere = false
+    }
+    const ending = this.endedHere
+    if (ending !== undefined) {
+      this.endedHere = undefined
+      return this.finishOnWorker(ending)
     }
     return Effect.flatMap(this.checkpoint, () => {
       if (this.state.status !== "running" || this.detached || runs.length === 0) return Effect.void
@@ -650,7 +690,7 @@ export class RunImpl<S = unknown> {
       this.unlock()
       throw defect
     }
-    return Effect.matchCauseEffect(restore(effect), {
+    this.lockHandlers ??= {
       onFailure: (cause) => {
         this.unlock()
         return Effect.failCause(cause)
@@ -659,8 +699,11 @@ export class RunImpl<S = unknown> {
         this.unlock()
         return Effect.succeed(a)
       }
-    })
+    }
+    return Effect.matchCauseEffect(restore(effect), this.lockHandlers as LockHandlers<A, E>)
   }
+
+  private lockHandlers: LockHandlers<any, any> | undefined = undefined
 
   /** Hands the lock to the first fiber waiting for it, or frees it. */
   private unlock(): void {
@@ -1096,6 +1139,11 @@ export class RunImpl<S = unknown> {
     if (this.durable !== undefined) {
       // The final checkpoint is taken before the result is delivered: it records the run's error from here.
       this.ending = exit
+      if (this.finishHere) {
+        // A worker's outcome ended the run: that worker takes the final checkpoint (no fiber of its own for it).
+        this.endedHere = exit
+        return
+      }
       const others = Array.from(this.fibers)
       // Kept, so that closing the run's scope while the final checkpoint waits for the store interrupts it
       // (the store keeps the run's last saved checkpoint, to resume from).
@@ -1126,6 +1174,26 @@ export class RunImpl<S = unknown> {
 
   /** The fiber that saves a durable run's final checkpoint, then delivers its result. */
   private finishing: Fiber.RuntimeFiber<void> | undefined = undefined
+
+  /** Set while a worker applies its outcome (`proceedDurable`); `endedHere`: the run's exit, when that ended it. */
+  private finishHere = false
+  private endedHere: Exit.Exit<unknown, unknown> | undefined = undefined
+
+  /**
+   * The end of a durable run whose last outcome a worker applied, on that worker: the final checkpoint, then the
+   * run's other fibers are interrupted and the result is delivered (what the `finishing` fiber does otherwise).
+   * Interrupted (the run's scope closed while the store is slow), the result is an interruption, as there.
+   */
+  private finishOnWorker(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    const current = currentFiber()
+    const others: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    for (const fiber of this.fibers) if (fiber !== current) others.push(fiber)
+    const deliver = Effect.sync(() => this.ended.done(exit))
+    return Effect.zipRight(
+      this.checkpoint,
+      others.length === 0 ? deliver : Effect.zipRight(Fiber.interruptAll(others), deliver)
+    ).pipe(Effect.onInterrupt(() => Effect.sync(() => this.ended.done(Exit.interrupt(FiberId.none)))))
+  }
 
   private exitOf(ending: I.Ending): Exit.Exit<unknown, unknown> {
     switch (ending._tag) {
