@@ -49,6 +49,8 @@ export interface Invocation {
   suspended: boolean
   /** `ctx.send`/`ctx.write` effects the current execution created and has not run (a forgotten `yield*`?). */
   unran: number
+  /** When its current (last) execution started (epoch ms), recorded by a journaled run's shell. */
+  startedAt: number | undefined
 }
 
 /** What a re-executed invocation had done before the snapshot. @internal */
@@ -330,7 +332,8 @@ export const invocation = (step: number, eventId: string, event: AnyEvent, repla
   answers: undefined,
   replay,
   suspended: false,
-  unran: 0
+  unran: 0,
+  startedAt: undefined
 })
 
 // -----------------------------------------------------------------------------

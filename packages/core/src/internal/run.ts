@@ -18,7 +18,7 @@ import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as SynchronizedRef from "effect/SynchronizedRef"
+import type * as SynchronizedRef from "effect/SynchronizedRef"
 import type { AnyEvent, EventType } from "../Event.js"
 import type { RunHandle, RunOptions, Status } from "../Run.js"
 import type { ChildOptions, RetryInfo, StepContext, WaitForOptions } from "../StepContext.js"
@@ -78,7 +78,7 @@ import { admit } from "./concurrency.js"
 import * as child from "./child.js"
 import { resolveContinue } from "./conversation.js"
 import { RunHandleImpl } from "./handle.js"
-import { make as makeStateRef } from "./stateRef.js"
+import { make as makeStateRef, unsafeGet as unsafeGetState } from "./stateRef.js"
 import { shouldYield, yieldToEventLoop } from "./yield.js"
 import { observe, type RunTelemetry } from "./telemetry.js"
 
@@ -196,10 +196,8 @@ interface Journaled {
   /** The state with the updates of every finished invocation applied, in completion order (and encoded). */
   committed: unknown
   committedJson: unknown
-  /** The state updates of each unfinished invocation, applied live and committed when it finishes. */
-  readonly updates: Map<I.Invocation, Array<(s: unknown) => unknown>>
-  /** When each running invocation's current attempt started (epoch ms): `startedAt` of its journal entries. */
-  readonly started: Map<I.Invocation, number>
+  /** The state updates of each unfinished invocation, applied live and committed when it finishes (made on first use). */
+  updates: Map<I.Invocation, Array<(s: unknown) => unknown>> | undefined
   /** The run's start could not be journaled (its state does not encode): it fails, and nothing of it is stored. */
   unstored: boolean
   /** The journal's length after the last append, and where the last compaction this process wrote stands. */
@@ -323,15 +321,14 @@ export class RunImpl<S = unknown> {
     const run = this
     const plan = this.plan
     const stateSchema = plan.workflow.state as Schema.Schema<unknown, unknown, never> | undefined
-    const value = Effect.runSync(SynchronizedRef.get(this.stateRef))
+    const value = unsafeGetState(this.stateRef)
     const journal: Journaled = {
       store,
       buffer: [],
       loggedUpTo: logged,
       committed: value,
       committedJson: committed,
-      updates: new Map(),
-      started: new Map(),
+      updates: undefined,
       unstored: false,
       appended: 0,
       compactedAt: 0,
@@ -347,7 +344,7 @@ export class RunImpl<S = unknown> {
         get now() {
           return run.clock.unsafeCurrentTimeMillis()
         },
-        startedAt: (invocation) => journal.started.get(invocation),
+        startedAt: (invocation) => invocation.startedAt,
         get traceParent() {
           return run.traceParent
         },
@@ -358,10 +355,9 @@ export class RunImpl<S = unknown> {
           return journal.committedJson
         },
         commit: (invocation) => {
-          journal.started.delete(invocation)
-          const log = journal.updates.get(invocation)
+          const log = journal.updates?.get(invocation)
           if (log !== undefined) {
-            journal.updates.delete(invocation)
+            journal.updates!.delete(invocation)
             let v = journal.committed
             for (const f of log) v = f(v)
             journal.committed = v
@@ -401,6 +397,7 @@ export class RunImpl<S = unknown> {
     if (journal === undefined) return this.stateRef
     const ref = this.stateRef
     const log = (f: (s: unknown) => unknown) => {
+      journal.updates ??= new Map()
       let updates = journal.updates.get(invocation)
       if (updates === undefined) {
         updates = []
@@ -815,7 +812,7 @@ export class RunImpl<S = unknown> {
       state: this.state,
       published: this.log.entries,
       encodedPublished: this.encodedPublished,
-      value: Effect.runSync(SynchronizedRef.get(this.stateRef)),
+      value: unsafeGetState(this.stateRef),
       collectedId: (event) => this.collectIds.get(event) ?? "",
       status: this.status(),
       createdAt: this.createdAt,
@@ -1065,7 +1062,7 @@ export class RunImpl<S = unknown> {
     const ctx = new StepCtx(this, invocation, step.name)
     let effect: Effect.Effect<unknown, unknown> = Effect.suspend(() => {
       this.apply({ _tag: "Attempt", invocation })
-      if (this.journal !== undefined) this.journal.started.set(invocation, this.clock.unsafeCurrentTimeMillis())
+      if (this.journal !== undefined) invocation.startedAt = this.clock.unsafeCurrentTimeMillis()
       invocation.unran = 0
       ctx.attempt = invocation.attempts
       // For `ctx.retry.elapsed` (only a step with a `retry` schedule is ever executed again).
@@ -1623,11 +1620,11 @@ const makeDurable = (
   resumed?: { readonly committed: unknown; readonly logged: number },
   onJournal = true
 ) =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
+  Effect.flatMap(RunStore, (store) => {
     run.makeDurable(store)
-    const journal = onJournal ? yield* Effect.serviceOption(JournalStore) : Option.none()
-    if (Option.isSome(journal)) {
+    if (!onJournal) return Effect.void
+    return Effect.map(Effect.serviceOption(JournalStore), (journal) => {
+      if (Option.isNone(journal)) return
       register(self)
       run.makeJournaled(
         journal.value,
@@ -1636,7 +1633,7 @@ const makeDurable = (
         resumed?.committed,
         resumed?.logged ?? 0
       )
-    }
+    })
   })
 
 /** @internal */
