@@ -181,8 +181,29 @@ interface WaiterEntry {
   readonly timeout: Duration.Duration | undefined
 }
 
-interface Durable {
-  readonly store: RunStoreService
+/** A durable run's store, its checkpoint lock and the state of its append in flight (none of it in other runs). */
+class Durable {
+  constructor(readonly store: RunStoreService) {}
+  /** The run's save and checkpoint effects (built once, run at every checkpoint). */
+  saveOnce: Effect.Effect<void, RunStoreError> | undefined = undefined
+  checkpointOnce: Effect.Effect<void> | undefined = undefined
+  /** The checkpoint lock; who waits for it, first come first served (created on first use). */
+  lockHeld = false
+  lockQueue: Array<() => void> | undefined = undefined
+  lockHandlers: LockHandlers<any, any> | undefined = undefined
+  /** The batch of the append in flight (as journaled, before the log was added), the log's length and inputs then. */
+  appending: Array<Journal.Entry> | undefined = undefined
+  appendingLength = 0
+  appendingUpTo = 0
+  appendHandlers:
+    | {
+        readonly onSuccess: (stored: ReadonlyArray<Journal.Stored>) => Effect.Effect<void>
+        readonly onFailure: (cause: unknown) => Effect.Effect<never, RunStoreError>
+      }
+    | undefined = undefined
+  /** Set while a worker applies its outcome (`proceedDurable`); `endedHere`: the run's exit, when that ended it. */
+  finishHere = false
+  endedHere: Exit.Exit<unknown, unknown> | undefined = undefined
 }
 
 /** A durable run on a journal: what is journaled but not appended yet, and the committed state. */
@@ -297,7 +318,7 @@ export class RunImpl<S = unknown> {
 
   /** Makes the run durable: it saves a snapshot to `store` after every step completion and every send. */
   makeDurable(store: RunStoreService): void {
-    this.durable = { store }
+    this.durable = new Durable(store)
   }
 
   /** Set when the run is durable on a journal: facts are appended (one batch per checkpoint) instead of snapshots. */
@@ -490,32 +511,21 @@ export class RunImpl<S = unknown> {
     const options =
       this.state.status !== "running" ? undefined : I.isWaiting(this.state) ? appendWaiting : appendRunning
     // One append in flight per run (the lock): what its outcome needs is kept here, and its handlers are the run's.
-    this.appending = batch
-    this.appendingLength = length
-    this.appendingUpTo = upTo
-    this.appendHandlers ??= {
+    this.durable!.appending = batch
+    this.durable!.appendingLength = length
+    this.durable!.appendingUpTo = upTo
+    this.durable!.appendHandlers ??= {
       onSuccess: (stored) => this.appended(stored),
       onFailure: (cause) => this.appendFailed(cause)
     }
-    return Effect.matchEffect(journal.store.append(this.runId, appended, options), this.appendHandlers)
+    return Effect.matchEffect(journal.store.append(this.runId, appended, options), this.durable!.appendHandlers)
   }
-
-  /** The batch of the append in flight (as journaled, before the log was added), the log's length and inputs then. */
-  private appending: Array<Journal.Entry> = []
-  private appendingLength = 0
-  private appendingUpTo = 0
-  private appendHandlers:
-    | {
-        readonly onSuccess: (stored: ReadonlyArray<Journal.Stored>) => Effect.Effect<void>
-        readonly onFailure: (cause: unknown) => Effect.Effect<never, RunStoreError>
-      }
-    | undefined = undefined
 
   private appended(stored: ReadonlyArray<Journal.Stored>): Effect.Effect<void> {
     const journal = this.journal!
-    const upTo = this.appendingUpTo
-    const length = this.appendingLength
-    this.appending = []
+    const upTo = this.durable!.appendingUpTo
+    const length = this.durable!.appendingLength
+    this.durable!.appending = undefined
     if (upTo > this.savedInputs) this.savedInputs = upTo
     if (length > journal.loggedUpTo) journal.loggedUpTo = length
     const last = stored[stored.length - 1]
@@ -532,8 +542,8 @@ export class RunImpl<S = unknown> {
 
   private appendFailed(cause: unknown): Effect.Effect<never, RunStoreError> {
     // Kept for the next append (the log chunk is made again from `loggedUpTo`).
-    this.journal!.buffer.unshift(...this.appending)
-    this.appending = []
+    this.journal!.buffer.unshift(...(this.durable!.appending ?? []))
+    this.durable!.appending = undefined
     return Effect.fail(new RunStoreError({ operation: "save", runId: this.runId, cause }))
   }
 
@@ -602,16 +612,16 @@ export class RunImpl<S = unknown> {
   private proceedDurable(input: I.Input): Effect.Effect<void> {
     const runs: Array<I.Invocation> = []
     this.deferred = runs
-    this.finishHere = true
+    this.durable!.finishHere = true
     try {
       this.apply(input)
     } finally {
       this.deferred = undefined
-      this.finishHere = false
+      this.durable!.finishHere = false
     }
-    const ending = this.endedHere
+    const ending = this.durable!.endedHere
     if (ending !== undefined) {
-      this.endedHere = undefined
+      this.durable!.endedHere = undefined
       return this.finishOnWorker(ending)
     }
     return Effect.flatMap(this.checkpoint, () => {
@@ -633,12 +643,9 @@ export class RunImpl<S = unknown> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
     // One description per run, run at every checkpoint.
-    this.saveOnce ??= this.locked(() => this.saveNow(durable.store))
-    return this.saveOnce
+    this.durable!.saveOnce ??= this.locked(() => this.saveNow(durable.store))
+    return this.durable!.saveOnce
   }
-
-  private saveOnce: Effect.Effect<void, RunStoreError> | undefined = undefined
-  private checkpointOnce: Effect.Effect<void> | undefined = undefined
 
   /** Saves once, noting which inputs from outside the saved snapshot holds. (Call it holding the lock.) */
   private saveNow(store: RunStoreService): Effect.Effect<void, RunStoreError> {
@@ -657,12 +664,12 @@ export class RunImpl<S = unknown> {
    */
   private locked<A, E>(body: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
     return Effect.uninterruptibleMask((restore) => {
-      if (!this.lockHeld) {
-        this.lockHeld = true
+      if (!this.durable!.lockHeld) {
+        this.durable!.lockHeld = true
         return this.holding(restore, body)
       }
-      const queue = this.lockQueue ?? []
-      this.lockQueue = queue
+      const queue = this.durable!.lockQueue ?? []
+      this.durable!.lockQueue = queue
       return Effect.flatMap(
         Effect.async<void>((resume) => {
           queue.push(() => resume(Effect.void))
@@ -671,10 +678,6 @@ export class RunImpl<S = unknown> {
       )
     })
   }
-
-  private lockHeld = false
-  /** Who waits for the lock, first come first served (created on first use). */
-  private lockQueue: Array<() => void> | undefined = undefined
 
   private holding<A, E>(
     restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
@@ -687,7 +690,7 @@ export class RunImpl<S = unknown> {
       this.unlock()
       throw defect
     }
-    this.lockHandlers ??= {
+    this.durable!.lockHandlers ??= {
       onFailure: (cause) => {
         this.unlock()
         return Effect.failCause(cause)
@@ -697,16 +700,14 @@ export class RunImpl<S = unknown> {
         return Effect.succeed(a)
       }
     }
-    return Effect.matchCauseEffect(restore(effect), this.lockHandlers as LockHandlers<A, E>)
+    return Effect.matchCauseEffect(restore(effect), this.durable!.lockHandlers as LockHandlers<A, E>)
   }
-
-  private lockHandlers: LockHandlers<any, any> | undefined = undefined
 
   /** Hands the lock to the first fiber waiting for it, or frees it. */
   private unlock(): void {
-    const next = this.lockQueue?.shift()
+    const next = this.durable!.lockQueue?.shift()
     if (next !== undefined) next()
-    else this.lockHeld = false
+    else this.durable!.lockHeld = false
   }
 
   /**
@@ -731,15 +732,15 @@ export class RunImpl<S = unknown> {
    */
   get checkpoint(): Effect.Effect<void> {
     if (this.durable === undefined) return Effect.void
-    if (this.checkpointOnce !== undefined) return this.checkpointOnce
+    if (this.durable!.checkpointOnce !== undefined) return this.durable!.checkpointOnce
     const save = this.save
-    this.checkpointOnce = Effect.catchAll(save, (error) =>
+    this.durable!.checkpointOnce = Effect.catchAll(save, (error) =>
       Effect.logWarning(`run ${this.runId}: checkpoint not saved, retrying until the store takes it`, error).pipe(
         Effect.zipRight(Effect.retry(save, checkpointRetry)),
         Effect.orDie
       )
     )
-    return this.checkpointOnce
+    return this.durable!.checkpointOnce
   }
 
   /** Saves a snapshot; a state that cannot be snapshotted fails the run with `StateNotSerializableError`. */
@@ -1136,9 +1137,9 @@ export class RunImpl<S = unknown> {
     if (this.durable !== undefined) {
       // The final checkpoint is taken before the result is delivered: it records the run's error from here.
       this.ending = exit
-      if (this.finishHere) {
+      if (this.durable!.finishHere) {
         // A worker's outcome ended the run: that worker takes the final checkpoint (no fiber of its own for it).
-        this.endedHere = exit
+        this.durable!.endedHere = exit
         return
       }
       const others = Array.from(this.fibers)
@@ -1171,10 +1172,6 @@ export class RunImpl<S = unknown> {
 
   /** The fiber that saves a durable run's final checkpoint, then delivers its result. */
   private finishing: Fiber.RuntimeFiber<void> | undefined = undefined
-
-  /** Set while a worker applies its outcome (`proceedDurable`); `endedHere`: the run's exit, when that ended it. */
-  private finishHere = false
-  private endedHere: Exit.Exit<unknown, unknown> | undefined = undefined
 
   /**
    * The end of a durable run whose last outcome a worker applied, on that worker: the final checkpoint, then the
