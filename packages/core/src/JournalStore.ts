@@ -274,7 +274,8 @@ const summaryLinks = (
 })
 
 interface MemoryRun {
-  summary: Summary
+  /** Updated in place by appends (`summaryOf` hands out copies). */
+  summary: { -readonly [K in keyof Summary]: Summary[K] }
   readonly rows: Array<string>
   readonly byId: Map<string, Existing>
   compaction: { readonly upToOffset: number; readonly json: string } | undefined
@@ -297,6 +298,7 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
     }
     return out
   }
+  const noneExisting: ReadonlyMap<string, Existing> = new Map()
   const summaryOf = (run: MemoryRun): Summary => ({
     ...run.summary,
     entries: run.rows.length,
@@ -306,14 +308,17 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
     append: (runId, entries, options) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const run = runs.get(runId)
-        const existing = new Map<string, Existing>()
+        // The batch's ids already in the journal (usually none: no map made).
+        let existing: Map<string, Existing> | undefined
         if (run !== undefined) {
           for (const entry of entries) {
             const known = run.byId.get(entry.id)
-            if (known !== undefined) existing.set(entry.id, known)
+            if (known === undefined) continue
+            existing ??= new Map()
+            existing.set(entry.id, known)
           }
         }
-        const prepared = prepareAppend(runId, entries, existing, run?.rows.length ?? 0)
+        const prepared = prepareAppend(runId, entries, existing ?? noneExisting, run?.rows.length ?? 0)
         if (prepared._tag !== "Prepared") return Effect.fail(prepared)
         if (prepared.rows.length === 0) return Effect.succeed(prepared.stored)
         let target = run
@@ -338,14 +343,14 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
           runs.set(runId, target)
         }
         for (const row of prepared.rows) {
+          // `JSON.stringify` (canonical JSON) returns a rope of the parts it wrote; reading a character flattens it in
+          // place (V8), so what is kept is one flat string (~200 B less per kept entry, measured).
+          row.json.charCodeAt(0)
           target.rows.push(row.json)
           target.byId.set(row.entryId, { offset: row.offset, json: row.json })
         }
-        target.summary = {
-          ...target.summary,
-          status: nextStatus(target.summary.status, prepared.ended, options),
-          updatedAt: now
-        }
+        target.summary.status = nextStatus(target.summary.status, prepared.ended, options)
+        target.summary.updatedAt = now
         return Effect.succeed(prepared.stored)
       }),
     read: (runId, fromOffset = 0) =>

@@ -18,7 +18,24 @@ const special = fc.constantFrom<unknown>(
   { toJSON: () => ({ b: 1, a: [undefined] }) },
   '\u2028"\\\n\u0000é😀',
   "lone \ud800 surrogates \udc00",
-  "plain text"
+  "plain text",
+  // Not plain objects: the reference copies them into plain objects (JSON.stringify alone would unbox the boxed ones)
+  new String(""),
+  new String("ab"),
+  new Number(2),
+  new Boolean(false),
+  Object.assign(Object.create(null), { b: 1, a: 2 }),
+  Object.assign(Object.create({ inherited: 1 }), { b: 1, a: 2 }),
+  new (class Point {
+    y = 1
+    x = 2
+  })(),
+  new Map([["a", 1]]),
+  // Plain objects already in order, and in order but for an index key or an own `__proto__`
+  { a: 1, b: { c: [1, { d: 2, e: null }] } },
+  { 10: "x", 2: "y", a: 1, b: 2 },
+  JSON.parse('{"__proto__":1,"a":2}'),
+  { "": 1, a: { "": 2 } }
 )
 
 const tree = fc.letrec((tie) => ({

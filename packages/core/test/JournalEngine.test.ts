@@ -238,3 +238,68 @@ describe("the engine on the journal", () => {
       })
   )
 })
+
+describe("the entries the engine appends", () => {
+  it.scoped(
+    "have their keys in sorted order at every level: their canonical JSON is JSON.stringify of them (nothing copied)",
+    () =>
+      Effect.gen(function* () {
+        const journal = yield* JournalStore.makeMemory
+        const appended: Array<Journal.Entry> = []
+        const recording: JournalStore.Service = {
+          ...journal,
+          append: (runId, entries, options) => {
+            appended.push(...entries)
+            return journal.append(runId, entries, options)
+          }
+        }
+        const context = Context.make(
+          RunStore.RunStore,
+          RunStore.withJournal(yield* RunStore.makeMemory, recording)
+        ).pipe(Context.add(JournalStore.JournalStore, recording))
+        class Flaky extends Data.TaggedError("Flaky")<{}> {}
+        const Sent = Event.define("Sent", { n: Schema.Number })
+        const mixed = defineWorkflow({ name: "sorted-keys", input: Schema.Number, output: Schema.Number })
+          .step(
+            StartEvent,
+            (s, ctx) =>
+              Effect.gen(function* () {
+                yield* ctx.send(Sent.make({ n: s.input }))
+                return A.make({ n: s.input })
+              }),
+            { emits: [A, Sent] }
+          )
+          .step(Sent, () => Effect.void, { name: "sink" })
+          .step(
+            A,
+            (a, ctx) =>
+              Effect.gen(function* () {
+                if (ctx.attempt === 1) return yield* new Flaky()
+                return StopEvent.make({ result: a.n })
+              }),
+            { emits: [StopEvent], name: "work", retry: Schedule.recurs(1) }
+          )
+        yield* Effect.provide(Workflow.run(loop("sorted-keys-loop", 3), 0, { durable: true }), context)
+        yield* Effect.provide(Workflow.run(mixed, 2, { durable: true }), context)
+        const handle = yield* Effect.provide(
+          Workflow.start(approval("sorted-keys-approval"), 1, { durable: true }),
+          context
+        )
+        yield* handle.settled
+        yield* handle.send(HumanResponse.make({ response: "ok" }))
+        assert.strictEqual(yield* handle.result, "1:ok")
+        const tags = new Set(appended.map((e) => e._tag))
+        for (const tag of [
+          "RunStarted",
+          "InvocationCompleted",
+          "AttemptFailed",
+          "EventSent",
+          "WaiterRegistered",
+          "RunEnded"
+        ]) {
+          assert.isTrue(tags.has(tag as Journal.Entry["_tag"]), tag)
+        }
+        for (const entry of appended) assert.strictEqual(JSON.stringify(entry), Journal.toJson(entry), entry._tag)
+      })
+  )
+})

@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Ref, SynchronizedRef } from "effect"
-import { make } from "../src/internal/stateRef.js"
+import { make, unsafeGet } from "../src/internal/stateRef.js"
 
 /** Lets every other fiber run until `done` holds (bounded). */
 const yieldUntil = (done: () => boolean) =>
@@ -87,5 +87,19 @@ describe("the run's state ref", () => {
       yield* SynchronizedRef.updateEffect(ref, (n) => Effect.succeed(n + 1))
       assert.strictEqual(yield* Ref.get(ref), 2)
     })
+  )
+
+  it.effect(
+    "unsafeGet reads the value it holds now, after updates; another SynchronizedRef is read through Effect",
+    () =>
+      Effect.gen(function* () {
+        const ref = make({ n: 1 })
+        assert.deepStrictEqual(unsafeGet(ref), { n: 1 })
+        yield* Ref.update(ref, (s) => ({ n: s.n + 1 }))
+        yield* SynchronizedRef.updateEffect(ref, (s) => Effect.succeed({ n: s.n * 10 }))
+        assert.deepStrictEqual(unsafeGet(ref), { n: 20 })
+        const other = yield* SynchronizedRef.make("x")
+        assert.strictEqual(unsafeGet(other), "x")
+      })
   )
 })

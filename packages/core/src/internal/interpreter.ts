@@ -49,6 +49,8 @@ export interface Invocation {
   suspended: boolean
   /** `ctx.send`/`ctx.write` effects the current execution created and has not run (a forgotten `yield*`?). */
   unran: number
+  /** When its current (last) execution started (epoch ms), recorded by a journaled run's shell. */
+  startedAt: number | undefined
 }
 
 /** What a re-executed invocation had done before the snapshot. @internal */
@@ -330,7 +332,8 @@ export const invocation = (step: number, eventId: string, event: AnyEvent, repla
   answers: undefined,
   replay,
   suspended: false,
-  unran: 0
+  unran: 0,
+  startedAt: undefined
 })
 
 // -----------------------------------------------------------------------------
@@ -445,10 +448,11 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
         out.push({
           _tag: "Publish",
           event: {
+            // Keys in sorted order, as the journal writes them (its canonical JSON then copies nothing)
             _tag: "StepStarted",
-            step: state.plan.steps[inv.step].name,
+            attempt: inv.attempts,
             eventId: inv.eventId,
-            attempt: inv.attempts
+            step: state.plan.steps[inv.step].name
           } as AnyEvent
         })
       }
@@ -463,10 +467,10 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
           _tag: "Publish",
           event: {
             _tag: "StepFailedAttempt",
-            step: state.plan.steps[inv.step].name,
-            eventId: inv.eventId,
             attempt: inv.attempts,
-            error: input.error
+            error: input.error,
+            eventId: inv.eventId,
+            step: state.plan.steps[inv.step].name
           } as AnyEvent
         })
       }
@@ -523,19 +527,21 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
             state,
             "failed",
             { _tag: "Failed", step: step.name, error, defect: false },
-            { _tag: "WorkflowFailed", step: step.name, error, attempts: inv.attempts } as AnyEvent,
+            { _tag: "WorkflowFailed", attempts: inv.attempts, error, step: step.name } as AnyEvent,
             out
           )
         } else {
           state.recoveries++
-          const event: Record<string, unknown> = {
-            _tag: "StepFailed",
-            step: step.name,
-            event: inv.event,
-            error: input.error,
-            attempts: inv.attempts
-          }
-          if (input.defect) event.defect = true
+          const event: Record<string, unknown> = input.defect
+            ? {
+                _tag: "StepFailed",
+                attempts: inv.attempts,
+                defect: true,
+                error: input.error,
+                event: inv.event,
+                step: step.name
+              }
+            : { _tag: "StepFailed", attempts: inv.attempts, error: input.error, event: inv.event, step: step.name }
           const stepFailed = { id: childId(inv.eventId, step.name, inv.emitted++), event: event as unknown as AnyEvent }
           if (state.records !== undefined) recordFailed(state, input, stepFailed)
           dispatch(state, stepFailed.id, stepFailed.event, undefined, out)
@@ -548,9 +554,9 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
           { _tag: "Failed", step: step.name, error: input.error, defect: input.defect },
           {
             _tag: "WorkflowFailed",
-            step: step.name,
+            attempts: inv.attempts,
             error: input.error,
-            attempts: inv.attempts
+            step: step.name
           } as AnyEvent,
           out
         )
@@ -660,9 +666,9 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
         { _tag: "Aborted", error: input.error },
         {
           _tag: "WorkflowFailed",
-          step: null,
+          attempts: 0,
           error: input.error,
-          attempts: 0
+          step: null
         } as AnyEvent,
         out
       )
@@ -680,8 +686,8 @@ export const transition = (state: RunState, input: Input): Array<Command> => {
         { _tag: "TimedOut", timeout: input.timeout, activeSteps },
         {
           _tag: "WorkflowTimedOut",
-          timeout: input.timeout,
-          activeSteps
+          activeSteps,
+          timeout: input.timeout
         } as AnyEvent,
         out
       )
@@ -710,7 +716,7 @@ const recordFailed = (
 const publishCompleted = (state: RunState, inv: Invocation, emitted: ReadonlyArray<string>, out: Array<Command>) => {
   out.push({
     _tag: "Publish",
-    event: { _tag: "StepCompleted", step: state.plan.steps[inv.step].name, eventId: inv.eventId, emitted } as AnyEvent
+    event: { _tag: "StepCompleted", emitted, eventId: inv.eventId, step: state.plan.steps[inv.step].name } as AnyEvent
   })
 }
 
@@ -761,7 +767,7 @@ const dispatch = (
   }
   if (state.trace) {
     const steps = target === undefined ? state.plan.routeNames.get(tag)! : [state.plan.steps[target].name]
-    out.push({ _tag: "Publish", event: { _tag: "EventDispatched", eventId, tag, steps } as AnyEvent })
+    out.push({ _tag: "Publish", event: { _tag: "EventDispatched", eventId, steps, tag } as AnyEvent })
   }
   for (let i = 0; i < routes.length; i++) {
     const s = routes[i]
@@ -1058,9 +1064,9 @@ const checkIdle = (state: RunState, out: Array<Command>): void => {
     { _tag: "Stalled", waitingFor, error },
     {
       _tag: "WorkflowFailed",
-      step: null,
+      attempts: 0,
       error,
-      attempts: 0
+      step: null
     } as AnyEvent,
     out
   )

@@ -40,106 +40,96 @@ const maxDepth = 200
 
 const isArrayIndex = (key: string): boolean => /^(?:0|[1-9][0-9]*)$/.test(key) && Number(key) < 4294967295
 
-/**
- * The key order of the reference's sorted copy, as `JSON.stringify` walks it: array-index keys ("2", "10") come
- * first in numeric order (JavaScript orders an object's integer keys so), then the other keys as sorted.
- */
-const orderOfSortedCopy = (sorted: Array<string>): Array<string> => {
-  let indexes: Array<string> | undefined
-  for (const key of sorted) {
-    const c = key.charCodeAt(0)
-    if (c >= 48 && c <= 57 && isArrayIndex(key)) {
-      if (indexes === undefined) indexes = []
-      indexes.push(key)
-    }
-  }
-  if (indexes === undefined) return sorted
-  indexes.sort((a, b) => Number(a) - Number(b))
-  for (const key of sorted) if (!isArrayIndex(key)) indexes.push(key)
-  return indexes
+/** An array-index key ("0", "10"): the first character is tested before the regular expression. */
+const isIndexKey = (key: string): boolean => {
+  const c = key.charCodeAt(0)
+  return c >= 48 && c <= 57 && isArrayIndex(key)
 }
 
-/** Characters `JSON.stringify` escapes (controls, quote, backslash) or may (surrogates): the rest is copied as is. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what JSON escapes
-const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/
-
-const quote = (text: string): string => (needsEscape.test(text) ? JSON.stringify(text) : `"${text}"`)
+/** What {@link normalize} returns for a value only the reference writes the same way (`toJSON`, bigints, depth). */
+const useReference: unique symbol = Symbol("useReference")
 
 /**
- * Writes `value` into `out` exactly as {@link canonicalJsonReference} would (false: nothing to write, as for
- * `undefined`), without the replacer's sorted copy of every object. The text is built as parts joined once at the end:
- * a string grown by `+=` is a rope of every piece, which costs the garbage collector for as long as it is kept (the
- * memory store keeps every entry's text). Anything with a `toJSON`, and bigints, go to the reference.
+ * The reference's sorted copy of one object (keys assigned in sorted order to a plain object, so that an own
+ * `__proto__` key is dropped and array-index keys come first in numeric order, exactly as in the reference), with
+ * its values normalized.
  */
-const writeInto = (value: unknown, depth: number, out: Array<string>): boolean => {
-  switch (typeof value) {
-    case "string":
-      out.push(quote(value))
-      return true
-    case "number":
-      out.push(Number.isFinite(value) ? String(value) : "null")
-      return true
-    case "boolean":
-      out.push(value ? "true" : "false")
-      return true
-    case "object": {
-      if (value === null) {
-        out.push("null")
-        return true
-      }
-      if (depth > maxDepth || typeof (value as { toJSON?: unknown }).toJSON === "function") {
-        return pushReference(value, out)
-      }
-      if (Array.isArray(value)) {
-        out.push("[")
-        for (let i = 0; i < value.length; i++) {
-          if (i > 0) out.push(",")
-          if (!writeInto(value[i], depth + 1, out)) out.push("null")
-        }
-        out.push("]")
-        return true
-      }
-      const keys = orderOfSortedCopy(Object.keys(value).sort())
-      out.push("{")
-      let first = true
-      for (let i = 0; i < keys.length; i++) {
-        // The reference's sorted copy drops an own `__proto__` key (the assignment sets the copy's prototype).
-        if (keys[i] === "__proto__") continue
-        const mark = out.length
-        out.push(first ? `${quote(keys[i])}:` : `,${quote(keys[i])}:`)
-        if (writeInto((value as Record<string, unknown>)[keys[i]], depth + 1, out)) first = false
-        else out.length = mark
-      }
-      out.push("}")
-      return true
-    }
-    case "undefined":
-    case "function":
-    case "symbol":
-      return false
-    default:
-      // bigint: the reference throws (or uses a `toJSON` of the caller's) exactly as `JSON.stringify` does
-      return pushReference(value, out)
+const sortedCopy = (
+  value: Record<string, unknown>,
+  keys: Array<string>,
+  depth: number
+): Record<string, unknown> | typeof useReference => {
+  keys.sort()
+  const copy: Record<string, unknown> = {}
+  for (let i = 0; i < keys.length; i++) {
+    const v = normalize(value[keys[i]], depth + 1)
+    if (v === useReference) return useReference
+    copy[keys[i]] = v
   }
+  return copy
 }
 
-const pushReference = (value: unknown, out: Array<string>): boolean => {
-  const text = canonicalJsonReference(value) as string | undefined
-  if (text === undefined) return false
-  out.push(text)
-  return true
+/**
+ * `value` with every object whose keys are not in the reference's order replaced by its sorted copy, so that
+ * `JSON.stringify` of the result is the reference's text. A value whose objects are all in order (what the engine
+ * builds: its entries' keys are written sorted) is returned as it is, with nothing copied. The reference's order of
+ * an object's keys: array-index keys in numeric order, then the others sorted; `Object.keys` of an ordinary object
+ * lists the index keys first in numeric order, then the others in insertion order, so an object is in order when
+ * those others are sorted. Objects that are not plain (class instances, boxed primitives, which `JSON.stringify`
+ * would unbox) are always copied, as the reference does; anything with a `toJSON`, bigints and values deeper than
+ * {@link maxDepth} make the whole value go to the reference.
+ */
+const normalize = (value: unknown, depth: number): unknown => {
+  if (typeof value !== "object") return typeof value === "bigint" ? useReference : value
+  if (value === null) return value
+  if (depth > maxDepth || typeof (value as { toJSON?: unknown }).toJSON === "function") return useReference
+  if (Array.isArray(value)) {
+    let out: Array<unknown> | undefined
+    for (let i = 0; i < value.length; i++) {
+      const v = normalize(value[i], depth + 1)
+      if (v === useReference) return useReference
+      if (v !== value[i]) {
+        if (out === undefined) out = value.slice()
+        out[i] = v
+      }
+    }
+    return out ?? value
+  }
+  const record = value as Record<string, unknown>
+  const keys = Object.keys(record)
+  const proto = Object.getPrototypeOf(record)
+  if (proto !== Object.prototype && proto !== null) return sortedCopy(record, keys, depth)
+  let i = 0
+  while (i < keys.length && isIndexKey(keys[i])) i++
+  for (let j = i; j < keys.length; j++) {
+    const key = keys[j]
+    if ((j > i && keys[j - 1] >= key) || key === "__proto__" || isIndexKey(key)) {
+      return sortedCopy(record, keys, depth)
+    }
+  }
+  let out: Record<string, unknown> | undefined
+  for (let j = 0; j < keys.length; j++) {
+    const v = normalize(record[keys[j]], depth + 1)
+    if (v === useReference) return useReference
+    if (v !== record[keys[j]]) {
+      if (out === undefined) out = { ...record }
+      out[keys[j]] = v
+    }
+  }
+  return out ?? record
 }
 
 /**
  * `JSON.stringify` with object keys sorted at every level: two values that are equal as JSON have the same text,
  * whatever order their keys were built (or returned by a database) in. The same text as
- * {@link canonicalJsonReference} (checked by a property test), written without copying every object.
+ * {@link canonicalJsonReference} (checked by a property test): objects already in order are not copied, and the text
+ * is written by `JSON.stringify` itself (one flat string; no sorted copy of every object, no array of parts).
  *
  * @internal
  */
 export const canonicalJson = (value: unknown): string => {
-  const out: Array<string> = []
-  return (writeInto(value, 0, out) ? out.join("") : undefined) as string
+  const normalized = normalize(value, 0)
+  return normalized === useReference ? canonicalJsonReference(value) : JSON.stringify(normalized)
 }
 
 // -----------------------------------------------------------------------------

@@ -54,9 +54,67 @@ const started = (ctx: EntryContext, inv: I.Invocation): { readonly startedAt?: n
 const stepName = (plan: Plan, inv: I.Invocation) => plan.steps[inv.step].name
 
 const identified = (plan: Plan, e: { readonly id: string; readonly event: AnyEvent }): Journal.IdentifiedEvent => ({
-  id: e.id,
-  event: encodeEvent(plan, e.event)
+  event: encodeEvent(plan, e.event),
+  id: e.id
 })
+
+/** The fields of an `InvocationCompleted` entry, `log` and `startedAt` absent when undefined. */
+interface CompletedFields {
+  readonly at: number | undefined
+  readonly attempts: number
+  readonly eventId: string
+  readonly events: ReadonlyArray<Journal.IdentifiedEvent>
+  readonly id: string
+  readonly log: { readonly from: number; readonly events: ReadonlyArray<unknown> } | undefined
+  readonly startedAt: number | undefined
+  readonly state: unknown
+  readonly step: string
+  readonly tag: string
+  readonly writes: ReadonlyArray<{ readonly index: number; readonly event: unknown }>
+}
+
+/**
+ * An `InvocationCompleted` entry, its keys in sorted order (the hop's entry: its canonical JSON is `JSON.stringify`
+ * of it, nothing copied). Also used by the shell to add the published log's new part and the writes to it.
+ *
+ * @internal
+ */
+export const completed = (f: CompletedFields): Journal.Entry & { readonly _tag: "InvocationCompleted" } => {
+  const entry: any = { _tag: "InvocationCompleted" }
+  if (f.at !== undefined) entry.at = f.at
+  entry.attempts = f.attempts
+  entry.eventId = f.eventId
+  entry.events = f.events
+  entry.id = f.id
+  if (f.log !== undefined) entry.log = { events: f.log.events, from: f.log.from }
+  entry.sends = []
+  if (f.startedAt !== undefined) entry.startedAt = f.startedAt
+  entry.state = f.state
+  entry.step = f.step
+  entry.tag = f.tag
+  entry.writes = f.writes
+  return entry
+}
+
+/** A completion that carries the published log's new part and the writes of its invocation (one entry per hop). */
+export const withLog = (
+  e: Journal.Entry & { readonly _tag: "InvocationCompleted" },
+  log: CompletedFields["log"],
+  writes: CompletedFields["writes"]
+): Journal.Entry & { readonly _tag: "InvocationCompleted" } =>
+  completed({
+    at: e.at,
+    attempts: e.attempts,
+    eventId: e.eventId,
+    events: e.events,
+    id: e.id,
+    log,
+    startedAt: e.startedAt,
+    state: e.state,
+    step: e.step,
+    tag: e.tag,
+    writes
+  })
 
 /** What a run's `RunStarted` links it to: its parent run, its conversation, the trace it continues. */
 interface Links {
@@ -86,56 +144,67 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
   // Every entry says when it was written (informative: timelines, the studio's waterfall).
   const at = ctx.now
   switch (fact._tag) {
-    case "Started":
+    case "Started": {
+      // Keys in sorted order, as every entry this engine builds: the canonical JSON of an entry whose objects are in
+      // order is `JSON.stringify` of it, nothing copied (journal.ts).
+      const parent = ctx.parent?.()
+      const conversation = ctx.conversation?.()
+      const traceParent = ctx.traceParent
       return {
         _tag: "RunStarted",
-        id: ids.runStarted,
         at,
-        version: 1,
-        runId: ctx.runId,
-        workflow: plan.name,
-        signature: ctx.signature,
+        ...(conversation === undefined
+          ? {}
+          : { conversation: { id: conversation.id, previous: conversation.previous } }),
+        id: ids.runStarted,
         input: Schema.encodeUnknownSync(plan.workflow.input as Schema.Schema<unknown, unknown, never>)(fact.input),
+        options: ctx.timeout === undefined ? { trace: ctx.trace } : { timeout: ctx.timeout, trace: ctx.trace },
+        ...(parent === undefined ? {} : { parent }),
+        runId: ctx.runId,
+        signature: ctx.signature,
         state: ctx.committed(),
-        options: ctx.timeout === undefined ? { trace: ctx.trace } : { trace: ctx.trace, timeout: ctx.timeout },
-        ...withParent(ctx.parent?.(), ctx.conversation?.()),
-        ...(ctx.traceParent === undefined ? {} : { traceParent: ctx.traceParent })
+        ...(traceParent === undefined
+          ? {}
+          : { traceParent: { spanId: traceParent.spanId, traceId: traceParent.traceId } }),
+        version: 1,
+        workflow: plan.name
       }
+    }
     case "Sent": {
       const step = stepName(plan, fact.invocation)
       return {
         _tag: "EventSent",
-        id: ids.eventSent(fact.id),
         at,
-        step,
-        from: fact.invocation.eventId,
-        eventId: fact.id,
         event: encodeEvent(plan, fact.event),
+        eventId: fact.id,
+        from: fact.invocation.eventId,
+        id: ids.eventSent(fact.id),
+        step,
         ...(fact.target === undefined ? {} : { target: plan.steps[fact.target].name })
       }
     }
     case "External":
       return {
         _tag: "ExternalEventSent",
-        id: ids.externalEventSent(fact.id),
         at,
-        eventId: fact.id,
         event: encodeEvent(plan, fact.event),
-        ...(fact.step === undefined ? {} : { step: plan.steps[fact.step].name }),
+        eventId: fact.id,
+        id: ids.externalEventSent(fact.id),
+        ...(fact.park ? { park: true } : {}),
         ...(fact.prompt === undefined ? {} : { prompt: fact.prompt }),
-        ...(fact.waiter === undefined ? {} : { waiter: fact.waiter }),
-        ...(fact.park ? { park: true } : {})
+        ...(fact.step === undefined ? {} : { step: plan.steps[fact.step].name }),
+        ...(fact.waiter === undefined ? {} : { waiter: fact.waiter })
       }
     case "Written": {
       const step = stepName(plan, fact.invocation)
       return {
         _tag: "Written",
-        id: ids.written(writeId(fact.invocation.eventId, step, fact.index)),
         at,
-        step,
         eventId: fact.invocation.eventId,
+        id: ids.written(writeId(fact.invocation.eventId, step, fact.index)),
         index: fact.index,
-        ...(fact.event._tag === "InputRequired" ? { prompt: encodeEvent(plan, fact.event) } : {})
+        ...(fact.event._tag === "InputRequired" ? { prompt: encodeEvent(plan, fact.event) } : {}),
+        step
       }
     }
     case "AttemptFailed": {
@@ -143,49 +212,48 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       const step = stepName(plan, inv)
       return {
         _tag: "AttemptFailed",
-        id: ids.attemptFailed(step, inv.eventId, inv.attempts),
         at,
-        step,
-        eventId: inv.eventId,
         attempt: inv.attempts,
+        error: encodeError(fact.error),
+        eventId: inv.eventId,
+        id: ids.attemptFailed(step, inv.eventId, inv.attempts),
         ...started(ctx, inv),
-        error: encodeError(fact.error)
+        step
       }
     }
     case "Completed": {
       const inv = fact.invocation
       const step = stepName(plan, inv)
-      return {
-        _tag: "InvocationCompleted",
-        id: ids.invocationCompleted(step, inv.eventId),
+      return completed({
         at,
-        step,
-        eventId: inv.eventId,
-        tag: inv.event._tag,
         attempts: inv.attempts,
-        ...started(ctx, inv),
+        eventId: inv.eventId,
         events: fact.events.map((e) => identified(plan, e)),
-        sends: [],
-        writes: [],
-        state: ctx.commit(inv)
-      }
+        id: ids.invocationCompleted(step, inv.eventId),
+        log: undefined,
+        startedAt: ctx.startedAt(inv),
+        state: ctx.commit(inv),
+        step,
+        tag: inv.event._tag,
+        writes: []
+      })
     }
     case "Failed": {
       const inv = fact.invocation
       const step = stepName(plan, inv)
       return {
         _tag: "InvocationFailed",
-        id: ids.invocationFailed(step, inv.eventId),
         at,
-        step,
-        eventId: inv.eventId,
         attempts: inv.attempts,
-        ...started(ctx, inv),
         defect: fact.defect,
         error: encodeError(fact.error),
         ...(fact.stepFailed === undefined ? {} : { event: identified(plan, fact.stepFailed) }),
+        eventId: inv.eventId,
+        id: ids.invocationFailed(step, inv.eventId),
         ...(fact.interrupted ? { interrupted: true } : {}),
-        state: ctx.commit(inv)
+        ...started(ctx, inv),
+        state: ctx.commit(inv),
+        step
       }
     }
     case "Waited": {
@@ -193,15 +261,15 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       const given = (fact.prompt as { readonly requestId?: unknown } | undefined)?.requestId
       return {
         _tag: "WaiterRegistered",
-        id: ids.waiterRegistered(w.key),
         at,
-        key: w.key,
-        step: stepName(plan, w.invocation),
         eventId: w.invocation.eventId,
+        id: ids.waiterRegistered(w.key),
         index: w.index,
-        tag: w.tag,
-        ...(fact.prompt === undefined ? {} : { prompt: { id: w.key, event: encodeEvent(plan, fact.prompt) } }),
-        ...(typeof given === "string" ? { requestId: given } : {})
+        key: w.key,
+        ...(fact.prompt === undefined ? {} : { prompt: { event: encodeEvent(plan, fact.prompt), id: w.key } }),
+        ...(typeof given === "string" ? { requestId: given } : {}),
+        step: stepName(plan, w.invocation),
+        tag: w.tag
       }
     }
     case "Collected":
@@ -221,44 +289,45 @@ export const toEntry = (ctx: EntryContext, fact: I.Fact): Journal.Entry => {
       const o = fact.outcome
       return {
         _tag: "WaiterAnswered",
-        id: ids.waiterAnswered(w.key),
         at,
-        key: w.key,
-        step: stepName(plan, w.invocation),
         eventId: w.invocation.eventId,
+        id: ids.waiterAnswered(w.key),
         index: w.index,
-        outcome: o._tag === "Event" ? { _tag: "Event", answer: identified(plan, o) } : { _tag: o._tag }
+        key: w.key,
+        outcome: o._tag === "Event" ? { _tag: "Event", answer: identified(plan, o) } : { _tag: o._tag },
+        step: stepName(plan, w.invocation)
       }
     }
     case "Ended": {
       const ending = fact.ending
       return {
         _tag: "RunEnded",
-        id: ids.runEnded,
         at,
-        status: fact.status,
+        ...(ending._tag === "Completed" || ending._tag === "Cancelled"
+          ? {}
+          : {
+              // With its fields: a durable parent re-executing its step gets this child's error back from it.
+              error: encodeRunError(
+                ending._tag === "TimedOut"
+                  ? {
+                      _tag: "WorkflowTimeoutError",
+                      message: `timed out after ${Duration.format(ending.timeout)}`,
+                      timeout: Duration.toMillis(ending.timeout),
+                      activeSteps: ending.activeSteps
+                    }
+                  : ending.error,
+                ending._tag === "Failed" && ending.defect
+              )
+            }),
+        id: ids.runEnded,
         ...(ending._tag === "Completed"
           ? {
               result: Schema.encodeUnknownSync(plan.workflow.output as Schema.Schema<unknown, unknown, never>)(
                 ending.result
               )
             }
-          : ending._tag === "Cancelled"
-            ? {}
-            : {
-                // With its fields: a durable parent re-executing its step gets this child's error back from it.
-                error: encodeRunError(
-                  ending._tag === "TimedOut"
-                    ? {
-                        _tag: "WorkflowTimeoutError",
-                        message: `timed out after ${Duration.format(ending.timeout)}`,
-                        timeout: Duration.toMillis(ending.timeout),
-                        activeSteps: ending.activeSteps
-                      }
-                    : ending.error,
-                  ending._tag === "Failed" && ending.defect
-                )
-              })
+          : {}),
+        status: fact.status
       }
     }
   }
@@ -279,16 +348,16 @@ export const collectedEntry = (
   const step = stepName(plan, inv)
   return {
     _tag: "Collected",
-    id: ids.collected(step, inv.eventId, call),
     ...(at === undefined ? {} : { at }),
-    step,
-    eventId: inv.eventId,
-    call,
     bufferedAs,
+    call,
+    ...(count === undefined ? {} : { count }),
     event: encodeEvent(plan, event),
-    pushed,
+    eventId: inv.eventId,
     expected: [...expected],
-    ...(count === undefined ? {} : { count })
+    id: ids.collected(step, inv.eventId, call),
+    pushed,
+    step
   }
 }
 

@@ -46,12 +46,14 @@ export const prepareAppend = (
 ): Prepared | JournalStoreError | JournalConflictError => {
   const rows: Array<Row> = []
   const stored: Array<Journal.Stored> = []
-  const batch = new Map<string, Existing>()
+  // The batch's own ids (made on first use: a batch of one entry, a durable hop's, needs none).
+  let batch: Map<string, Existing> | undefined
   let started: Prepared["started"]
   let ended: Journal.EndStatus | undefined
   for (const entry of entries) {
     const json = canonicalJson(entry)
-    const known = existing.get(entry.id) ?? batch.get(entry.id)
+    const known =
+      existing.size === 0 && batch === undefined ? undefined : (existing.get(entry.id) ?? batch?.get(entry.id))
     if (known !== undefined) {
       if (known.json !== json) return new JournalConflictError({ runId, entryId: entry.id, offset: known.offset })
       stored.push({ offset: known.offset, entry })
@@ -80,7 +82,10 @@ export const prepareAppend = (
       started = entry
     }
     if (entry._tag === "RunEnded") ended = entry.status
-    batch.set(entry.id, { offset, json })
+    if (entries.length > 1) {
+      batch ??= new Map()
+      batch.set(entry.id, { offset, json })
+    }
     rows.push({ offset, entryId: entry.id, tag: entry._tag, json, entry })
     stored.push({ offset, entry })
   }

@@ -18,7 +18,7 @@ import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as SynchronizedRef from "effect/SynchronizedRef"
+import type * as SynchronizedRef from "effect/SynchronizedRef"
 import type { AnyEvent, EventType } from "../Event.js"
 import type { RunHandle, RunOptions, Status } from "../Run.js"
 import type { ChildOptions, RetryInfo, StepContext, WaitForOptions } from "../StepContext.js"
@@ -70,14 +70,15 @@ import {
   decodeCompaction,
   replay as replayJournal,
   restore as restoreJournal,
-  toEntry
+  toEntry,
+  withLog
 } from "./journalEngine.js"
 import { type Plan, planOf } from "./plan.js"
 import { admit } from "./concurrency.js"
 import * as child from "./child.js"
 import { resolveContinue } from "./conversation.js"
 import { RunHandleImpl } from "./handle.js"
-import { make as makeStateRef } from "./stateRef.js"
+import { make as makeStateRef, unsafeGet as unsafeGetState } from "./stateRef.js"
 import { shouldYield, yieldToEventLoop } from "./yield.js"
 import { observe, type RunTelemetry } from "./telemetry.js"
 
@@ -180,26 +181,44 @@ interface WaiterEntry {
   readonly timeout: Duration.Duration | undefined
 }
 
-interface Durable {
-  readonly store: RunStoreService
-  readonly lock: Effect.Semaphore
+/** A durable run's store, its checkpoint lock and the state of its append in flight (none of it in other runs). */
+class Durable {
+  constructor(readonly store: RunStoreService) {}
+  /** The run's save and checkpoint effects (built once, run at every checkpoint). */
+  saveOnce: Effect.Effect<void, RunStoreError> | undefined = undefined
+  checkpointOnce: Effect.Effect<void> | undefined = undefined
+  /** The checkpoint lock; who waits for it, first come first served (created on first use). */
+  lockHeld = false
+  lockQueue: Array<() => void> | undefined = undefined
+  lockHandlers: LockHandlers<any, any> | undefined = undefined
+  /** The batch of the append in flight (as journaled, before the log was added), the log's length and inputs then. */
+  appending: Array<Journal.Entry> | undefined = undefined
+  appendingLength = 0
+  appendingUpTo = 0
+  appendHandlers:
+    | {
+        readonly onSuccess: (stored: ReadonlyArray<Journal.Stored>) => Effect.Effect<void>
+        readonly onFailure: (cause: unknown) => Effect.Effect<never, RunStoreError>
+      }
+    | undefined = undefined
+  /** Set while a worker applies its outcome (`proceedDurable`); `endedHere`: the run's exit, when that ended it. */
+  finishHere = false
+  endedHere: Exit.Exit<unknown, unknown> | undefined = undefined
 }
 
 /** A durable run on a journal: what is journaled but not appended yet, and the committed state. */
 interface Journaled {
   readonly store: JournalStoreService
   /** Entries of the facts applied since the last append, in order (one append per checkpoint takes them all). */
-  readonly buffer: Array<Journal.Entry>
+  buffer: Array<Journal.Entry>
   /** How much of the published log the journal holds (its `Published` chunks). */
   loggedUpTo: number
   readonly context: EntryContext
   /** The state with the updates of every finished invocation applied, in completion order (and encoded). */
   committed: unknown
   committedJson: unknown
-  /** The state updates of each unfinished invocation, applied live and committed when it finishes. */
-  readonly updates: Map<I.Invocation, Array<(s: unknown) => unknown>>
-  /** When each running invocation's current attempt started (epoch ms): `startedAt` of its journal entries. */
-  readonly started: Map<I.Invocation, number>
+  /** The state updates of each unfinished invocation, applied live and committed when it finishes (made on first use). */
+  updates: Map<I.Invocation, Array<(s: unknown) => unknown>> | undefined
   /** The run's start could not be journaled (its state does not encode): it fails, and nothing of it is stored. */
   unstored: boolean
   /** The journal's length after the last append, and where the last compaction this process wrote stands. */
@@ -208,6 +227,16 @@ interface Journaled {
   /** A compaction is being written (at most one at a time per run). */
   compacting: boolean
 }
+
+/** The release of the checkpoint lock, after its body ended (one pair per run). */
+interface LockHandlers<A, E> {
+  readonly onFailure: (cause: Cause.Cause<E>) => Effect.Effect<A, E>
+  readonly onSuccess: (a: A) => Effect.Effect<A, E>
+}
+
+/** The `append` options of a run that has not ended (one object each, not one per append). */
+const appendRunning = { status: "running" } as const
+const appendWaiting = { status: "waiting" } as const
 
 /** How a failed checkpoint is retried: soon at first, then every 5 seconds, until the store takes it. */
 const checkpointRetry = Schedule.union(Schedule.exponential("50 millis"), Schedule.spaced("5 seconds"))
@@ -288,8 +317,8 @@ export class RunImpl<S = unknown> {
   }
 
   /** Makes the run durable: it saves a snapshot to `store` after every step completion and every send. */
-  makeDurable(store: RunStoreService, lock: Effect.Semaphore): void {
-    this.durable = { store, lock }
+  makeDurable(store: RunStoreService): void {
+    this.durable = new Durable(store)
   }
 
   /** Set when the run is durable on a journal: facts are appended (one batch per checkpoint) instead of snapshots. */
@@ -313,15 +342,14 @@ export class RunImpl<S = unknown> {
     const run = this
     const plan = this.plan
     const stateSchema = plan.workflow.state as Schema.Schema<unknown, unknown, never> | undefined
-    const value = Effect.runSync(SynchronizedRef.get(this.stateRef))
+    const value = unsafeGetState(this.stateRef)
     const journal: Journaled = {
       store,
       buffer: [],
       loggedUpTo: logged,
       committed: value,
       committedJson: committed,
-      updates: new Map(),
-      started: new Map(),
+      updates: undefined,
       unstored: false,
       appended: 0,
       compactedAt: 0,
@@ -337,7 +365,7 @@ export class RunImpl<S = unknown> {
         get now() {
           return run.clock.unsafeCurrentTimeMillis()
         },
-        startedAt: (invocation) => journal.started.get(invocation),
+        startedAt: (invocation) => invocation.startedAt,
         get traceParent() {
           return run.traceParent
         },
@@ -348,10 +376,9 @@ export class RunImpl<S = unknown> {
           return journal.committedJson
         },
         commit: (invocation) => {
-          journal.started.delete(invocation)
-          const log = journal.updates.get(invocation)
+          const log = journal.updates?.get(invocation)
           if (log !== undefined) {
-            journal.updates.delete(invocation)
+            journal.updates!.delete(invocation)
             let v = journal.committed
             for (const f of log) v = f(v)
             journal.committed = v
@@ -391,6 +418,7 @@ export class RunImpl<S = unknown> {
     if (journal === undefined) return this.stateRef
     const ref = this.stateRef
     const log = (f: (s: unknown) => unknown) => {
+      journal.updates ??= new Map()
       let updates = journal.updates.get(invocation)
       if (updates === undefined) {
         updates = []
@@ -419,29 +447,33 @@ export class RunImpl<S = unknown> {
   }
 
   /** Appends what was journaled since the last append, with the new part of the published log. (Hold the lock.) */
-  private appendJournal(journal: Journaled): Effect.Effect<void, RunStoreError> {
-    const batch = journal.buffer.splice(0)
-    if (journal.unstored) return Effect.void
+  private appendJournal(journal: Journaled, upTo: number): Effect.Effect<void, RunStoreError> {
+    const batch = journal.buffer
     const entries = this.log.entries
     const length = entries.length
     const from = journal.loggedUpTo
-    if (batch.length === 0 && length === from) return Effect.void
+    if (journal.unstored || (batch.length === 0 && length === from)) {
+      batch.length = 0
+      // Nothing to write (the usual case of a send's or a detach's save): the inputs are saved.
+      if (upTo > this.savedInputs) this.savedInputs = upTo
+      return Effect.void
+    }
+    journal.buffer = []
     // One entry per durable hop: the batch's last completion carries the new part of the published log and the
     // writes of its invocation that come right before it (otherwise a `Published` entry carries the log).
-    let kept: Array<Journal.Entry> | undefined
     let appended: Array<Journal.Entry> = batch
     let carrier = -1
-    for (let i = appended.length - 1; i >= 0; i--) {
-      if (appended[i]._tag === "InvocationCompleted") {
+    for (let i = batch.length - 1; i >= 0; i--) {
+      if (batch[i]._tag === "InvocationCompleted") {
         carrier = i
         break
       }
     }
     if (carrier >= 0) {
-      const completed = appended[carrier] as Journal.Entry & { readonly _tag: "InvocationCompleted" }
+      const completed = batch[carrier] as Journal.Entry & { readonly _tag: "InvocationCompleted" }
       let first = carrier
       while (first > 0) {
-        const previous = appended[first - 1]
+        const previous = batch[first - 1]
         if (previous._tag !== "Written" || previous.step !== completed.step || previous.eventId !== completed.eventId)
           break
         first--
@@ -454,54 +486,65 @@ export class RunImpl<S = unknown> {
         log = { from, events: this.encodedPublished.slice(from, length) }
       }
       if (first < carrier || log !== undefined) {
-        kept = batch.slice()
-        const writes = appended
-          .slice(first, carrier)
-          .map((w) => w as Journal.Entry & { readonly _tag: "Written" })
-          .map((w) => ({ index: w.index, event: w.prompt ?? { _tag: "Written" } }))
-        appended = [
-          ...appended.slice(0, first),
-          { ...completed, ...(log === undefined ? {} : { log }), writes },
-          ...appended.slice(carrier + 1)
-        ]
+        const writes: Array<{ readonly index: number; readonly event: unknown }> = []
+        for (let i = first; i < carrier; i++) {
+          const w = batch[i] as Journal.Entry & { readonly _tag: "Written" }
+          writes.push({ event: w.prompt ?? { _tag: "Written" }, index: w.index })
+        }
+        const carried = withLog(completed, log, writes)
+        if (first === 0 && carrier === batch.length - 1) appended = [carried]
+        else appended = [...batch.slice(0, first), carried, ...batch.slice(carrier + 1)]
       }
     } else if (length > from) {
       for (let i = this.encodedPublished.length; i < length; i++) {
         this.encodedPublished.push(encodeEvent(this.plan, entries[i]))
       }
-      kept = batch.slice()
+      appended = batch.slice()
       appended.push({
         _tag: "Published",
-        id: journalIds.published(from),
         at: journal.context.now,
+        events: this.encodedPublished.slice(from, length),
         from,
-        events: this.encodedPublished.slice(from, length)
+        id: journalIds.published(from)
       })
     }
-    const status = this.state.status === "running" ? (I.isWaiting(this.state) ? "waiting" : "running") : undefined
-    return Effect.matchEffect(
-      journal.store.append(this.runId, appended, status === undefined ? undefined : { status }),
-      {
-        onSuccess: (stored) =>
-          Effect.sync(() => {
-            if (length > journal.loggedUpTo) journal.loggedUpTo = length
-            const last = stored[stored.length - 1]
-            if (last !== undefined && last.offset + 1 > journal.appended) journal.appended = last.offset + 1
-            if (
-              journal.appended - journal.compactedAt >= compactEvery.current &&
-              !journal.compacting &&
-              this.state.status === "running"
-            ) {
-              this.compactJournal(journal)
-            }
-          }),
-        onFailure: (cause) => {
-          // Kept for the next append (the log chunk is made again from `loggedUpTo`).
-          journal.buffer.unshift(...(kept ?? appended))
-          return Effect.fail(new RunStoreError({ operation: "save", runId: this.runId, cause }))
-        }
-      }
-    )
+    const options =
+      this.state.status !== "running" ? undefined : I.isWaiting(this.state) ? appendWaiting : appendRunning
+    // One append in flight per run (the lock): what its outcome needs is kept here, and its handlers are the run's.
+    this.durable!.appending = batch
+    this.durable!.appendingLength = length
+    this.durable!.appendingUpTo = upTo
+    this.durable!.appendHandlers ??= {
+      onSuccess: (stored) => this.appended(stored),
+      onFailure: (cause) => this.appendFailed(cause)
+    }
+    return Effect.matchEffect(journal.store.append(this.runId, appended, options), this.durable!.appendHandlers)
+  }
+
+  private appended(stored: ReadonlyArray<Journal.Stored>): Effect.Effect<void> {
+    const journal = this.journal!
+    const upTo = this.durable!.appendingUpTo
+    const length = this.durable!.appendingLength
+    this.durable!.appending = undefined
+    if (upTo > this.savedInputs) this.savedInputs = upTo
+    if (length > journal.loggedUpTo) journal.loggedUpTo = length
+    const last = stored[stored.length - 1]
+    if (last !== undefined && last.offset + 1 > journal.appended) journal.appended = last.offset + 1
+    if (
+      journal.appended - journal.compactedAt >= compactEvery.current &&
+      !journal.compacting &&
+      this.state.status === "running"
+    ) {
+      this.compactJournal(journal)
+    }
+    return Effect.void
+  }
+
+  private appendFailed(cause: unknown): Effect.Effect<never, RunStoreError> {
+    // Kept for the next append (the log chunk is made again from `loggedUpTo`).
+    this.journal!.buffer.unshift(...(this.durable!.appending ?? []))
+    this.durable!.appending = undefined
+    return Effect.fail(new RunStoreError({ operation: "save", runId: this.runId, cause }))
   }
 
   /**
@@ -562,6 +605,32 @@ export class RunImpl<S = unknown> {
     )
   }
 
+  /**
+   * A worker's hop in a durable run: the outcome applied, its checkpoint, then the worker goes on with the invocation
+   * it started (or forks them). `applyAndCheckpoint` and `next` in one step.
+   */
+  private proceedDurable(input: I.Input): Effect.Effect<void> {
+    const runs: Array<I.Invocation> = []
+    this.deferred = runs
+    this.durable!.finishHere = true
+    try {
+      this.apply(input)
+    } finally {
+      this.deferred = undefined
+      this.durable!.finishHere = false
+    }
+    const ending = this.durable!.endedHere
+    if (ending !== undefined) {
+      this.durable!.endedHere = undefined
+      return this.finishOnWorker(ending)
+    }
+    return Effect.flatMap(this.checkpoint, () => {
+      if (this.state.status !== "running" || this.detached || runs.length === 0) return Effect.void
+      const next = this.launch(runs, true)
+      return next === undefined ? Effect.void : this.next(next)
+    })
+  }
+
   /** Starts invocations: the single one inline for the calling worker, several each on its own fiber, in order. */
   launch(runs: ReadonlyArray<I.Invocation>, inline: boolean): I.Invocation | undefined {
     if (inline && runs.length === 1) return runs[0]
@@ -573,15 +642,72 @@ export class RunImpl<S = unknown> {
   get save(): Effect.Effect<void, RunStoreError> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
-    return durable.lock.withPermits(1)(Effect.suspend(() => this.saveNow(durable.store)))
+    // One description per run, run at every checkpoint.
+    this.durable!.saveOnce ??= this.locked(() => this.saveNow(durable.store))
+    return this.durable!.saveOnce
   }
 
   /** Saves once, noting which inputs from outside the saved snapshot holds. (Call it holding the lock.) */
   private saveNow(store: RunStoreService): Effect.Effect<void, RunStoreError> {
     const upTo = this.inputs
+    if (this.journal !== undefined) return this.appendJournal(this.journal, upTo)
     return Effect.tap(this.saveTo(store), () => {
       if (upTo > this.savedInputs) this.savedInputs = upTo
     })
+  }
+
+  /**
+   * The run's checkpoint lock: one save (append) at a time, in the order they took it. Taken at once when free (no
+   * fiber waits, no Effect semaphore); a fiber that finds it held waits its turn, uninterruptibly (for at most the
+   * save in flight, which itself stays interruptible), and is handed the lock by the save before it. `body` runs
+   * holding it and is released however it ends (success, failure, defect, interruption).
+   */
+  private locked<A, E>(body: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return Effect.uninterruptibleMask((restore) => {
+      if (!this.durable!.lockHeld) {
+        this.durable!.lockHeld = true
+        return this.holding(restore, body)
+      }
+      const queue = this.durable!.lockQueue ?? []
+      this.durable!.lockQueue = queue
+      return Effect.flatMap(
+        Effect.async<void>((resume) => {
+          queue.push(() => resume(Effect.void))
+        }),
+        () => this.holding(restore, body)
+      )
+    })
+  }
+
+  private holding<A, E>(
+    restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
+    body: () => Effect.Effect<A, E>
+  ): Effect.Effect<A, E> {
+    let effect: Effect.Effect<A, E>
+    try {
+      effect = body()
+    } catch (defect) {
+      this.unlock()
+      throw defect
+    }
+    this.durable!.lockHandlers ??= {
+      onFailure: (cause) => {
+        this.unlock()
+        return Effect.failCause(cause)
+      },
+      onSuccess: (a) => {
+        this.unlock()
+        return Effect.succeed(a)
+      }
+    }
+    return Effect.matchCauseEffect(restore(effect), this.durable!.lockHandlers as LockHandlers<A, E>)
+  }
+
+  /** Hands the lock to the first fiber waiting for it, or frees it. */
+  private unlock(): void {
+    const next = this.durable!.lockQueue?.shift()
+    if (next !== undefined) next()
+    else this.durable!.lockHeld = false
   }
 
   /**
@@ -596,9 +722,7 @@ export class RunImpl<S = unknown> {
   private get saveUnsaved(): Effect.Effect<void, RunStoreError> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
-    return durable.lock.withPermits(1)(
-      Effect.suspend(() => (this.inputs > this.savedInputs ? this.saveNow(durable.store) : Effect.void))
-    )
+    return this.locked(() => (this.inputs > this.savedInputs ? this.saveNow(durable.store) : Effect.void))
   }
 
   /**
@@ -608,18 +732,19 @@ export class RunImpl<S = unknown> {
    */
   get checkpoint(): Effect.Effect<void> {
     if (this.durable === undefined) return Effect.void
+    if (this.durable!.checkpointOnce !== undefined) return this.durable!.checkpointOnce
     const save = this.save
-    return Effect.catchAll(save, (error) =>
+    this.durable!.checkpointOnce = Effect.catchAll(save, (error) =>
       Effect.logWarning(`run ${this.runId}: checkpoint not saved, retrying until the store takes it`, error).pipe(
         Effect.zipRight(Effect.retry(save, checkpointRetry)),
         Effect.orDie
       )
     )
+    return this.durable!.checkpointOnce
   }
 
   /** Saves a snapshot; a state that cannot be snapshotted fails the run with `StateNotSerializableError`. */
   private saveTo(store: RunStoreService): Effect.Effect<void, RunStoreError> {
-    if (this.journal !== undefined) return this.appendJournal(this.journal)
     let snapshot: Snapshot.Snapshot
     try {
       snapshot = this.snapshot()
@@ -688,7 +813,7 @@ export class RunImpl<S = unknown> {
       state: this.state,
       published: this.log.entries,
       encodedPublished: this.encodedPublished,
-      value: Effect.runSync(SynchronizedRef.get(this.stateRef)),
+      value: unsafeGetState(this.stateRef),
       collectedId: (event) => this.collectIds.get(event) ?? "",
       status: this.status(),
       createdAt: this.createdAt,
@@ -920,9 +1045,7 @@ export class RunImpl<S = unknown> {
       const next = this.apply(input, true)
       return next === undefined ? Effect.void : this.next(next)
     }
-    return Effect.flatMap(this.applyAndCheckpoint(input, true), (next) =>
-      next === undefined ? Effect.void : this.next(next)
-    )
+    return this.proceedDurable(input)
   }
 
   /** Hops of this run's workers since the run last yielded to the event loop. */
@@ -940,7 +1063,7 @@ export class RunImpl<S = unknown> {
     const ctx = new StepCtx(this, invocation, step.name)
     let effect: Effect.Effect<unknown, unknown> = Effect.suspend(() => {
       this.apply({ _tag: "Attempt", invocation })
-      if (this.journal !== undefined) this.journal.started.set(invocation, this.clock.unsafeCurrentTimeMillis())
+      if (this.journal !== undefined) invocation.startedAt = this.clock.unsafeCurrentTimeMillis()
       invocation.unran = 0
       ctx.attempt = invocation.attempts
       // For `ctx.retry.elapsed` (only a step with a `retry` schedule is ever executed again).
@@ -1014,6 +1137,11 @@ export class RunImpl<S = unknown> {
     if (this.durable !== undefined) {
       // The final checkpoint is taken before the result is delivered: it records the run's error from here.
       this.ending = exit
+      if (this.durable!.finishHere) {
+        // A worker's outcome ended the run: that worker takes the final checkpoint (no fiber of its own for it).
+        this.durable!.endedHere = exit
+        return
+      }
       const others = Array.from(this.fibers)
       // Kept, so that closing the run's scope while the final checkpoint waits for the store interrupts it
       // (the store keeps the run's last saved checkpoint, to resume from).
@@ -1044,6 +1172,22 @@ export class RunImpl<S = unknown> {
 
   /** The fiber that saves a durable run's final checkpoint, then delivers its result. */
   private finishing: Fiber.RuntimeFiber<void> | undefined = undefined
+
+  /**
+   * The end of a durable run whose last outcome a worker applied, on that worker: the final checkpoint, then the
+   * run's other fibers are interrupted and the result is delivered (what the `finishing` fiber does otherwise).
+   * Interrupted (the run's scope closed while the store is slow), the result is an interruption, as there.
+   */
+  private finishOnWorker(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    const current = currentFiber()
+    const others: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    for (const fiber of this.fibers) if (fiber !== current) others.push(fiber)
+    const deliver = Effect.sync(() => this.ended.done(exit))
+    return Effect.zipRight(
+      this.checkpoint,
+      others.length === 0 ? deliver : Effect.zipRight(Fiber.interruptAll(others), deliver)
+    ).pipe(Effect.onInterrupt(() => Effect.sync(() => this.ended.done(Exit.interrupt(FiberId.none)))))
+  }
 
   private exitOf(ending: I.Ending): Exit.Exit<unknown, unknown> {
     switch (ending._tag) {
@@ -1473,11 +1617,11 @@ const makeDurable = (
   resumed?: { readonly committed: unknown; readonly logged: number },
   onJournal = true
 ) =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    run.makeDurable(store, yield* Effect.makeSemaphore(1))
-    const journal = onJournal ? yield* Effect.serviceOption(JournalStore) : Option.none()
-    if (Option.isSome(journal)) {
+  Effect.flatMap(RunStore, (store) => {
+    run.makeDurable(store)
+    if (!onJournal) return Effect.void
+    return Effect.map(Effect.serviceOption(JournalStore), (journal) => {
+      if (Option.isNone(journal)) return
       register(self)
       run.makeJournaled(
         journal.value,
@@ -1486,7 +1630,7 @@ const makeDurable = (
         resumed?.committed,
         resumed?.logged ?? 0
       )
-    }
+    })
   })
 
 /** @internal */

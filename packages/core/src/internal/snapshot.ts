@@ -11,6 +11,7 @@ import { InvalidSnapshotError, StateNotSerializableError } from "../WorkflowErro
 import * as I from "./interpreter.js"
 import type { Plan } from "./plan.js"
 import { encodeRunError } from "./runError.js"
+import { fastEncode, notFast } from "./fastEncode.js"
 
 /** Step errors are stored as `{ _tag?, message }`. @internal */
 export const encodeError = (error: unknown): { readonly _tag?: string; readonly message: string } => {
@@ -52,7 +53,9 @@ export const encodeEvent = (plan: Plan, event: AnyEvent): unknown => {
       return { ...event, timeout: Duration.toMillis((event as any).timeout) }
   }
   const schema = plan.registry.get(event._tag)
-  return schema === undefined ? event : Schema.encodeUnknownSync(schema)(event)
+  if (schema === undefined) return event
+  const fast = fastEncode(schema, event)
+  return fast !== notFast ? fast : Schema.encodeUnknownSync(schema)(event)
 }
 
 /** @internal */

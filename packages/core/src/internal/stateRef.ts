@@ -72,3 +72,16 @@ class Mutex {
 /** A `SynchronizedRef` holding `value`, locked by a {@link Mutex}. @internal */
 export const make = <A>(value: A): SynchronizedRef.SynchronizedRef<A> =>
   new SynchronizedImpl(Ref.unsafeMake(value), new Mutex().withLock)
+
+/**
+ * The value a state made by {@link make} holds, read at once (no fiber: `Effect.runSync` of its `get` starts one).
+ * Any other `SynchronizedRef` is read with `Effect.runSync`.
+ *
+ * @internal
+ */
+export const unsafeGet = <A>(self: SynchronizedRef.SynchronizedRef<A>): A => {
+  const mutable = (self as { readonly ref?: { readonly ref?: { readonly current?: A } } }).ref?.ref
+  return mutable !== undefined && "current" in mutable
+    ? (mutable.current as A)
+    : Effect.runSync(SynchronizedRef.get(self))
+}

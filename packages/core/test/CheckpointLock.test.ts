@@ -1,0 +1,168 @@
+import { assert, describe, it } from "@effect/vitest"
+import {
+  defineWorkflow,
+  Event,
+  type Journal,
+  JournalStore,
+  RunStore,
+  StartEvent,
+  StopEvent,
+  Workflow,
+  WorkflowCancelledError
+} from "@eventflow/core"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Option, Schema, Scope } from "effect"
+
+const A = Event.define("A", { n: Schema.Number })
+const B = Event.define("B", { n: Schema.Number })
+
+/**
+ * A journal store in memory whose appends take a few turns of the scheduler (as a real store's I/O does), counting
+ * how many are in flight at once; `hold` makes the next appends wait for a gate (interruptibly).
+ */
+const slowStores = Effect.gen(function* () {
+  const journal = yield* JournalStore.makeMemory
+  const seen = { inFlight: 0, max: 0, appends: 0 }
+  const hold: { gate: Deferred.Deferred<void> | undefined } = { gate: undefined }
+  const slow: JournalStore.Service = {
+    ...journal,
+    append: (runId, entries, options) =>
+      Effect.suspend(() => {
+        seen.inFlight++
+        seen.appends++
+        seen.max = Math.max(seen.max, seen.inFlight)
+        const gate = hold.gate
+        return Effect.zipRight(
+          Effect.zipRight(
+            gate === undefined ? Effect.void : Deferred.await(gate),
+            Effect.repeatN(Effect.yieldNow(), 5)
+          ),
+          journal.append(runId, entries, options)
+        ).pipe(Effect.ensuring(Effect.sync(() => seen.inFlight--)))
+      })
+  }
+  const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, slow)).pipe(
+    Context.add(JournalStore.JournalStore, slow)
+  )
+  return { journal, seen, hold, context }
+})
+
+describe("the checkpoint lock of a durable run", () => {
+  it.scoped("serializes the appends of steps that complete side by side: never two in flight for one run", () =>
+    Effect.gen(function* () {
+      const { context, journal, seen } = yield* slowStores
+      // Eight invocations run side by side; each completion checkpoints while the others may be appending.
+      const wide = defineWorkflow({ name: "lock-wide", input: Schema.Number, output: Schema.Number })
+        .step(StartEvent, (s) => Effect.succeed(Array.from({ length: 8 }, (_, i) => A.make({ n: s.input + i }))), {
+          emits: [A]
+        })
+        .step(
+          A,
+          (a) =>
+            Effect.as(
+              Effect.repeatN(Effect.yieldNow(), a.n % 3),
+              a.n === 7 ? StopEvent.make({ result: 7 }) : undefined
+            ),
+          { emits: [StopEvent], workers: 8 }
+        )
+      assert.strictEqual(yield* Effect.provide(Workflow.run(wide, 0, { durable: true, runId: "wide" }), context), 7)
+      assert.isAbove(seen.appends, 2)
+      assert.strictEqual(seen.max, 1, "appends of one run in flight at once")
+      const entries = yield* journal.read("wide")
+      assert.deepStrictEqual(
+        entries.map((e) => e.offset),
+        entries.map((_, i) => i)
+      )
+      assert.strictEqual(entries.at(-1)?.entry._tag, "RunEnded")
+    })
+  )
+
+  it.scoped(
+    "is released when the append holding it is interrupted: the cancelled run's final checkpoint is written",
+    () =>
+      Effect.gen(function* () {
+        const { context, hold, journal } = yield* slowStores
+        const entered = yield* Deferred.make<void>()
+        const wf = defineWorkflow({ name: "lock-cancel", input: Schema.Number, output: Schema.Number })
+          .step(StartEvent, (s) => Effect.succeed(A.make({ n: s.input })), { emits: [A] })
+          .step(A, (a) => Effect.as(Deferred.succeed(entered, undefined), B.make({ n: a.n })), { emits: [B] })
+          .step(B, (b) => Effect.succeed(StopEvent.make({ result: b.n })), { emits: [StopEvent] })
+        const handle = yield* Effect.provide(Workflow.start(wf, 1, { durable: true, runId: "cancel" }), context)
+        // Step A's completion is appended through a gate that never opens: the worker waits in the append, holding
+        // the run's lock, until the cancel interrupts it.
+        hold.gate = yield* Deferred.make<void>()
+        yield* Deferred.await(entered)
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+        hold.gate = undefined
+        const cancel = yield* Effect.fork(handle.cancel)
+        const exit = yield* Effect.exit(handle.result)
+        yield* Fiber.join(cancel)
+        assert.isTrue(
+          Exit.isFailure(exit) &&
+            Cause.failureOption(exit.cause).pipe(Option.exists((e) => e instanceof WorkflowCancelledError))
+        )
+        // Written after the interrupted append let go of the lock (were it kept, the final checkpoint would wait forever)
+        const entries = (yield* journal.read("cancel")).map((e) => e.entry as Journal.Entry)
+        assert.deepInclude(
+          entries.find((e) => e._tag === "RunEnded"),
+          { status: "cancelled" }
+        )
+      })
+  )
+
+  it.scoped("a run's result is delivered once its final checkpoint is stored, not before", () =>
+    Effect.gen(function* () {
+      const { context, hold, journal } = yield* slowStores
+      const gate = yield* Deferred.make<void>()
+      const wf = defineWorkflow({ name: "lock-final", input: Schema.Number, output: Schema.Number })
+        .step(StartEvent, (s) => Effect.succeed(A.make({ n: s.input })), { emits: [A] })
+        .step(
+          A,
+          (a) =>
+            Effect.sync(() => {
+              // The completion of this last step (with RunEnded) is appended through the gate.
+              hold.gate = gate
+              return StopEvent.make({ result: a.n })
+            }),
+          { emits: [StopEvent] }
+        )
+      const result = yield* Effect.fork(Effect.provide(Workflow.run(wf, 5, { durable: true, runId: "final" }), context))
+      for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
+      assert.isTrue(Option.isNone(yield* Fiber.poll(result)), "no result while the final append waits")
+      assert.isFalse((yield* journal.read("final")).some((e) => e.entry._tag === "RunEnded"))
+      hold.gate = undefined
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Fiber.join(result), 5)
+      assert.strictEqual((yield* journal.read("final")).at(-1)?.entry._tag, "RunEnded")
+    })
+  )
+
+  it.scoped(
+    "closing a run's scope while its final checkpoint waits for the store interrupts it: the result is an interruption",
+    () =>
+      Effect.gen(function* () {
+        const { context, hold, journal } = yield* slowStores
+        const gate = yield* Deferred.make<void>()
+        const wf = defineWorkflow({ name: "lock-final-closed", input: Schema.Number, output: Schema.Number })
+          .step(StartEvent, (s) => Effect.succeed(A.make({ n: s.input })), { emits: [A] })
+          .step(
+            A,
+            (a) =>
+              Effect.sync(() => {
+                hold.gate = gate
+                return StopEvent.make({ result: a.n })
+              }),
+            { emits: [StopEvent] }
+          )
+        const scope = yield* Scope.make()
+        const handle = yield* Effect.provide(Workflow.start(wf, 5, { durable: true, runId: "closed" }), context).pipe(
+          Scope.extend(scope)
+        )
+        for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
+        yield* Scope.close(scope, Exit.void)
+        const exit = yield* Effect.exit(handle.result)
+        assert.isTrue(Exit.isInterrupted(exit))
+        // The store keeps the run's last saved checkpoint (to resume from): no RunEnded.
+        assert.isFalse((yield* journal.read("closed")).some((e) => e.entry._tag === "RunEnded"))
+      })
+  )
+})
