@@ -2,6 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import {
   defineWorkflow,
   Event,
+  HumanResponse,
+  InputRequired,
   type Journal,
   JournalStore,
   RunStore,
@@ -163,6 +165,38 @@ describe("the checkpoint lock of a durable run", () => {
         assert.isTrue(Exit.isInterrupted(exit))
         // The store keeps the run's last saved checkpoint (to resume from): no RunEnded.
         assert.isFalse((yield* journal.read("closed")).some((e) => e.entry._tag === "RunEnded"))
+      })
+  )
+
+  it.scoped(
+    "a send whose caller is interrupted while its save is in flight: the answer is journaled once and the run goes on",
+    () =>
+      Effect.gen(function* () {
+        const { context, hold, journal, seen } = yield* slowStores
+        const wf = defineWorkflow({ name: "lock-send", input: Schema.Number, output: Schema.String })
+          .step(StartEvent, () => Effect.succeed(InputRequired.make({ prompt: "approve?" })), {
+            emits: [InputRequired]
+          })
+          .step(HumanResponse, (answer) => Effect.succeed(StopEvent.make({ result: answer.response })), {
+            emits: [StopEvent]
+          })
+        const handle = yield* Effect.provide(Workflow.start(wf, 1, { durable: true, runId: "send" }), context)
+        // Waiting, and the checkpoint that registered the prompt is stored.
+        while ((yield* handle.status) !== "waiting" || seen.inFlight > 0) yield* Effect.yieldNow()
+        // The answer's save waits in the store (as on a slow disk) when its caller goes away (a client disconnecting).
+        const gate = yield* Deferred.make<void>()
+        hold.gate = gate
+        const send = yield* Effect.fork(handle.send(HumanResponse.make({ response: "yes" })))
+        while (seen.inFlight === 0) yield* Effect.yieldNow()
+        yield* Fiber.interrupt(send)
+        hold.gate = undefined
+        yield* Deferred.succeed(gate, undefined)
+        // The answer was applied when it was taken: the run goes on with it (before: its step was never started and
+        // the run waited for ever), and the journal holds it (before: the interrupted append's batch was dropped).
+        assert.strictEqual(yield* handle.result, "yes")
+        const entries = (yield* journal.read("send")).map((e) => e.entry as Journal.Entry)
+        assert.strictEqual(entries.filter((e) => e._tag === "ExternalEventSent").length, 1)
+        assert.strictEqual(entries.at(-1)?._tag, "RunEnded")
       })
   )
 })

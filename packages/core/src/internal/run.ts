@@ -541,10 +541,20 @@ export class RunImpl<S = unknown> {
   }
 
   private appendFailed(cause: unknown): Effect.Effect<never, RunStoreError> {
-    // Kept for the next append (the log chunk is made again from `loggedUpTo`).
-    this.journal!.buffer.unshift(...(this.durable!.appending ?? []))
-    this.durable!.appending = undefined
+    this.keepAppending()
     return Effect.fail(new RunStoreError({ operation: "save", runId: this.runId, cause }))
+  }
+
+  /**
+   * Puts the batch of an append that did not succeed (it failed, or it was interrupted: a cancel, a caller gone) back
+   * in front of the buffer, for the next append (the log chunk is made again from `loggedUpTo`; an append that was
+   * stored after all is then a no-op on its entry ids).
+   */
+  private keepAppending(): void {
+    const batch = this.durable?.appending
+    if (batch === undefined) return
+    this.durable!.appending = undefined
+    this.journal!.buffer.unshift(...batch)
   }
 
   /**
@@ -692,6 +702,8 @@ export class RunImpl<S = unknown> {
     }
     this.durable!.lockHandlers ??= {
       onFailure: (cause) => {
+        // An append interrupted while it held the lock (a failed one has already put its batch back).
+        this.keepAppending()
         this.unlock()
         return Effect.failCause(cause)
       },
@@ -777,14 +789,15 @@ export class RunImpl<S = unknown> {
     })
     // With a gate (a queued run's slot), what the input started starts once the gate opens, on the run's own fiber.
     const launch = gate === undefined ? now : Effect.sync(() => void this.spawn(Effect.zipRight(gate, now)))
+    const inBackground = Effect.sync(() => void this.spawn(Effect.zipRight(this.checkpoint, launch)))
     return Effect.matchEffect(this.save, {
       onSuccess: () => launch,
-      onFailure: (error) =>
-        Effect.zipRight(
-          Effect.sync(() => this.spawn(Effect.zipRight(this.checkpoint, launch))),
-          Effect.fail(error)
-        )
-    })
+      onFailure: (error) => Effect.zipRight(inBackground, Effect.fail(error))
+    }).pipe(
+      // The caller went away while the input was being saved (an HTTP client disconnecting): the input is applied,
+      // so the run saves it and starts what it started on its own, as after a failed save.
+      Effect.onInterrupt(() => inBackground)
+    )
   }
 
   /** Drops a run whose start was not saved: nothing of it runs, and nothing of it is saved. */
