@@ -17,10 +17,14 @@
  *
  * Environment: `BENCH_REPS` (default 5), `BENCH_ONLY=S1,S3,micro,load,stores` (scenario ids, microbenchmark ids,
  * `micro`, `load`, `stores` or `cluster`; `S6` selects both durable rows),
- * `BENCH_QUICK=1` (smaller sizes, for a sanity pass), `BENCH_TIMEOUT_MS` (per cell process, default 30000).
+ * `BENCH_QUICK=1` (smaller sizes, for a sanity pass), `BENCH_TIMEOUT_MS` (per cell process, default 30000),
+ * `BENCH_BASELINE=<another checkout>`: eventflow's cells also run from that checkout's built `packages/bench/dist/cell.js`
+ * (`pnpm install && pnpm exec tsc -b` there first), interleaved with this one's, and the table gains a column for it
+ * and the ratio `eventflow ÷ baseline`: before and after a change, measured in one run.
  */
-import { spawn } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { execFileSync, spawn } from "node:child_process"
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
+import * as path from "node:path"
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
@@ -51,6 +55,29 @@ const only = process.env.BENCH_ONLY?.split(",")
 const sizes = quick ? quickSizes : fullSizes
 
 const cellScript = fileURLToPath(new URL("./cell.js", import.meta.url))
+
+/** `BENCH_BASELINE`: another checkout whose eventflow cells run beside this one's (see the header). */
+const baseline = (() => {
+  const root = process.env.BENCH_BASELINE
+  if (root === undefined || root.trim() === "") return undefined
+  const script = path.resolve(root, "packages/bench/dist/cell.js")
+  if (!existsSync(script)) {
+    console.error(
+      `BENCH_BASELINE=${root}: ${script} does not exist; build that checkout first (pnpm install && pnpm exec tsc -b)`
+    )
+    process.exit(2)
+  }
+  let label = path.basename(path.resolve(root))
+  try {
+    label = execFileSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()
+  } catch {
+    // Not a git checkout: its folder's name.
+  }
+  return { script, label }
+})()
+
+/** The implementation name of the baseline's eventflow cells. */
+const baselineImpl = "eventflow (baseline)"
 const resultsDir = fileURLToPath(new URL("../../../.bench-results/", import.meta.url))
 
 type Status = "ok" | "timeout" | "error"
@@ -80,15 +107,25 @@ const scenarioCells: Array<Cell> = scenarios
 const microCells: Array<Cell> = micros
   .filter((m) => selected(m.id, "micro"))
   .map((m) => ({ impl: "micro", scenario: m.id }))
-const cells = [...scenarioCells, ...microCells]
+// Each of eventflow's cells is followed by the same cell of the baseline, so that the two alternate.
+const withBaseline: Array<Cell> = scenarioCells.flatMap((cell) =>
+  baseline !== undefined && cell.impl === "eventflow" ? [cell, { ...cell, impl: baselineImpl }] : [cell]
+)
+const cells = [...withBaseline, ...microCells]
 
 const runCell = (cell: Cell, rep: number): Promise<CellResult> =>
   new Promise((resolve) => {
     const started = performance.now()
-    const child = spawn(process.execPath, ["--expose-gc", cellScript, cell.impl, cell.scenario], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: process.env
-    })
+    const isBaseline = cell.impl === baselineImpl
+    const script = isBaseline && baseline !== undefined ? baseline.script : cellScript
+    const child = spawn(
+      process.execPath,
+      ["--expose-gc", script, isBaseline ? "eventflow" : cell.impl, cell.scenario],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: process.env
+      }
+    )
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (chunk) => {
@@ -141,6 +178,8 @@ interface Summary {
   readonly n: number
   readonly timeouts: number
   readonly errors: number
+  /** Every failure said "unknown scenario" (a baseline that predates it). */
+  readonly unknown: boolean
 }
 
 const summarize = (results: ReadonlyArray<CellResult>, cell: Cell, key: string): Summary | undefined => {
@@ -153,13 +192,14 @@ const summarize = (results: ReadonlyArray<CellResult>, cell: Cell, key: string):
     max: values.length > 0 ? Math.max(...values) : Number.NaN,
     n: values.length,
     timeouts: mine.filter((r) => r.status === "timeout").length,
-    errors: mine.filter((r) => r.status === "error").length
+    errors: mine.filter((r) => r.status === "error").length,
+    unknown: mine.every((r) => r.status === "error" && (r.message ?? "").includes("unknown scenario"))
   }
 }
 
 const fmtSummary = (s: Summary | undefined): string => {
   if (s === undefined) return "–"
-  if (s.errors > 0) return `FAILED (${s.errors})`
+  if (s.errors > 0) return s.unknown ? "n/a (not in baseline)" : `FAILED (${s.errors})`
   if (s.n === 0) return s.timeouts > 0 ? `timeout (> ${timeoutMs / 1000} s)` : "–"
   const range = s.n > 1 ? ` (${fmt(s.min)}–${fmt(s.max)})` : ""
   const partial = s.timeouts > 0 ? `, ${s.timeouts} timeout` : ""
@@ -180,7 +220,14 @@ const scenarioRows = (results: ReadonlyArray<CellResult>, spec: ScenarioSpec): A
     const raw = cost(metric, byImpl["raw-effect"])
     // A ratio with a not-applicable implementation is NaN, printed as "–".
     const cols = implNames.map((impl) => spec.notApplicable?.[impl] ?? fmtSummary(byImpl[impl]))
-    return `| ${spec.title} | ${metric.label} | ${cols.join(" | ")} | ${fmtRatio(ef / raw)} | ${fmtRatio(wc / ef)} |`
+    const base =
+      baseline === undefined
+        ? ""
+        : (() => {
+            const s = summarize(results, { impl: baselineImpl, scenario: spec.id }, metric.key)
+            return ` ${fmtSummary(s)} | ${fmtRatio(ef / cost(metric, s))} |`
+          })()
+    return `| ${spec.title} | ${metric.label} | ${cols.join(" | ")} | ${fmtRatio(ef / raw)} | ${fmtRatio(wc / ef)} |${base}`
   })
 
 const sizeNote = (id: keyof typeof fullSizes): string => `${id} ${sizes[id].toLocaleString("en-US")}`
@@ -206,10 +253,11 @@ const report = (results: ReadonlyArray<CellResult>, totalMs: number): string => 
       `SQLite file (\`@eventflow/sqlite\`) in a fresh temporary directory; its time includes opening the file (once per round of runs).`
   )
   lines.push("")
+  const baseHeader = baseline === undefined ? "" : ` eventflow at baseline ${baseline.label} | eventflow ÷ baseline |`
   lines.push(
-    "| Scenario | Metric | eventflow | workflow-core | raw-effect | eventflow ÷ raw-effect | workflow-core ÷ eventflow |"
+    `| Scenario | Metric | eventflow | workflow-core | raw-effect | eventflow ÷ raw-effect | workflow-core ÷ eventflow |${baseHeader}`
   )
-  lines.push("| --- | --- | --- | --- | --- | --- | --- |")
+  lines.push(`| --- | --- | --- | --- | --- | --- | --- |${baseline === undefined ? "" : " --- | --- |"}`)
   for (const spec of scenarios) {
     if (selected(spec.id, spec.group)) lines.push(...scenarioRows(results, spec))
   }
@@ -217,7 +265,11 @@ const report = (results: ReadonlyArray<CellResult>, totalMs: number): string => 
   lines.push(
     "Ratios compare costs (time or memory; the inverse of a rate) of the medians: `eventflow ÷ raw-effect` is how " +
       "many times the hand-written floor Eventflow costs, `workflow-core ÷ eventflow` how many times more " +
-      "workflow-core costs than Eventflow."
+      "workflow-core costs than Eventflow." +
+      (baseline === undefined
+        ? ""
+        : ` \`eventflow ÷ baseline\` is this checkout's eventflow against the same cells built from ${baseline.label} ` +
+          "(`BENCH_BASELINE`), run interleaved in this run: below 1 is faster than the baseline.")
   )
   const microSpecs = micros.filter((m) => selected(m.id, "micro"))
   if (microSpecs.length > 0) {
@@ -349,7 +401,8 @@ const main = async () => {
   writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(json, null, 2)}\n`)
   writeFileSync(`${resultsDir}latest.md`, `${table}\n`)
   console.log(`\nSaved .bench-results/latest.json and .bench-results/latest.md`)
-  if (results.some((r) => r.status === "error") || loadFailed) {
+  // A baseline may predate a scenario (its cell fails with "unknown scenario"): shown in the table, not a failure.
+  if (results.some((r) => r.status === "error" && r.impl !== baselineImpl) || loadFailed) {
     console.error("Some cells failed (wrong result or crash): see above.")
     process.exit(1)
   }
