@@ -10,7 +10,7 @@ import * as path from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { type Journal, JournalStore, JournalStoreSuite } from "@eventflow/core"
-import { JournalConflictError } from "@eventflow/core/WorkflowError"
+import { JournalConflictError, JournalStoreError } from "@eventflow/core/WorkflowError"
 import { SqliteJournalStore } from "@eventflow/sqlite"
 import { Context, Effect, Layer } from "effect"
 import * as connection from "../src/internal/sqliteConnection.js"
@@ -236,5 +236,89 @@ describe("SqliteJournalStore entry keys (schema version 6)", () => {
         assertDense(read)
         assert.deepStrictEqual(ids(read), ["start", "done:a@0", "done:b@0", "done:c@0", "done:d@0"])
       })
+  )
+  it.scoped(
+    "every statement the store runs on the entries reads a range of the integer primary key, never the whole table",
+    () =>
+      Effect.gen(function* () {
+        const filename = yield* tempFile
+        const connectionContext = yield* Layer.build(connection.layer(filename))
+        const { db } = Context.get(connectionContext, connection.OwnConnection)
+        // Every statement text prepared on the connection from here on (the store prepares each on first use).
+        const texts = new Set<string>()
+        const prepare = db.prepare.bind(db)
+        const watched = db as { prepare: (text: string) => connection.RawStatement }
+        const store = yield* Effect.map(
+          Layer.build(journal.layerFromClient().pipe(Layer.provide(Layer.succeedContext(connectionContext)))),
+          (context) => Context.get(context, JournalStore.JournalStore)
+        )
+        watched.prepare = (text) => {
+          texts.add(text)
+          return prepare(text)
+        }
+        const other = yield* openStore(filename)
+        yield* store.append("run-1", [JournalStoreSuite.started("run-1"), step("a")])
+        yield* store.append("run-1", [step("b")])
+        yield* other.append("run-1", [step("c")])
+        yield* store.append("run-1", [step("c"), step("d")])
+        yield* store.append("run-1", [step("a")])
+        yield* Effect.flip(store.append("run-1", [step("a", 1)]))
+        yield* store.append("run-1", [step("e")], { status: "waiting" })
+        const epoch = yield* store.claim!("run-1")
+        yield* store.appendFenced!("run-1", epoch, [step("f")])
+        yield* store.read("run-1", 2)
+        yield* store.load("run-1")
+        yield* store.summary("run-1")
+        yield* store.list({ status: ["waiting"] })
+        yield* store.list({ conversation: "c-1" })
+        yield* store.compact("run-1", { snapshot: true }, 3)
+        yield* store.remove("run-1")
+        const entries = [...texts].filter((text) => text.includes("eventflow_journal_entries"))
+        assert.isAtLeast(entries.length, 6)
+        for (const text of entries) {
+          const plan = (
+            prepare(`EXPLAIN QUERY PLAN ${text}`).all(
+              ...Array.from({ length: (text.match(/\?/g) ?? []).length }, () => null)
+            ) as Array<{ readonly detail: string }>
+          ).map((row) => row.detail)
+          const scans = plan.filter((detail) => /^SCAN (eventflow_journal_entries|e|s|l)\b/.test(detail))
+          assert.deepStrictEqual(scans, [], `${text}\n${plan.join("\n")}`)
+          if (!text.startsWith("INSERT")) {
+            assert.isTrue(
+              plan.some((detail) => detail.includes("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)")),
+              `${text}\n${plan.join("\n")}`
+            )
+          }
+        }
+      })
+  )
+
+  it.scoped("an entry past the last offset a key holds (2^32 - 1) fails with JournalStoreError and is not stored", () =>
+    Effect.gen(function* () {
+      const filename = yield* tempFile
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const { sql, store } = yield* storeAndClient(filename)
+          yield* store.append("run-1", [JournalStoreSuite.started("run-1")])
+          // The run's last entry at the last offset (as if it had 2^32 entries).
+          yield* sql`INSERT INTO eventflow_journal_entries (entry_key, entry_id, tag, payload, appended_at)
+            SELECT (run_no << 32) | 4294967295, 'done:z@0', 'InvocationCompleted', ${JSON.stringify(step("z"))}, 0
+            FROM eventflow_journal_runs WHERE run_id = 'run-1'`
+        })
+      )
+      const store = yield* openStore(filename)
+      const error = yield* Effect.flip(store.append("run-1", [step("a")]))
+      assert.instanceOf(error, JournalStoreError)
+      assert.include(error.message, "offset 4294967296")
+      assert.include(error.message, "4294967295")
+      const read = yield* store.read("run-1")
+      assert.deepStrictEqual(
+        read.map((stored) => [stored.offset, stored.entry.id]),
+        [
+          [0, "start"],
+          [4294967295, "done:z@0"]
+        ]
+      )
+    })
   )
 })
