@@ -41,6 +41,18 @@ describe("SqliteJournalStore.layer on :memory: (JournalStoreSuite)", () => {
 
 const rawClient = (filename: string) => SqliteClient.layer({ filename, disableWAL: true })
 
+// A client of the user's (`@effect/sql-sqlite-node`): no connection of the store's own, so every append takes the
+// general path (its own BEGIN IMMEDIATE transaction, the cached head inside it, or the exact query).
+describe("SqliteJournalStore.layerFromClient on a file (JournalStoreSuite, fencingCases)", () => {
+  for (const test of [...JournalStoreSuite.cases, ...JournalStoreSuite.fencingCases]) {
+    it.scoped(test.name, () =>
+      Effect.flatMap(tempFile, (filename) =>
+        Effect.provide(test.run, SqliteJournalStore.layerFromClient().pipe(Layer.provide(rawClient(filename))))
+      )
+    )
+  }
+})
+
 const withRaw = <A, E>(filename: string, body: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
   Effect.provide(Effect.flatMap(SqlClient.SqlClient, body), rawClient(filename))
 
