@@ -1,14 +1,17 @@
 /**
  * A `JournalStore` on a SQLite file: the run journal of issue 12, next to the snapshots of `SqliteRunStore` in the
- * same file format (schema version 5; a file of an older version is migrated on open, its runs kept as they are).
+ * same file format (schema version 6; a file of an older version is migrated on open, its runs kept as they are).
  *
- * Tables: `eventflow_journal_entries` (one row per entry: run id, offset, entry id unique per run, tag, the entry as
- * canonical JSON), `eventflow_journal_runs` (one head row per run: workflow, definition signature, status,
- * timestamps, number of entries) and `eventflow_journal_compactions` (the last compaction of each run). An append is
- * one INSERT whatever the journal's length (plus one indexed query the first time a store appends to a run it did not
- * start); triggers advance the head row in the INSERT's own statement, so an append is atomic without an explicit
- * transaction (inside a caller's transaction on a shared client, it joins it). Offsets are taken from the head row: two writers racing on one run collide on the primary key
- * (run id, offset) and the loser retries from the read, so each entry lands once and offsets stay dense.
+ * Tables: `eventflow_journal_runs` (one head row per run: its number `run_no`, never given again after a remove, the
+ * run id, workflow, definition signature, status, creation time), `eventflow_journal_entries` (one row per entry,
+ * keyed by one integer `(run_no << 32) | offset`, with the entry id, tag and the entry as canonical JSON; no other
+ * index, so an append's commit writes one b-tree) and `eventflow_journal_compactions` (the last compaction of each
+ * run). An append is one INSERT, whatever the journal's length; a run's start writes its head row and its first
+ * entries in one transaction. Appends are idempotent on the entry id: the store keeps, per run it appends to, the
+ * run's length and the set of its entry ids (made when it started the run, or from one read of the run's entries);
+ * a batch with an id already there is judged from the stored rows. Two writers on one run collide on the entry key
+ * (a stale writer inserts at an offset already taken) and the loser judges its batch again from the rows, so each
+ * entry lands once and offsets stay dense. Inside a caller's transaction on a shared client, an append joins it.
  *
  * Fencing: `claim` bumps the run's epoch in `eventflow_journal_fences` in one statement; `appendFenced` checks the
  * epoch and appends in one `BEGIN IMMEDIATE` transaction, so two processes that both claimed a run never both append.

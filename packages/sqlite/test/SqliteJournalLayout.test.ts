@@ -1,7 +1,8 @@
 /**
- * The version-4 layout of the SQLite journal: entries in a rowid table (no overflow page per row), the head row kept
- * by narrow triggers, a version-3 file migrated with its journal, and the append that skips the head query for a new
- * journal still idempotent and conflict-checked across stores.
+ * The layout of the SQLite journal: entries in a rowid table (no overflow page per row) keyed by one integer
+ * `(run_no << 32) | offset` (schema version 6: an append's commit writes one b-tree), the run's status by a narrow
+ * trigger, files of versions 3, 4 and 5 migrated with their journals, and the append that skips the head query for a
+ * new journal still idempotent and conflict-checked across stores.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -36,7 +37,12 @@ const bigCompletion = (i: number, bytes: number): Journal.Entry =>
     log: { from: i, events: [{ _tag: "Note", text: "y".repeat(bytes - 500) }] }
   }) as Journal.Entry
 
-describe("SqliteJournalStore layout (schema version 5)", () => {
+/** The rows of a run's journal, read by its key range. */
+const rowsOf = (sql: SqlClient.SqlClient, runId: string) =>
+  sql<{ n: number }>`SELECT count(*) AS n FROM eventflow_journal_runs r JOIN eventflow_journal_entries e
+    ON e.entry_key BETWEEN r.run_no << 32 AND (r.run_no << 32) | 4294967295 WHERE r.run_id = ${runId}`
+
+describe("SqliteJournalStore layout (schema version 6)", () => {
   it.scoped("a 1.5 KB entry takes no overflow page: the file grows by about its rows, not a 4 KB page per row", () =>
     Effect.gen(function* () {
       const filename = yield* tempFile
@@ -130,18 +136,18 @@ describe("SqliteJournalStore layout (schema version 5)", () => {
             sql<{ version: number }>`SELECT version FROM eventflow_schema_version ORDER BY version`,
             sql<{ sql: string }>`SELECT sql FROM sqlite_master WHERE name = 'eventflow_journal_entries'`,
             sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`,
-            sql<{ n: number }>`SELECT count(*) AS n FROM eventflow_journal_entries WHERE run_id = ${v1RunId}`,
+            rowsOf(sql, v1RunId),
             sql<{ status: string }>`SELECT status FROM eventflow_journal_runs`
           ])
         )
         assert.deepStrictEqual(
           versions.map((row) => row.version),
-          [1, 2, 3, 4, 5]
+          [1, 2, 3, 4, 5, 6]
         )
         assert.notInclude(table[0].sql, "WITHOUT ROWID")
         assert.deepStrictEqual(
           triggers.map((row) => row.name),
-          ["eventflow_journal_entries_ended", "eventflow_journal_entries_started"]
+          ["eventflow_journal_entries_ended"]
         )
         // The 5 entries of version 3 kept, and the ones appended after the migration counted with them.
         assert.isAbove(count[0].n, 5)
@@ -157,7 +163,7 @@ describe("SqliteJournalStore layout (schema version 5)", () => {
   )
 
   it.scoped(
-    "an append of one entry to a started run writes 3 pages to the WAL, not 4: the head row is left alone",
+    "an append of one entry to a started run writes about 1 page to the WAL (one b-tree), not 3; the head row is left alone",
     () =>
       Effect.gen(function* () {
         const filename = yield* tempFile
@@ -175,7 +181,9 @@ describe("SqliteJournalStore layout (schema version 5)", () => {
           })
         )
         // Version 4 wrote 4 (the entries' leaf, the two indexes' leaves and the head row's leaf, rewritten by a trigger).
-        assert.isAtMost(frames, 3.5)
+        // Version 5 wrote 3 (the entries' leaf and its two indexes' leaves); version 6 one b-tree: its leaf, and now
+        // and then a new leaf and its parent.
+        assert.isAtMost(frames, 1.5)
         assert.strictEqual(summary.entries, 42)
         // The last update is the last entry's (appended at the test clock's 1 s), not the head row's.
         assert.strictEqual(summary.updatedAt, 1_000)
@@ -183,7 +191,7 @@ describe("SqliteJournalStore layout (schema version 5)", () => {
   )
 
   it.scoped(
-    "a version-4 file (fixtures/v4-journal.db) migrates to version 5 and its waiting run completes, counted from its entries",
+    "a version-4 file (fixtures/v4-journal.db) migrates to version 6 and its waiting run completes, counted from its entries",
     () =>
       Effect.gen(function* () {
         const filename = yield* tempFile
@@ -206,16 +214,16 @@ describe("SqliteJournalStore layout (schema version 5)", () => {
           Effect.all([
             sql<{ version: number }>`SELECT version FROM eventflow_schema_version ORDER BY version`,
             sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`,
-            sql<{ n: number }>`SELECT count(*) AS n FROM eventflow_journal_entries WHERE run_id = ${v1RunId}`
+            rowsOf(sql, v1RunId)
           ])
         )
         assert.deepStrictEqual(
           versions.map((row) => row.version),
-          [1, 2, 3, 4, 5]
+          [1, 2, 3, 4, 5, 6]
         )
         assert.deepStrictEqual(
           triggers.map((row) => row.name),
-          ["eventflow_journal_entries_ended", "eventflow_journal_entries_started"]
+          ["eventflow_journal_entries_ended"]
         )
         assert.isAbove(count[0].n, 5)
         const [summary, listed] = yield* withJournal(filename, (store) =>
@@ -227,6 +235,142 @@ describe("SqliteJournalStore layout (schema version 5)", () => {
           listed.map((run) => [run.runId, run.entries]),
           [[v1RunId, count[0].n]]
         )
+      })
+  )
+  it.scoped(
+    "a version-5 file (fixtures/v5-journal.db) migrates to version 6: one b-tree of entries keyed by run number and offset, and its waiting run completes",
+    () =>
+      Effect.gen(function* () {
+        const filename = yield* tempFile
+        fs.copyFileSync(path.join(__dirname, "fixtures", "v5-journal.db"), filename)
+        const [before] = yield* withRaw(
+          filename,
+          (sql) => sql<{ n: number }>`SELECT count(*) AS n FROM eventflow_journal_entries WHERE run_id = ${v1RunId}`
+        )
+        assert.strictEqual(before.n, 5)
+        const [waiting, entries] = yield* withJournal(filename, (store) =>
+          Effect.all([store.summary(v1RunId), store.read(v1RunId)])
+        )
+        assert.strictEqual(Option.getOrThrow(waiting).entries, 5)
+        assert.strictEqual(Option.getOrThrow(waiting).status, "waiting")
+        assert.deepStrictEqual(
+          entries.map((stored) => [stored.offset, stored.entry._tag]),
+          [
+            [0, "RunStarted"],
+            [1, "Published"],
+            [2, "InvocationCompleted"],
+            [3, "WaiterRegistered"],
+            [4, "Published"]
+          ]
+        )
+        const result = yield* Effect.gen(function* () {
+          const handle = yield* Workflow.resume(v1Workflow, v1RunId)
+          yield* handle.send(HumanResponse.make({ response: "approved", requestId: "review-1" }))
+          return yield* handle.result
+        }).pipe(Effect.scoped, Effect.provide(SqliteRunStore.layer({ filename })))
+        assert.deepStrictEqual(result, { text: "About journals", answer: "approved", drafts: 1 })
+        const [versions, triggers, indexes, columns, count] = yield* withRaw(filename, (sql) =>
+          Effect.all([
+            sql<{ version: number }>`SELECT version FROM eventflow_schema_version ORDER BY version`,
+            sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`,
+            sql<{ name: string }>`SELECT name FROM pragma_index_list('eventflow_journal_entries')`,
+            sql<{ name: string; pk: number }>`SELECT name, pk FROM pragma_table_info('eventflow_journal_entries')`,
+            rowsOf(sql, v1RunId)
+          ])
+        )
+        assert.deepStrictEqual(
+          versions.map((row) => row.version),
+          [1, 2, 3, 4, 5, 6]
+        )
+        assert.deepStrictEqual(
+          triggers.map((row) => row.name),
+          ["eventflow_journal_entries_ended"]
+        )
+        // No index besides the integer primary key (the rowid).
+        assert.deepStrictEqual(indexes, [])
+        assert.deepStrictEqual(
+          columns.map((column) => [column.name, column.pk]),
+          [
+            ["entry_key", 1],
+            ["entry_id", 0],
+            ["tag", 0],
+            ["payload", 0],
+            ["appended_at", 0]
+          ]
+        )
+        assert.isAbove(count[0].n, 5)
+        const [summary, listed, all] = yield* withJournal(filename, (store) =>
+          Effect.all([store.summary(v1RunId), store.list({ status: ["completed"] }), store.read(v1RunId)])
+        )
+        assert.strictEqual(Option.getOrThrow(summary).entries, count[0].n)
+        assert.strictEqual(Option.getOrThrow(summary).status, "completed")
+        assert.deepStrictEqual(
+          listed.map((run) => [run.runId, run.entries]),
+          [[v1RunId, count[0].n]]
+        )
+        assert.deepStrictEqual(
+          all.map((stored) => stored.offset),
+          Array.from({ length: count[0].n }, (_, i) => i)
+        )
+      })
+  )
+
+  it.scoped(
+    "migrating to version 6 gives every run its own key range, and keeps entry rows without a head row apart, unread",
+    () =>
+      Effect.gen(function* () {
+        const filename = yield* tempFile
+        fs.copyFileSync(path.join(__dirname, "fixtures", "v5-journal.db"), filename)
+        // As version 5 wrote them: a second run (its head row made by the version-5 trigger from its RunStarted), and
+        // two rows of a removed run written by a stale writer (no head row).
+        const second = JournalStoreSuite.started("run-2", { at: 1_900_000_000_000 })
+        yield* withRaw(
+          filename,
+          (sql) =>
+            sql`INSERT INTO eventflow_journal_entries (run_id, entry_offset, entry_id, tag, payload, appended_at) VALUES
+              ('run-2', 0, 'start', 'RunStarted', ${JSON.stringify(second)}, 5),
+              ('run-2', 1, 'done:a@0', 'InvocationCompleted', ${JSON.stringify(JournalStoreSuite.completed("a", "0"))}, 6),
+              ('gone', 3, 'done:x@0', 'InvocationCompleted', ${JSON.stringify(JournalStoreSuite.completed("x", "0"))}, 7),
+              ('gone', 4, 'done:y@0', 'InvocationCompleted', ${JSON.stringify(JournalStoreSuite.completed("y", "0"))}, 8)`
+        )
+        const [first, two, gone, runs] = yield* withJournal(filename, (store) =>
+          Effect.all([store.read(v1RunId), store.read("run-2"), store.read("gone"), store.list()])
+        )
+        assert.deepStrictEqual(
+          first.map((stored) => stored.offset),
+          [0, 1, 2, 3, 4]
+        )
+        assert.deepStrictEqual(
+          two.map((stored) => [stored.offset, stored.entry.id]),
+          [
+            [0, "start"],
+            [1, "done:a@0"]
+          ]
+        )
+        assert.deepStrictEqual(gone, [])
+        assert.deepStrictEqual(runs.map((run) => [run.runId, run.entries]).sort(), [
+          ["run-2", 2],
+          [v1RunId, 5]
+        ])
+        const [numbers, orphans] = yield* withRaw(filename, (sql) =>
+          Effect.all([
+            sql<{ run_id: string; run_no: number }>`SELECT run_id, run_no FROM eventflow_journal_runs ORDER BY run_no`,
+            sql<{
+              run_id: string
+              entry_offset: number
+              entry_id: string
+            }>`SELECT run_id, entry_offset, entry_id FROM eventflow_journal_orphan_entries ORDER BY entry_offset`
+          ])
+        )
+        // In their order of creation (the fixture's run first), numbered from 1.
+        assert.deepStrictEqual(numbers, [
+          { run_id: v1RunId, run_no: 1 },
+          { run_id: "run-2", run_no: 2 }
+        ])
+        assert.deepStrictEqual(orphans, [
+          { run_id: "gone", entry_offset: 3, entry_id: "done:x@0" },
+          { run_id: "gone", entry_offset: 4, entry_id: "done:y@0" }
+        ])
       })
   )
 })

@@ -41,6 +41,18 @@ describe("SqliteJournalStore.layer on :memory: (JournalStoreSuite)", () => {
 
 const rawClient = (filename: string) => SqliteClient.layer({ filename, disableWAL: true })
 
+// A client of the user's (`@effect/sql-sqlite-node`): no connection of the store's own, so every append takes the
+// general path (its own BEGIN IMMEDIATE transaction, the cached head inside it, or the exact query).
+describe("SqliteJournalStore.layerFromClient on a file (JournalStoreSuite, fencingCases)", () => {
+  for (const test of [...JournalStoreSuite.cases, ...JournalStoreSuite.fencingCases]) {
+    it.scoped(test.name, () =>
+      Effect.flatMap(tempFile, (filename) =>
+        Effect.provide(test.run, SqliteJournalStore.layerFromClient().pipe(Layer.provide(rawClient(filename))))
+      )
+    )
+  }
+})
+
 const withRaw = <A, E>(filename: string, body: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
   Effect.provide(Effect.flatMap(SqlClient.SqlClient, body), rawClient(filename))
 
@@ -77,14 +89,14 @@ describe("SqliteJournalStore", () => {
     })
   )
 
-  it.scoped("opening a version-1 file with SqliteRunStore migrates it to version 5 and keeps its runs", () =>
+  it.scoped("opening a version-1 file with SqliteRunStore migrates it to version 6 and keeps its runs", () =>
     Effect.gen(function* () {
       const filename = yield* v1Copy
       const snapshot = yield* Effect.provide(
         Effect.flatMap(RunStore.RunStore, (store) => store.load(v1RunId)),
         SqliteRunStore.layer({ filename })
       )
-      assert.strictEqual(SqliteRunStore.schemaVersion, 5)
+      assert.strictEqual(SqliteRunStore.schemaVersion, 6)
       assert.strictEqual(Option.getOrThrow(snapshot).status, "waiting")
       assert.deepStrictEqual(Option.getOrThrow(snapshot).state, { drafts: 1 })
       const [names, versions] = yield* withRaw(filename, (sql) =>
@@ -94,13 +106,15 @@ describe("SqliteJournalStore", () => {
         "eventflow_journal_compactions",
         "eventflow_journal_entries",
         "eventflow_journal_fences",
+        "eventflow_journal_orphan_entries",
         "eventflow_journal_runs",
         "eventflow_runs",
-        "eventflow_schema_version"
+        "eventflow_schema_version",
+        "sqlite_sequence"
       ])
       assert.deepStrictEqual(
         versions.map((row) => row.version),
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6]
       )
     })
   )
@@ -144,7 +158,7 @@ describe("SqliteJournalStore", () => {
       )
       assert.deepStrictEqual(
         versions.map((row) => row.version),
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6]
       )
       // Today's store still loads the version-1 run from the same file.
       const snapshot = yield* Effect.provide(

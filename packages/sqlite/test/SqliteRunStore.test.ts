@@ -52,7 +52,7 @@ const withSqliteStore = <A, E>(filename: string, body: (store: RunStore.Service)
   Effect.provide(Effect.flatMap(RunStore.RunStore, body), SqliteRunStore.layer({ filename }))
 
 describe("SqliteRunStore", () => {
-  it.scoped("creates the schema in a new file on first use, with schema version 5", () =>
+  it.scoped("creates the schema in a new file on first use, with schema version 6", () =>
     Effect.gen(function* () {
       const filename = yield* tempFile
       assert.isFalse(fs.existsSync(filename))
@@ -67,10 +67,10 @@ describe("SqliteRunStore", () => {
             FROM pragma_index_list('eventflow_runs') il WHERE il.origin = 'c' ORDER BY il.name`
         ])
       )
-      assert.strictEqual(SqliteRunStore.schemaVersion, 5)
+      assert.strictEqual(SqliteRunStore.schemaVersion, 6)
       assert.deepStrictEqual(
         versions.map((row) => row.version),
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6]
       )
       assert.deepStrictEqual(
         columns.map((column) => [column.name, column.pk]),
@@ -193,7 +193,7 @@ describe("SqliteRunStore", () => {
       )
       assert.deepStrictEqual(
         versions.map((row) => row.version),
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6]
       )
       yield* withSqliteStore(filename, (store) =>
         Effect.gen(function* () {
@@ -231,11 +231,11 @@ describe("SqliteRunStore", () => {
     Effect.gen(function* () {
       const filename = yield* tempFile
       yield* withSqliteStore(filename, (store) => store.save(snapshotOf({ runId: "run-1" })))
-      yield* withRaw(filename, (sql) => sql`INSERT INTO eventflow_schema_version (version, applied_at) VALUES (6, 0)`)
+      yield* withRaw(filename, (sql) => sql`INSERT INTO eventflow_schema_version (version, applied_at) VALUES (7, 0)`)
       const error = yield* Effect.flip(withSqliteStore(filename, () => Effect.void))
       assert.instanceOf(error, RunStoreError)
       assert.strictEqual(error.operation, "open")
-      assert.include(error.message, "schema version is 6")
+      assert.include(error.message, "schema version is 7")
       // The file is left as it was.
       const rows = yield* withRaw(filename, (sql) => sql<{ run_id: string }>`SELECT run_id FROM eventflow_runs`)
       assert.deepStrictEqual(rows, [{ run_id: "run-1" }])

@@ -139,7 +139,68 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
   // writes one page fewer (the head row's) and runs no trigger body. The head row is written when a run starts
   // (`…_started`), when it ends (`…_ended`) and when the store records a waiting status; its `entries` and
   // `updated_at` columns keep the values of that last write and are not read.
-  ["DROP TRIGGER eventflow_journal_entries_head"]
+  ["DROP TRIGGER eventflow_journal_entries_head"],
+  // Version 6: an entry's key is one integer, `(run_no << 32) | offset`, its rowid: an append's commit writes one
+  // b-tree (the entries table's), not three (the table, its (run id, offset) key, its (run id, entry id) index).
+  // - A run gets a number (`run_no`, AUTOINCREMENT: never reused after a remove, so that a stale writer's cached head
+  //   never writes into a later run's key range). The store writes the head row and the first entries in one
+  //   transaction when a run starts; RunEnded's status is still written by a narrow trigger.
+  // - Idempotence on the entry id is kept by the store (its per-run set of ids and the exact query over the run's key
+  //   range), not by an index.
+  // - The runs are copied in their order of creation, each entry under its run's key. Entry rows whose run has no head
+  //   row (only a stale writer after a remove could leave them) are kept as they were in
+  //   `eventflow_journal_orphan_entries`, which the store never reads: nothing written is lost, nothing reappears.
+  [
+    `CREATE TABLE eventflow_journal_runs_v6 (
+      run_no INTEGER PRIMARY KEY AUTOINCREMENT,
+      run_id TEXT NOT NULL UNIQUE,
+      workflow TEXT NOT NULL,
+      signature TEXT NOT NULL,
+      status TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      entries INTEGER NOT NULL
+    )`,
+    `INSERT INTO eventflow_journal_runs_v6 (run_id, workflow, signature, status, created_at, updated_at, entries)
+      SELECT run_id, workflow, signature, status, created_at, updated_at, entries FROM eventflow_journal_runs
+      ORDER BY created_at, run_id`,
+    `CREATE TABLE eventflow_journal_orphan_entries (
+      run_id TEXT NOT NULL,
+      entry_offset INTEGER NOT NULL,
+      entry_id TEXT NOT NULL,
+      tag TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      appended_at INTEGER NOT NULL
+    )`,
+    `INSERT INTO eventflow_journal_orphan_entries (run_id, entry_offset, entry_id, tag, payload, appended_at)
+      SELECT run_id, entry_offset, entry_id, tag, payload, appended_at FROM eventflow_journal_entries e
+      WHERE NOT EXISTS (SELECT 1 FROM eventflow_journal_runs_v6 r WHERE r.run_id = e.run_id)
+      ORDER BY run_id, entry_offset`,
+    `CREATE TABLE eventflow_journal_entries_v6 (
+      entry_key INTEGER PRIMARY KEY,
+      entry_id TEXT NOT NULL,
+      tag TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      appended_at INTEGER NOT NULL
+    )`,
+    `INSERT INTO eventflow_journal_entries_v6 (entry_key, entry_id, tag, payload, appended_at)
+      SELECT (r.run_no << 32) | e.entry_offset, e.entry_id, e.tag, e.payload, e.appended_at
+      FROM eventflow_journal_runs_v6 r JOIN eventflow_journal_entries e ON e.run_id = r.run_id
+      ORDER BY 1`,
+    // Drops the version-4 triggers and the old indexes with them.
+    "DROP TABLE eventflow_journal_entries",
+    "DROP TABLE eventflow_journal_runs",
+    "ALTER TABLE eventflow_journal_entries_v6 RENAME TO eventflow_journal_entries",
+    "ALTER TABLE eventflow_journal_runs_v6 RENAME TO eventflow_journal_runs",
+    "CREATE INDEX eventflow_journal_runs_workflow_status ON eventflow_journal_runs (workflow, status)",
+    "CREATE INDEX eventflow_journal_runs_status ON eventflow_journal_runs (status)",
+    `CREATE TRIGGER eventflow_journal_entries_ended AFTER INSERT ON eventflow_journal_entries
+      WHEN NEW.tag = 'RunEnded'
+    BEGIN
+      UPDATE eventflow_journal_runs SET status = json_extract(NEW.payload, '$.status')
+        WHERE run_no = NEW.entry_key >> 32;
+    END`
+  ]
 ]
 
 /** @internal */
