@@ -211,7 +211,7 @@ interface Journaled {
   buffer: Array<Journal.Entry>
   /** How much of the published log the journal holds (its `Published` chunks). */
   loggedUpTo: number
-  readonly context: EntryContext
+  context: JournalContext
   /** The state with the updates of every finished invocation applied, in completion order (and encoded). */
   committed: unknown
   committedJson: unknown
@@ -259,6 +259,63 @@ const currentFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
 const hasAnotherRun = (commands: ReadonlyArray<I.Command>, from: number): boolean => {
   for (let i = from + 1; i < commands.length; i++) if (commands[i]._tag === "Run") return true
   return false
+}
+
+/**
+ * What turning a durable run's facts into entries reads from the run and its journal: one object per run, its
+ * methods on its prototype (an object literal with getters and closures would be eight closures per run and a
+ * dictionary-mode object read at every entry).
+ */
+class JournalContext implements EntryContext {
+  readonly plan: Plan
+  readonly runId: string
+  readonly trace: boolean
+  private readonly stateSchema: Schema.Schema<unknown, unknown, never> | undefined
+  constructor(
+    private readonly run: RunImpl<any>,
+    private readonly journal: Journaled,
+    readonly signature: string,
+    readonly timeout: number | undefined
+  ) {
+    this.plan = run.plan
+    this.runId = run.runId
+    this.trace = run.state.trace
+    this.stateSchema = run.plan.workflow.state as Schema.Schema<unknown, unknown, never> | undefined
+  }
+  parent(): string | undefined {
+    return this.run.parentRunId
+  }
+  conversation(): { readonly id: string; readonly previous: string } | undefined {
+    return this.run.conversation
+  }
+  get now(): number {
+    return this.run.now()
+  }
+  startedAt(invocation: I.Invocation): number | undefined {
+    return invocation.startedAt
+  }
+  get traceParent(): { readonly traceId: string; readonly spanId: string } | undefined {
+    return this.run.traceParent
+  }
+  committed(): unknown {
+    const journal = this.journal
+    if (journal.committedJson === undefined) {
+      journal.committedJson = encodeState(this.plan, this.runId, this.stateSchema, journal.committed)
+    }
+    return journal.committedJson
+  }
+  commit(invocation: I.Invocation): unknown {
+    const journal = this.journal
+    const log = journal.updates?.get(invocation)
+    if (log !== undefined) {
+      journal.updates!.delete(invocation)
+      let v = journal.committed
+      for (const f of log) v = f(v)
+      journal.committed = v
+      journal.committedJson = undefined
+    }
+    return this.committed()
+  }
 }
 
 /** @internal */
@@ -351,55 +408,20 @@ export class RunImpl<S = unknown> {
     committed?: unknown,
     logged = 0
   ): void {
-    const run = this
-    const plan = this.plan
-    const stateSchema = plan.workflow.state as Schema.Schema<unknown, unknown, never> | undefined
-    const value = unsafeGetState(this.stateRef)
     const journal: Journaled = {
       store,
       buffer: [],
       loggedUpTo: logged,
-      committed: value,
+      committed: unsafeGetState(this.stateRef),
       committedJson: committed,
       updates: undefined,
       unstored: false,
       appended: 0,
       compactedAt: 0,
       compacting: false,
-      context: {
-        plan,
-        runId: this.runId,
-        signature,
-        trace: this.state.trace,
-        timeout,
-        parent: () => run.parentRunId,
-        conversation: () => run.conversation,
-        get now() {
-          return run.clock.unsafeCurrentTimeMillis()
-        },
-        startedAt: (invocation) => invocation.startedAt,
-        get traceParent() {
-          return run.traceParent
-        },
-        committed: () => {
-          if (journal.committedJson === undefined) {
-            journal.committedJson = encodeState(plan, run.runId, stateSchema, journal.committed)
-          }
-          return journal.committedJson
-        },
-        commit: (invocation) => {
-          const log = journal.updates?.get(invocation)
-          if (log !== undefined) {
-            journal.updates!.delete(invocation)
-            let v = journal.committed
-            for (const f of log) v = f(v)
-            journal.committed = v
-            journal.committedJson = undefined
-          }
-          return journal.context.committed()
-        }
-      }
+      context: undefined!
     }
+    journal.context = new JournalContext(this, journal, signature, timeout)
     this.journal = journal
     this.state.records = []
   }
