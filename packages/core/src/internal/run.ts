@@ -4,6 +4,7 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -1709,20 +1710,20 @@ const makeDurable = (
   resumed?: { readonly committed: unknown; readonly logged: number },
   onJournal = true
 ) =>
-  Effect.flatMap(RunStore, (store) => {
-    run.makeDurable(store)
-    if (!onJournal) return Effect.void
-    return Effect.map(Effect.serviceOption(JournalStore), (journal) => {
-      if (Option.isNone(journal)) return
-      register(self)
-      run.makeJournaled(
-        journal.value,
-        signatureOf(self),
-        timeoutMillis(self, options),
-        resumed?.committed,
-        resumed?.logged ?? 0
-      )
-    })
+  // Both services read from the context in one step (a missing `RunStore` is a defect, as `yield* RunStore` makes it).
+  Effect.contextWith((context: Context.Context<RunStore>) => {
+    run.makeDurable(Context.unsafeGet(context, RunStore))
+    if (!onJournal) return
+    const journal = Context.getOption(context as Context.Context<never>, JournalStore)
+    if (Option.isNone(journal)) return
+    register(self)
+    run.makeJournaled(
+      journal.value,
+      signatureOf(self),
+      timeoutMillis(self, options),
+      resumed?.committed,
+      resumed?.logged ?? 0
+    )
   })
 
 /** @internal */
