@@ -284,4 +284,46 @@ describe("the checkpoint lock of a durable run", () => {
         assert.isAbove(logged, 3)
       })
   )
+
+  it.scoped("a checkpoint that keeps failing is retried interruptibly: closing the run's scope ends the run", () =>
+    Effect.gen(function* () {
+      const journal = yield* JournalStore.makeMemory
+      const failing = { on: false, failed: 0 }
+      const flaky: JournalStore.Service = {
+        ...journal,
+        append: (runId, entries, options) =>
+          Effect.suspend(() => {
+            if (!failing.on) return journal.append(runId, entries, options)
+            failing.failed++
+            return Effect.fail(new JournalStoreError({ operation: "append", runId, cause: new Error("disk full") }))
+          })
+      }
+      const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, flaky)).pipe(
+        Context.add(JournalStore.JournalStore, flaky)
+      )
+      const release = yield* Deferred.make<void>()
+      const wf = defineWorkflow({ name: "lock-retry-closed", input: Schema.Number, output: Schema.Number })
+        .step(StartEvent, (s) => Effect.as(Deferred.await(release), A.make({ n: s.input })), { emits: [A] })
+        .step(A, (a) => Effect.succeed(StopEvent.make({ result: a.n })), { emits: [StopEvent] })
+      const scope = yield* Scope.make()
+      const handle = yield* Effect.provide(
+        Workflow.start(wf, 1, { durable: true, runId: "retry-closed" }),
+        context
+      ).pipe(Scope.extend(scope))
+      // The start is stored; from here every append fails: the first step's checkpoint is retried on the clock.
+      failing.on = true
+      yield* Deferred.succeed(release, undefined)
+      for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
+      yield* TestClock.adjust("1 minute")
+      assert.isAbove(failing.failed, 2, "the checkpoint is being retried")
+      // Closing the scope interrupts the worker in its retries (were they uninterruptible, this would never end).
+      const closed = yield* Effect.fork(Scope.close(scope, Exit.void))
+      for (let i = 0; i < 200 && Option.isNone(yield* Fiber.poll(closed)); i++) yield* Effect.yieldNow()
+      assert.isTrue(Option.isSome(yield* Fiber.poll(closed)), "the scope closed")
+      const result = yield* Effect.fork(handle.result)
+      for (let i = 0; i < 200 && Option.isNone(yield* Fiber.poll(result)); i++) yield* Effect.yieldNow()
+      const exit = yield* Fiber.poll(result)
+      assert.isTrue(Option.isSome(exit) && Exit.isInterrupted(exit.value))
+    })
+  )
 })
