@@ -11,7 +11,6 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -306,7 +305,9 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
   })
   const store = JournalStore.of({
     append: (runId, entries, options) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      // The clock read at once (one step, not a `flatMap` of `Clock.currentTimeMillis`).
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
         const run = runs.get(runId)
         // The batch's ids already in the journal (usually none: no map made).
         let existing: Map<string, Existing> | undefined

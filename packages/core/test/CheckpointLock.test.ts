@@ -6,13 +6,14 @@ import {
   InputRequired,
   type Journal,
   JournalStore,
+  JournalStoreError,
   RunStore,
   StartEvent,
   StopEvent,
   Workflow,
   WorkflowCancelledError
 } from "@eventflow/core"
-import { Cause, Context, Deferred, Effect, Exit, Fiber, Option, Schema, Scope } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Option, Schema, Scope, TestClock } from "effect"
 
 const A = Event.define("A", { n: Schema.Number })
 const B = Event.define("B", { n: Schema.Number })
@@ -198,5 +199,131 @@ describe("the checkpoint lock of a durable run", () => {
         assert.strictEqual(entries.filter((e) => e._tag === "ExternalEventSent").length, 1)
         assert.strictEqual(entries.at(-1)?._tag, "RunEnded")
       })
+  )
+
+  it.scoped(
+    "a hop whose append fails is retried until the store takes it: the next step waits, the journal loses nothing",
+    () =>
+      Effect.gen(function* () {
+        const journal = yield* JournalStore.makeMemory
+        const failing = { on: false, failed: 0, died: false }
+        const flaky: JournalStore.Service = {
+          ...journal,
+          append: (runId, entries, options) =>
+            Effect.suspend(() => {
+              if (!failing.on) return journal.append(runId, entries, options)
+              failing.failed++
+              return Effect.fail(new JournalStoreError({ operation: "append", runId, cause: new Error("disk full") }))
+            })
+        }
+        const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, flaky)).pipe(
+          Context.add(JournalStore.JournalStore, flaky)
+        )
+        const release = yield* Deferred.make<void>()
+        const ran: Array<string> = []
+        const wf = defineWorkflow({ name: "lock-retry", input: Schema.Number, output: Schema.Number })
+          .step(StartEvent, (s) => Effect.succeed(A.make({ n: s.input })), { emits: [A] })
+          .step(
+            A,
+            (a) =>
+              Effect.sync(() => ran.push("A")).pipe(
+                Effect.zipRight(Deferred.await(release)),
+                Effect.as(B.make({ n: a.n + 1 }))
+              ),
+            { emits: [B] }
+          )
+          .step(
+            B,
+            (b) =>
+              Effect.sync(() => {
+                ran.push("B")
+                return StopEvent.make({ result: b.n })
+              }),
+            { emits: [StopEvent] }
+          )
+        const handle = yield* Effect.provide(Workflow.start(wf, 1, { durable: true, runId: "retry" }), context)
+        while (ran.length === 0) yield* Effect.yieldNow()
+        failing.on = true
+        yield* Deferred.succeed(release, undefined)
+        // A's completion is not stored: B does not start, and the append is tried again (backoff on the clock).
+        for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
+        yield* TestClock.adjust("1 minute")
+        assert.deepStrictEqual(ran, ["A"])
+        assert.isAbove(failing.failed, 2, "the failed append is retried")
+        assert.strictEqual(yield* handle.status, "running")
+        assert.isFalse(
+          (yield* journal.read("retry")).some((e) => e.entry._tag === "InvocationCompleted" && e.entry.step === "A")
+        )
+        // The store takes writes again: the retry stores A's completion (with the log it carries) and the run goes on.
+        failing.on = false
+        yield* TestClock.adjust("5 seconds")
+        const result = yield* Effect.fork(handle.result)
+        for (let i = 0; i < 50 && Option.isNone(yield* Fiber.poll(result)); i++) yield* Effect.yieldNow()
+        assert.deepStrictEqual(yield* Fiber.poll(result), Option.some(Exit.succeed(2)))
+        assert.deepStrictEqual(ran, ["A", "B"])
+        const entries = (yield* journal.read("retry")).map((e) => e.entry as Journal.Entry)
+        assert.deepStrictEqual(
+          entries.map((e) => (e._tag === "InvocationCompleted" ? `${e._tag}:${e.step}` : e._tag)),
+          [
+            "RunStarted",
+            "Published",
+            "InvocationCompleted:StartEvent",
+            "InvocationCompleted:A",
+            "InvocationCompleted:B",
+            "RunEnded"
+          ]
+        )
+        // The published log is whole: every chunk starts where the one before ended.
+        let logged = 0
+        for (const e of entries) {
+          const log = e._tag === "Published" ? e : e._tag === "InvocationCompleted" ? e.log : undefined
+          if (log === undefined) continue
+          assert.strictEqual(log.from, logged)
+          logged += log.events.length
+        }
+        assert.isAbove(logged, 3)
+      })
+  )
+
+  it.scoped("a checkpoint that keeps failing is retried interruptibly: closing the run's scope ends the run", () =>
+    Effect.gen(function* () {
+      const journal = yield* JournalStore.makeMemory
+      const failing = { on: false, failed: 0 }
+      const flaky: JournalStore.Service = {
+        ...journal,
+        append: (runId, entries, options) =>
+          Effect.suspend(() => {
+            if (!failing.on) return journal.append(runId, entries, options)
+            failing.failed++
+            return Effect.fail(new JournalStoreError({ operation: "append", runId, cause: new Error("disk full") }))
+          })
+      }
+      const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, flaky)).pipe(
+        Context.add(JournalStore.JournalStore, flaky)
+      )
+      const release = yield* Deferred.make<void>()
+      const wf = defineWorkflow({ name: "lock-retry-closed", input: Schema.Number, output: Schema.Number })
+        .step(StartEvent, (s) => Effect.as(Deferred.await(release), A.make({ n: s.input })), { emits: [A] })
+        .step(A, (a) => Effect.succeed(StopEvent.make({ result: a.n })), { emits: [StopEvent] })
+      const scope = yield* Scope.make()
+      const handle = yield* Effect.provide(
+        Workflow.start(wf, 1, { durable: true, runId: "retry-closed" }),
+        context
+      ).pipe(Scope.extend(scope))
+      // The start is stored; from here every append fails: the first step's checkpoint is retried on the clock.
+      failing.on = true
+      yield* Deferred.succeed(release, undefined)
+      for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
+      yield* TestClock.adjust("1 minute")
+      assert.isAbove(failing.failed, 2, "the checkpoint is being retried")
+      // Closing the scope interrupts the worker in its retries (were they uninterruptible, this would never end).
+      const closed = yield* Effect.fork(Scope.close(scope, Exit.void))
+      for (let i = 0; i < 200 && Option.isNone(yield* Fiber.poll(closed)); i++) yield* Effect.yieldNow()
+      assert.isTrue(Option.isSome(yield* Fiber.poll(closed)), "the scope closed")
+      const result = yield* Effect.fork(handle.result)
+      for (let i = 0; i < 200 && Option.isNone(yield* Fiber.poll(result)); i++) yield* Effect.yieldNow()
+      const exit = yield* Fiber.poll(result)
+      assert.isTrue(Option.isSome(exit) && Exit.isInterrupted(exit.value))
+    })
   )
 })

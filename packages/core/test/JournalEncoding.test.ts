@@ -51,7 +51,24 @@ const tree = fc.letrec((tie) => ({
       {
         maxKeys: 5
       }
-    )
+    ),
+    // Objects built with their keys in sorted order (what the engine writes: the path that copies nothing), some
+    // with index keys or with two keys swapped
+    fc
+      .tuple(
+        fc.uniqueArray(fc.oneof(fc.string({ unit: "binary" }), fc.constantFrom("10", "2", "_tag", "a", "b")), {
+          maxLength: 5
+        }),
+        fc.array(tie("value"), { minLength: 5, maxLength: 5 }),
+        fc.boolean()
+      )
+      .map(([keys, values, swap]) => {
+        const sorted = [...keys].sort()
+        if (swap && sorted.length > 1) [sorted[0], sorted[1]] = [sorted[1], sorted[0]]
+        const out: Record<string, unknown> = {}
+        for (let i = 0; i < sorted.length; i++) out[sorted[i]] = values[i]
+        return out
+      })
   )
 })).value
 
@@ -63,6 +80,20 @@ describe("canonical JSON of journal entries", () => {
       }),
       { numRuns: 2_000 }
     )
+  })
+
+  it("an enumerable key given to Object.prototype is left out, as the reference leaves it out", () => {
+    const values = [{ a: 1, b: { c: 2 } }, { b: 1, a: [{ d: 1 }] }, [{ a: undefined }]]
+    const expected = values.map(canonicalJsonReference)
+    const proto = Object.prototype as Record<string, unknown>
+    // A value whose own objects would need a copy (here the inherited one's): the copy must not take it in.
+    proto.polluted = { z: 1, y: 2 }
+    try {
+      assert.deepStrictEqual(values.map(canonicalJson), expected)
+    } finally {
+      delete proto.polluted
+    }
+    assert.deepStrictEqual(expected, ['{"a":1,"b":{"c":2}}', '{"a":[{"d":1}],"b":1}', "[{}]"])
   })
 
   it("sorts keys at every level and leaves array order alone", () => {

@@ -69,15 +69,36 @@ const sortedCopy = (
   return copy
 }
 
+const hasOwn = Object.prototype.hasOwnProperty
+
+/**
+ * Whether a plain object's own keys are in the reference's order (array-index keys, then the others sorted, no own
+ * `__proto__`). `for…in` lists an ordinary object's own keys as `Object.keys` does (index keys first in numeric
+ * order, then the others in insertion order) without making an array of them, followed by inherited enumerable keys:
+ * there are none unless `Object.prototype` was given one, and such a key sends the object to the sorted copy (which
+ * reads `Object.keys`, as the reference does).
+ */
+const inOrder = (record: Record<string, unknown>): boolean => {
+  let previous: string | undefined
+  for (const key in record) {
+    if (!hasOwn.call(record, key)) return false
+    if (isIndexKey(key)) {
+      if (previous !== undefined) return false
+      continue
+    }
+    if ((previous !== undefined && previous >= key) || key === "__proto__") return false
+    previous = key
+  }
+  return true
+}
+
 /**
  * `value` with every object whose keys are not in the reference's order replaced by its sorted copy, so that
  * `JSON.stringify` of the result is the reference's text. A value whose objects are all in order (what the engine
- * builds: its entries' keys are written sorted) is returned as it is, with nothing copied. The reference's order of
- * an object's keys: array-index keys in numeric order, then the others sorted; `Object.keys` of an ordinary object
- * lists the index keys first in numeric order, then the others in insertion order, so an object is in order when
- * those others are sorted. Objects that are not plain (class instances, boxed primitives, which `JSON.stringify`
- * would unbox) are always copied, as the reference does; anything with a `toJSON`, bigints and values deeper than
- * {@link maxDepth} make the whole value go to the reference.
+ * builds: its entries' keys are written sorted) is returned as it is, with nothing copied (not even an array of an
+ * object's keys: see {@link inOrder}). Objects that are not plain (class instances, boxed primitives, which
+ * `JSON.stringify` would unbox) are always copied, as the reference does; anything with a `toJSON`, bigints and
+ * values deeper than {@link maxDepth} make the whole value go to the reference.
  */
 const normalize = (value: unknown, depth: number): unknown => {
   if (typeof value !== "object") return typeof value === "bigint" ? useReference : value
@@ -96,24 +117,17 @@ const normalize = (value: unknown, depth: number): unknown => {
     return out ?? value
   }
   const record = value as Record<string, unknown>
-  const keys = Object.keys(record)
   const proto = Object.getPrototypeOf(record)
-  if (proto !== Object.prototype && proto !== null) return sortedCopy(record, keys, depth)
-  let i = 0
-  while (i < keys.length && isIndexKey(keys[i])) i++
-  for (let j = i; j < keys.length; j++) {
-    const key = keys[j]
-    if ((j > i && keys[j - 1] >= key) || key === "__proto__" || isIndexKey(key)) {
-      return sortedCopy(record, keys, depth)
-    }
+  if ((proto !== Object.prototype && proto !== null) || !inOrder(record)) {
+    return sortedCopy(record, Object.keys(record), depth)
   }
   let out: Record<string, unknown> | undefined
-  for (let j = 0; j < keys.length; j++) {
-    const v = normalize(record[keys[j]], depth + 1)
+  for (const key in record) {
+    const v = normalize(record[key], depth + 1)
     if (v === useReference) return useReference
-    if (v !== record[keys[j]]) {
+    if (v !== record[key]) {
       if (out === undefined) out = { ...record }
-      out[keys[j]] = v
+      out[key] = v
     }
   }
   return out ?? record

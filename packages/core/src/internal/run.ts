@@ -4,6 +4,7 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -190,17 +191,15 @@ class Durable {
   /** The checkpoint lock; who waits for it, first come first served (created on first use). */
   lockHeld = false
   lockQueue: Array<() => void> | undefined = undefined
-  lockHandlers: LockHandlers<any, any> | undefined = undefined
+  /** What ends the lock's hold: of a save (which reports a failure), of a checkpoint (which retries it). */
+  saveHandlers: LockHandlers | undefined = undefined
+  checkpointHandlers: LockHandlers | undefined = undefined
+  /** The holder's `restore` (its caller's interruptibility, for a checkpoint's retries). */
+  lockRestore: (<A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) | undefined = undefined
   /** The batch of the append in flight (as journaled, before the log was added), the log's length and inputs then. */
   appending: Array<Journal.Entry> | undefined = undefined
   appendingLength = 0
   appendingUpTo = 0
-  appendHandlers:
-    | {
-        readonly onSuccess: (stored: ReadonlyArray<Journal.Stored>) => Effect.Effect<void>
-        readonly onFailure: (cause: unknown) => Effect.Effect<never, RunStoreError>
-      }
-    | undefined = undefined
   /** Set while a worker applies its outcome (`proceedDurable`); `endedHere`: the run's exit, when that ended it. */
   finishHere = false
   endedHere: Exit.Exit<unknown, unknown> | undefined = undefined
@@ -213,7 +212,7 @@ interface Journaled {
   buffer: Array<Journal.Entry>
   /** How much of the published log the journal holds (its `Published` chunks). */
   loggedUpTo: number
-  readonly context: EntryContext
+  context: JournalContext
   /** The state with the updates of every finished invocation applied, in completion order (and encoded). */
   committed: unknown
   committedJson: unknown
@@ -228,11 +227,25 @@ interface Journaled {
   compacting: boolean
 }
 
-/** The release of the checkpoint lock, after its body ended (one pair per run). */
-interface LockHandlers<A, E> {
-  readonly onFailure: (cause: Cause.Cause<E>) => Effect.Effect<A, E>
-  readonly onSuccess: (a: A) => Effect.Effect<A, E>
+/**
+ * The end of a hold of the checkpoint lock (one pair per run and kind): the outcome of the append in flight (or of
+ * the save) taken in, the lock released, and a failure reported (a save) or retried (a checkpoint).
+ */
+interface LockHandlers {
+  readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void, RunStoreError>
+  readonly onSuccess: (result: unknown) => Effect.Effect<void, RunStoreError>
 }
+
+/** A cause's failures made defects (what `Effect.matchEffect` passes on for a cause with defects). */
+const electFailures = (cause: Cause.Cause<unknown>): Cause.Cause<never> =>
+  Cause.match(cause, {
+    onEmpty: Cause.empty,
+    onFail: Cause.die,
+    onDie: Cause.die,
+    onInterrupt: Cause.interrupt,
+    onSequential: Cause.sequential,
+    onParallel: Cause.parallel
+  })
 
 /** The `append` options of a run that has not ended (one object each, not one per append). */
 const appendRunning = { status: "running" } as const
@@ -247,6 +260,63 @@ const currentFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
 const hasAnotherRun = (commands: ReadonlyArray<I.Command>, from: number): boolean => {
   for (let i = from + 1; i < commands.length; i++) if (commands[i]._tag === "Run") return true
   return false
+}
+
+/**
+ * What turning a durable run's facts into entries reads from the run and its journal: one object per run, its
+ * methods on its prototype (an object literal with getters and closures would be eight closures per run and a
+ * dictionary-mode object read at every entry).
+ */
+class JournalContext implements EntryContext {
+  readonly plan: Plan
+  readonly runId: string
+  readonly trace: boolean
+  private readonly stateSchema: Schema.Schema<unknown, unknown, never> | undefined
+  constructor(
+    private readonly run: RunImpl<any>,
+    private readonly journal: Journaled,
+    readonly signature: string,
+    readonly timeout: number | undefined
+  ) {
+    this.plan = run.plan
+    this.runId = run.runId
+    this.trace = run.state.trace
+    this.stateSchema = run.plan.workflow.state as Schema.Schema<unknown, unknown, never> | undefined
+  }
+  parent(): string | undefined {
+    return this.run.parentRunId
+  }
+  conversation(): { readonly id: string; readonly previous: string } | undefined {
+    return this.run.conversation
+  }
+  get now(): number {
+    return this.run.now()
+  }
+  startedAt(invocation: I.Invocation): number | undefined {
+    return invocation.startedAt
+  }
+  get traceParent(): { readonly traceId: string; readonly spanId: string } | undefined {
+    return this.run.traceParent
+  }
+  committed(): unknown {
+    const journal = this.journal
+    if (journal.committedJson === undefined) {
+      journal.committedJson = encodeState(this.plan, this.runId, this.stateSchema, journal.committed)
+    }
+    return journal.committedJson
+  }
+  commit(invocation: I.Invocation): unknown {
+    const journal = this.journal
+    const log = journal.updates?.get(invocation)
+    if (log !== undefined) {
+      journal.updates!.delete(invocation)
+      let v = journal.committed
+      for (const f of log) v = f(v)
+      journal.committed = v
+      journal.committedJson = undefined
+    }
+    return this.committed()
+  }
 }
 
 /** @internal */
@@ -339,55 +409,20 @@ export class RunImpl<S = unknown> {
     committed?: unknown,
     logged = 0
   ): void {
-    const run = this
-    const plan = this.plan
-    const stateSchema = plan.workflow.state as Schema.Schema<unknown, unknown, never> | undefined
-    const value = unsafeGetState(this.stateRef)
     const journal: Journaled = {
       store,
       buffer: [],
       loggedUpTo: logged,
-      committed: value,
+      committed: unsafeGetState(this.stateRef),
       committedJson: committed,
       updates: undefined,
       unstored: false,
       appended: 0,
       compactedAt: 0,
       compacting: false,
-      context: {
-        plan,
-        runId: this.runId,
-        signature,
-        trace: this.state.trace,
-        timeout,
-        parent: () => run.parentRunId,
-        conversation: () => run.conversation,
-        get now() {
-          return run.clock.unsafeCurrentTimeMillis()
-        },
-        startedAt: (invocation) => invocation.startedAt,
-        get traceParent() {
-          return run.traceParent
-        },
-        committed: () => {
-          if (journal.committedJson === undefined) {
-            journal.committedJson = encodeState(plan, run.runId, stateSchema, journal.committed)
-          }
-          return journal.committedJson
-        },
-        commit: (invocation) => {
-          const log = journal.updates?.get(invocation)
-          if (log !== undefined) {
-            journal.updates!.delete(invocation)
-            let v = journal.committed
-            for (const f of log) v = f(v)
-            journal.committed = v
-            journal.committedJson = undefined
-          }
-          return journal.context.committed()
-        }
-      }
+      context: undefined!
     }
+    journal.context = new JournalContext(this, journal, signature, timeout)
     this.journal = journal
     this.state.records = []
   }
@@ -447,7 +482,7 @@ export class RunImpl<S = unknown> {
   }
 
   /** Appends what was journaled since the last append, with the new part of the published log. (Hold the lock.) */
-  private appendJournal(journal: Journaled, upTo: number): Effect.Effect<void, RunStoreError> {
+  private appendJournal(journal: Journaled, upTo: number): Effect.Effect<unknown, unknown> {
     const batch = journal.buffer
     const entries = this.log.entries
     const length = entries.length
@@ -510,18 +545,15 @@ export class RunImpl<S = unknown> {
     }
     const options =
       this.state.status !== "running" ? undefined : I.isWaiting(this.state) ? appendWaiting : appendRunning
-    // One append in flight per run (the lock): what its outcome needs is kept here, and its handlers are the run's.
+    // One append in flight per run (the lock): what its outcome needs is kept here, and the lock's handlers take its
+    // outcome in (`appended`, `appendFailure`), with no step of its own.
     this.durable!.appending = batch
     this.durable!.appendingLength = length
     this.durable!.appendingUpTo = upTo
-    this.durable!.appendHandlers ??= {
-      onSuccess: (stored) => this.appended(stored),
-      onFailure: (cause) => this.appendFailed(cause)
-    }
-    return Effect.matchEffect(journal.store.append(this.runId, appended, options), this.durable!.appendHandlers)
+    return journal.store.append(this.runId, appended, options)
   }
 
-  private appended(stored: ReadonlyArray<Journal.Stored>): Effect.Effect<void> {
+  private appended(stored: ReadonlyArray<Journal.Stored>): void {
     const journal = this.journal!
     const upTo = this.durable!.appendingUpTo
     const length = this.durable!.appendingLength
@@ -537,12 +569,18 @@ export class RunImpl<S = unknown> {
     ) {
       this.compactJournal(journal)
     }
-    return Effect.void
   }
 
-  private appendFailed(cause: unknown): Effect.Effect<never, RunStoreError> {
-    this.keepAppending()
-    return Effect.fail(new RunStoreError({ operation: "save", runId: this.runId, cause }))
+  /**
+   * What a failed append fails the save with (as `Effect.matchEffect` would pass it on): a store's error as the run's
+   * `RunStoreError`; a cause with defects with its failures made defects; an interruption as it is.
+   */
+  private appendFailure(cause: Cause.Cause<unknown>): Cause.Cause<unknown> {
+    if (Cause.isDie(cause)) return electFailures(cause)
+    const failure = Cause.failureOption(cause)
+    return failure._tag === "Some"
+      ? Cause.fail(new RunStoreError({ operation: "save", runId: this.runId, cause: failure.value }))
+      : cause
   }
 
   /**
@@ -653,12 +691,15 @@ export class RunImpl<S = unknown> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
     // One description per run, run at every checkpoint.
-    this.durable!.saveOnce ??= this.locked(() => this.saveNow(durable.store))
+    this.durable!.saveOnce ??= this.locked(() => this.saveNow(durable.store), this.saveHandlers(durable))
     return this.durable!.saveOnce
   }
 
-  /** Saves once, noting which inputs from outside the saved snapshot holds. (Call it holding the lock.) */
-  private saveNow(store: RunStoreService): Effect.Effect<void, RunStoreError> {
+  /**
+   * Saves once, noting which inputs from outside the saved snapshot holds. (Call it holding the lock, whose handlers
+   * take in the outcome of a journal's append: the effect is the store's `append` as it is.)
+   */
+  private saveNow(store: RunStoreService): Effect.Effect<unknown, unknown> {
     const upTo = this.inputs
     if (this.journal !== undefined) return this.appendJournal(this.journal, upTo)
     return Effect.tap(this.saveTo(store), () => {
@@ -672,11 +713,14 @@ export class RunImpl<S = unknown> {
    * save in flight, which itself stays interruptible), and is handed the lock by the save before it. `body` runs
    * holding it and is released however it ends (success, failure, defect, interruption).
    */
-  private locked<A, E>(body: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
+  private locked(
+    body: () => Effect.Effect<unknown, unknown>,
+    handlers: LockHandlers
+  ): Effect.Effect<void, RunStoreError> {
     return Effect.uninterruptibleMask((restore) => {
       if (!this.durable!.lockHeld) {
         this.durable!.lockHeld = true
-        return this.holding(restore, body)
+        return this.holding(restore, body, handlers)
       }
       const queue = this.durable!.lockQueue ?? []
       this.durable!.lockQueue = queue
@@ -684,35 +728,50 @@ export class RunImpl<S = unknown> {
         Effect.async<void>((resume) => {
           queue.push(() => resume(Effect.void))
         }),
-        () => this.holding(restore, body)
+        () => this.holding(restore, body, handlers)
       )
     })
   }
 
-  private holding<A, E>(
+  private holding(
     restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
-    body: () => Effect.Effect<A, E>
-  ): Effect.Effect<A, E> {
-    let effect: Effect.Effect<A, E>
+    body: () => Effect.Effect<unknown, unknown>,
+    handlers: LockHandlers
+  ): Effect.Effect<void, RunStoreError> {
+    let effect: Effect.Effect<unknown, unknown>
     try {
       effect = body()
     } catch (defect) {
       this.unlock()
       throw defect
     }
-    this.durable!.lockHandlers ??= {
-      onFailure: (cause) => {
-        // An append interrupted while it held the lock (a failed one has already put its batch back).
-        this.keepAppending()
+    this.durable!.lockRestore = restore
+    return Effect.matchCauseEffect(restore(effect), handlers)
+  }
+
+  /**
+   * The handlers of a save's hold of the lock: an append's outcome taken in (its stored entries, or its batch put
+   * back in front of the buffer when it failed or was interrupted), the lock released, a failure passed on (a store's
+   * error as the run's `RunStoreError`).
+   */
+  private saveHandlers(durable: Durable): LockHandlers {
+    durable.saveHandlers ??= {
+      onFailure: (cause) => Effect.failCause(this.released(cause) as Cause.Cause<RunStoreError>),
+      onSuccess: (result) => {
+        if (durable.appending !== undefined) this.appended(result as ReadonlyArray<Journal.Stored>)
         this.unlock()
-        return Effect.failCause(cause)
-      },
-      onSuccess: (a) => {
-        this.unlock()
-        return Effect.succeed(a)
+        return Effect.void
       }
     }
-    return Effect.matchCauseEffect(restore(effect), this.durable!.lockHandlers as LockHandlers<A, E>)
+    return durable.saveHandlers
+  }
+
+  /** The lock released after a save that did not succeed; the cause it fails with. */
+  private released(cause: Cause.Cause<unknown>): Cause.Cause<unknown> {
+    const appending = this.durable!.appending !== undefined
+    this.keepAppending()
+    this.unlock()
+    return appending ? this.appendFailure(cause) : cause
   }
 
   /** Hands the lock to the first fiber waiting for it, or frees it. */
@@ -734,7 +793,10 @@ export class RunImpl<S = unknown> {
   private get saveUnsaved(): Effect.Effect<void, RunStoreError> {
     const durable = this.durable
     if (durable === undefined) return Effect.void
-    return this.locked(() => (this.inputs > this.savedInputs ? this.saveNow(durable.store) : Effect.void))
+    return this.locked(
+      () => (this.inputs > this.savedInputs ? this.saveNow(durable.store) : Effect.void),
+      this.saveHandlers(durable)
+    )
   }
 
   /**
@@ -745,14 +807,32 @@ export class RunImpl<S = unknown> {
   get checkpoint(): Effect.Effect<void> {
     if (this.durable === undefined) return Effect.void
     if (this.durable!.checkpointOnce !== undefined) return this.durable!.checkpointOnce
+    const durable = this.durable
     const save = this.save
-    this.durable!.checkpointOnce = Effect.catchAll(save, (error) =>
-      Effect.logWarning(`run ${this.runId}: checkpoint not saved, retrying until the store takes it`, error).pipe(
-        Effect.zipRight(Effect.retry(save, checkpointRetry)),
-        Effect.orDie
-      )
-    )
-    return this.durable!.checkpointOnce
+    const saved = this.saveHandlers(durable)
+    // A save whose failure is retried in the lock's own handler (as `Effect.catchAll` around it would, one step less):
+    // in the caller's interruptibility, after the lock is released; defects and interruptions passed on.
+    durable.checkpointHandlers = {
+      onSuccess: saved.onSuccess,
+      onFailure: (cause) => {
+        const restore = durable.lockRestore!
+        const failed = this.released(cause)
+        if (Cause.isDie(failed)) return Effect.failCause(electFailures(failed))
+        const failure = Cause.failureOption(failed)
+        if (failure._tag === "None" || Cause.isInterrupted(failed))
+          return Effect.failCause(failed as Cause.Cause<never>)
+        return restore(
+          Effect.logWarning(
+            `run ${this.runId}: checkpoint not saved, retrying until the store takes it`,
+            failure.value
+          ).pipe(Effect.zipRight(Effect.retry(save, checkpointRetry)), Effect.orDie)
+        )
+      }
+    }
+    // Its handlers retry every failure until the save succeeds (or die): it does not fail.
+    const checkpoint = this.locked(() => this.saveNow(durable.store), durable.checkpointHandlers) as Effect.Effect<void>
+    durable.checkpointOnce = checkpoint
+    return checkpoint
   }
 
   /** Saves a snapshot; a state that cannot be snapshotted fails the run with `StateNotSerializableError`. */
@@ -1630,20 +1710,20 @@ const makeDurable = (
   resumed?: { readonly committed: unknown; readonly logged: number },
   onJournal = true
 ) =>
-  Effect.flatMap(RunStore, (store) => {
-    run.makeDurable(store)
-    if (!onJournal) return Effect.void
-    return Effect.map(Effect.serviceOption(JournalStore), (journal) => {
-      if (Option.isNone(journal)) return
-      register(self)
-      run.makeJournaled(
-        journal.value,
-        signatureOf(self),
-        timeoutMillis(self, options),
-        resumed?.committed,
-        resumed?.logged ?? 0
-      )
-    })
+  // Both services read from the context in one step (a missing `RunStore` is a defect, as `yield* RunStore` makes it).
+  Effect.contextWith((context: Context.Context<RunStore>) => {
+    run.makeDurable(Context.unsafeGet(context, RunStore))
+    if (!onJournal) return
+    const journal = Context.getOption(context as Context.Context<never>, JournalStore)
+    if (Option.isNone(journal)) return
+    register(self)
+    run.makeJournaled(
+      journal.value,
+      signatureOf(self),
+      timeoutMillis(self, options),
+      resumed?.committed,
+      resumed?.logged ?? 0
+    )
   })
 
 /** @internal */
