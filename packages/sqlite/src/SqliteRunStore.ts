@@ -23,12 +23,17 @@ import * as stores from "./internal/sqliteStores.js"
  * Options of the store.
  *
  * - `busyTimeout`: how long a statement waits for a lock held by another connection (default 5 seconds).
+ * - `headCache`: how many runs the journal store remembers the head of (number, length, status, entry ids) so that
+ *   their next append needs no query (default 10,000). Past that, the run appended to least recently is forgotten and
+ *   its next append reads its head again (one read of its entries). Memory: a few dozen bytes per entry of each
+ *   remembered run that has not ended.
  *
  * @since 0.1.0
  * @category Models
  */
 export interface Options {
   readonly busyTimeout?: Duration.DurationInput | undefined
+  readonly headCache?: number | undefined
 }
 
 /**

@@ -238,6 +238,47 @@ describe("SqliteJournalStore entry keys (schema version 6)", () => {
       })
   )
   it.scoped(
+    "the store remembers the heads of at most `headCache` runs: an append to the run appended to least recently reads its head again",
+    () =>
+      Effect.gen(function* () {
+        /** Whether appending as below to runs a, b, c, then b, c, then a reads a's head from the file. */
+        const readsHeadOfA = (headCache: number) =>
+          Effect.scoped(
+            Effect.gen(function* () {
+              const filename = yield* tempFile
+              const connectionContext = yield* Layer.build(connection.layer(filename))
+              const { db } = Context.get(connectionContext, connection.OwnConnection)
+              const store = yield* Effect.map(
+                Layer.build(
+                  journal.layerFromClient({ headCache }).pipe(Layer.provide(Layer.succeedContext(connectionContext)))
+                ),
+                (context) => Context.get(context, JournalStore.JournalStore)
+              )
+              // The head query is prepared on the connection the first time it runs.
+              const texts: Array<string> = []
+              const prepare = db.prepare.bind(db)
+              ;(db as { prepare: (text: string) => connection.RawStatement }).prepare = (text) => {
+                texts.push(text)
+                return prepare(text)
+              }
+              const headQueries = () => texts.filter((text) => text.includes("SELECT r.run_no, r.status")).length
+              for (const run of ["a", "b", "c"]) yield* store.append(run, [JournalStoreSuite.started(run)])
+              for (const run of ["b", "c"]) yield* store.append(run, [step("x")])
+              assert.strictEqual(headQueries(), 0, "b and c were remembered")
+              assert.deepStrictEqual(offsets(yield* store.append("a", [step("x")])), [1])
+              const readHead = headQueries() > 0
+              // Remembered or not, a's journal is right (and a replay, judged from the rows, is a no-op).
+              assert.deepStrictEqual(offsets(yield* store.append("a", [step("x")])), [1])
+              assertDense(yield* store.read("a"))
+              return readHead
+            })
+          )
+        assert.isTrue(yield* readsHeadOfA(2), "with room for 2 runs, a (appended to least recently) was forgotten")
+        assert.isFalse(yield* readsHeadOfA(3), "with room for 3 runs, a was remembered")
+      })
+  )
+
+  it.scoped(
     "every statement the store runs on the entries reads a range of the integer primary key, never the whole table",
     () =>
       Effect.gen(function* () {

@@ -163,6 +163,15 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
      * recognized by its id. Dropped when the run ends or is removed, or when an insert from it fails.
      */
     const cachedHeads = new Map<string, Head>()
+    const headCache = Math.max(1, Math.trunc(options?.headCache ?? 10_000))
+    /**
+     * Caches a run's head after a committed append. Every append takes its run's head out of the map first, so the
+     * map's order is the order of last appends: past {@link headCache} runs, the first one is the least recent.
+     */
+    const remember = (runId: string, head: Head): void => {
+      cachedHeads.set(runId, head)
+      if (cachedHeads.size > headCache) cachedHeads.delete(cachedHeads.keys().next().value!)
+    }
     const noExisting = new Map<string, JournalStore.Existing>()
 
     /**
@@ -327,7 +336,7 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
           Option.isSome(connection)
             ? Effect.map(appendIn(runId, entries, options, false), (result) => result.stored)
             : Effect.map(immediateTransaction(sql, appendIn(runId, entries, options, true)), (result) => {
-                if (result.head !== undefined) cachedHeads.set(runId, result.head)
+                if (result.head !== undefined) remember(runId, result.head)
                 return result.stored
               })
         ),
@@ -420,7 +429,7 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
             if (prepared.ended === undefined) {
               const ids = cached?.ids ?? new Set<string>()
               for (const row of prepared.rows) ids.add(row.entryId)
-              cachedHeads.set(runId, { runNo, entries: last + 1, status, ids })
+              remember(runId, { runNo, entries: last + 1, status, ids })
             }
             return Effect.succeed(prepared.stored)
           })
@@ -551,7 +560,7 @@ export const make = (options?: Options): Effect.Effect<JournalStore.Service, Jou
             : yield* appendIn(runId, entries, options, ownTransaction)
         })
         return Effect.map(ownTransaction ? immediateTransaction(sql, body) : body, (result) => {
-          if (ownTransaction && result.head !== undefined) cachedHeads.set(runId, result.head)
+          if (ownTransaction && result.head !== undefined) remember(runId, result.head)
           return result.stored as ReadonlyArray<Journal.Stored>
         })
       }).pipe(

@@ -18,6 +18,12 @@ import { layer as connectionLayer, type OwnConnection } from "./sqliteConnection
 /** @internal */
 export interface Options {
   readonly busyTimeout?: Duration.DurationInput | undefined
+  /**
+   * How many runs' heads (number, length, status and entry ids) the journal store keeps so that their next append
+   * needs no query (default 10,000): past that, the run appended to least recently is dropped, and its next append
+   * reads its head again (one read of the run's key range).
+   */
+  readonly headCache?: number | undefined
 }
 
 /** @internal */
