@@ -285,6 +285,77 @@ describe("the checkpoint lock of a durable run", () => {
       })
   )
 
+  it.scoped(
+    "cancelled while an append the store already took is in flight, the run sends it again unchanged: no conflict, it ends cancelled",
+    () =>
+      Effect.gen(function* () {
+        const journal = yield* JournalStore.makeMemory
+        const seen = { takeThenHang: false, taken: 0, conflicts: 0 }
+        // A store that commits an append and then never answers (a connection lost after its COMMIT), once.
+        const hanging: JournalStore.Service = {
+          ...journal,
+          append: (runId, entries, options) =>
+            Effect.suspend(() => {
+              const append = journal.append(runId, entries, options).pipe(
+                Effect.tapError((error) =>
+                  Effect.sync(() => {
+                    if (error._tag === "JournalConflictError") seen.conflicts++
+                  })
+                )
+              )
+              if (!seen.takeThenHang) return append
+              seen.takeThenHang = false
+              seen.taken++
+              return Effect.zipRight(append, Effect.never)
+            })
+        }
+        const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, hanging)).pipe(
+          Context.add(JournalStore.JournalStore, hanging)
+        )
+        const wf = defineWorkflow({ name: "resend", input: Schema.Number, output: Schema.Number })
+          .step(StartEvent, (s) => Effect.succeed([A.make({ n: s.input }), B.make({ n: s.input })]), {
+            emits: [A, B]
+          })
+          // A's completion is the append the store takes without answering.
+          .step(A, () =>
+            Effect.sync(() => {
+              seen.takeThenHang = true
+            })
+          )
+          .step(B, (b) => Effect.as(Effect.never, StopEvent.make({ result: b.n })), { emits: [StopEvent] })
+        const handle = yield* Effect.provide(Workflow.start(wf, 1, { durable: true, runId: "resend" }), context)
+        for (let i = 0; i < 50 && seen.taken === 0; i++) yield* Effect.yieldNow()
+        assert.strictEqual(seen.taken, 1)
+        // The cancel interrupts that append and ends the run: the log grows past what A's entry carries.
+        const cancel = yield* Effect.fork(handle.cancel)
+        const result = yield* Effect.fork(Effect.exit(handle.result))
+        for (let i = 0; i < 20 && Option.isNone(yield* Fiber.poll(result)); i++) {
+          yield* TestClock.adjust("5 seconds")
+          for (let j = 0; j < 20; j++) yield* Effect.yieldNow()
+        }
+        const exit = yield* Fiber.poll(result)
+        assert.isTrue(Option.isSome(exit), "the run ended")
+        assert.strictEqual(seen.conflicts, 0, "the entry the store took was sent again as it was")
+        assert.isTrue(Option.isSome(yield* Fiber.poll(cancel)), "the cancel returned")
+        assert.strictEqual(yield* handle.status, "cancelled")
+        const entries = (yield* journal.read("resend")).map((e) => e.entry as Journal.Entry)
+        assert.strictEqual(entries.filter((e) => e.id === "done:A@0/StartEvent/0").length, 1)
+        assert.deepStrictEqual(
+          entries.flatMap((e) => (e._tag === "RunEnded" ? [e.status] : [])),
+          ["cancelled"]
+        )
+        // The published log is whole: every chunk starts where the one before ended.
+        let logged = 0
+        for (const e of entries) {
+          const log = e._tag === "Published" ? e : e._tag === "InvocationCompleted" ? e.log : undefined
+          if (log === undefined) continue
+          assert.strictEqual(log.from, logged)
+          logged += log.events.length
+        }
+        assert.isAbove(logged, 3)
+      })
+  )
+
   it.scoped("a checkpoint that keeps failing is retried interruptibly: closing the run's scope ends the run", () =>
     Effect.gen(function* () {
       const journal = yield* JournalStore.makeMemory

@@ -196,10 +196,17 @@ class Durable {
   checkpointHandlers: LockHandlers | undefined = undefined
   /** The holder's `restore` (its caller's interruptibility, for a checkpoint's retries). */
   lockRestore: (<A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) | undefined = undefined
-  /** The batch of the append in flight (as journaled, before the log was added), the log's length and inputs then. */
+  /** The entries of the append in flight (as sent: the log chunk included), the log's length and inputs then. */
   appending: Array<Journal.Entry> | undefined = undefined
   appendingLength = 0
   appendingUpTo = 0
+  /**
+   * The entries of an append that did not succeed, exactly as they were sent, and the length of the published log
+   * they carry: the next append sends them again first, unchanged, so that one the store took after all is a no-op
+   * (rebuilt, the carrier's log chunk would hold whatever the log gained meanwhile: a conflict on its entry id).
+   */
+  resend: Array<Journal.Entry> | undefined = undefined
+  resendLength = 0
   /** Set while a worker applies its outcome (`proceedDurable`); `endedHere`: the run's exit, when that ended it. */
   finishHere = false
   endedHere: Exit.Exit<unknown, unknown> | undefined = undefined
@@ -486,8 +493,9 @@ export class RunImpl<S = unknown> {
     const batch = journal.buffer
     const entries = this.log.entries
     const length = entries.length
-    const from = journal.loggedUpTo
-    if (journal.unstored || (batch.length === 0 && length === from)) {
+    const resend = this.durable!.resend
+    const from = resend === undefined ? journal.loggedUpTo : this.durable!.resendLength
+    if (journal.unstored || (resend === undefined && batch.length === 0 && length === from)) {
       batch.length = 0
       // Nothing to write (the usual case of a send's or a detach's save): the inputs are saved.
       if (upTo > this.savedInputs) this.savedInputs = upTo
@@ -543,11 +551,15 @@ export class RunImpl<S = unknown> {
         id: journalIds.published(from)
       })
     }
+    if (resend !== undefined) {
+      this.durable!.resend = undefined
+      appended = appended.length === 0 ? resend : [...resend, ...appended]
+    }
     const options =
       this.state.status !== "running" ? undefined : I.isWaiting(this.state) ? appendWaiting : appendRunning
     // One append in flight per run (the lock): what its outcome needs is kept here, and the lock's handlers take its
     // outcome in (`appended`, `appendFailure`), with no step of its own.
-    this.durable!.appending = batch
+    this.durable!.appending = appended
     this.durable!.appendingLength = length
     this.durable!.appendingUpTo = upTo
     return journal.store.append(this.runId, appended, options)
@@ -584,15 +596,16 @@ export class RunImpl<S = unknown> {
   }
 
   /**
-   * Puts the batch of an append that did not succeed (it failed, or it was interrupted: a cancel, a caller gone) back
-   * in front of the buffer, for the next append (the log chunk is made again from `loggedUpTo`; an append that was
-   * stored after all is then a no-op on its entry ids).
+   * Keeps the entries of an append that did not succeed (it failed, or it was interrupted: a cancel, a caller gone)
+   * for the next append, which sends them first exactly as they were sent (their log chunk included): one the store
+   * took after all is then a no-op on its entry ids, whatever the run did meanwhile.
    */
   private keepAppending(): void {
-    const batch = this.durable?.appending
-    if (batch === undefined) return
+    const sent = this.durable?.appending
+    if (sent === undefined) return
     this.durable!.appending = undefined
-    this.journal!.buffer.unshift(...batch)
+    this.durable!.resend = sent
+    this.durable!.resendLength = this.durable!.appendingLength
   }
 
   /**
