@@ -18,6 +18,29 @@ import { Cause, Context, Deferred, Effect, Exit, Fiber, Option, Schema, Scope, T
 const A = Event.define("A", { n: Schema.Number })
 const B = Event.define("B", { n: Schema.Number })
 
+/** What a durable run needs (a run store and the journal store it appends to), over `journal`. */
+const storesOver = (journal: JournalStore.Service) =>
+  Effect.map(RunStore.makeMemory, (runs) =>
+    Context.make(RunStore.RunStore, RunStore.withJournal(runs, journal)).pipe(
+      Context.add(JournalStore.JournalStore, journal)
+    )
+  )
+
+/** A journal store in memory whose appends fail ("disk full") while `failing.on`, counting the failures. */
+const failingStore = Effect.map(JournalStore.makeMemory, (journal) => {
+  const failing = { on: false, failed: 0 }
+  const flaky: JournalStore.Service = {
+    ...journal,
+    append: (runId, entries, options) =>
+      Effect.suspend(() => {
+        if (!failing.on) return journal.append(runId, entries, options)
+        failing.failed++
+        return Effect.fail(new JournalStoreError({ operation: "append", runId, cause: new Error("disk full") }))
+      })
+  }
+  return { journal, failing, flaky }
+})
+
 /**
  * A journal store in memory whose appends take a few turns of the scheduler (as a real store's I/O does), counting
  * how many are in flight at once; `hold` makes the next appends wait for a gate (interruptibly).
@@ -43,9 +66,7 @@ const slowStores = Effect.gen(function* () {
         ).pipe(Effect.ensuring(Effect.sync(() => seen.inFlight--)))
       })
   }
-  const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, slow)).pipe(
-    Context.add(JournalStore.JournalStore, slow)
-  )
+  const context = yield* storesOver(slow)
   return { journal, seen, hold, context }
 })
 
@@ -205,20 +226,8 @@ describe("the checkpoint lock of a durable run", () => {
     "a hop whose append fails is retried until the store takes it: the next step waits, the journal loses nothing",
     () =>
       Effect.gen(function* () {
-        const journal = yield* JournalStore.makeMemory
-        const failing = { on: false, failed: 0, died: false }
-        const flaky: JournalStore.Service = {
-          ...journal,
-          append: (runId, entries, options) =>
-            Effect.suspend(() => {
-              if (!failing.on) return journal.append(runId, entries, options)
-              failing.failed++
-              return Effect.fail(new JournalStoreError({ operation: "append", runId, cause: new Error("disk full") }))
-            })
-        }
-        const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, flaky)).pipe(
-          Context.add(JournalStore.JournalStore, flaky)
-        )
+        const { failing, flaky, journal } = yield* failingStore
+        const context = yield* storesOver(flaky)
         const release = yield* Deferred.make<void>()
         const ran: Array<string> = []
         const wf = defineWorkflow({ name: "lock-retry", input: Schema.Number, output: Schema.Number })
@@ -309,9 +318,7 @@ describe("the checkpoint lock of a durable run", () => {
               return Effect.zipRight(append, Effect.never)
             })
         }
-        const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, hanging)).pipe(
-          Context.add(JournalStore.JournalStore, hanging)
-        )
+        const context = yield* storesOver(hanging)
         const wf = defineWorkflow({ name: "resend", input: Schema.Number, output: Schema.Number })
           .step(StartEvent, (s) => Effect.succeed([A.make({ n: s.input }), B.make({ n: s.input })]), {
             emits: [A, B]
@@ -358,20 +365,8 @@ describe("the checkpoint lock of a durable run", () => {
 
   it.scoped("a checkpoint that keeps failing is retried interruptibly: closing the run's scope ends the run", () =>
     Effect.gen(function* () {
-      const journal = yield* JournalStore.makeMemory
-      const failing = { on: false, failed: 0 }
-      const flaky: JournalStore.Service = {
-        ...journal,
-        append: (runId, entries, options) =>
-          Effect.suspend(() => {
-            if (!failing.on) return journal.append(runId, entries, options)
-            failing.failed++
-            return Effect.fail(new JournalStoreError({ operation: "append", runId, cause: new Error("disk full") }))
-          })
-      }
-      const context = Context.make(RunStore.RunStore, RunStore.withJournal(yield* RunStore.makeMemory, flaky)).pipe(
-        Context.add(JournalStore.JournalStore, flaky)
-      )
+      const { failing, flaky } = yield* failingStore
+      const context = yield* storesOver(flaky)
       const release = yield* Deferred.make<void>()
       const wf = defineWorkflow({ name: "lock-retry-closed", input: Schema.Number, output: Schema.Number })
         .step(StartEvent, (s) => Effect.as(Deferred.await(release), A.make({ n: s.input })), { emits: [A] })
