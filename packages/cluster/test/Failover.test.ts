@@ -3,7 +3,7 @@ import { ClusterEngine } from "@eventflow/cluster"
 import { HumanResponse, RunEngine, Workflow } from "@eventflow/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, Layer, Schedule } from "effect"
-import { clusterJob, executionsTable, layerExecutions } from "./fixtures/workflows.js"
+import { clusterJob, layerExecutions } from "./fixtures/workflows.js"
 import { clientLayer, freePort, freshDatabase, spawnRunner } from "./utils.js"
 
 /** Runs of the test: each fans out to WIDTH workers, waits for a person, loops once more, waits again, completes. */
@@ -18,10 +18,6 @@ describe("ClusterEngine, two runner processes", () => {
     () =>
       Effect.gen(function* () {
         const { url } = yield* freshDatabase
-        // The executions table exists before the runners race to create it.
-        yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(executionsTable)).pipe(
-          Effect.provide(clientLayer(url))
-        )
         const a = yield* spawnRunner(url, yield* freePort)
         const b = yield* spawnRunner(url, yield* freePort)
         yield* a.ready
