@@ -286,7 +286,9 @@ export class InvalidSnapshotError extends Data.TaggedError("InvalidSnapshotError
 }
 
 /**
- * An event was sent to a run that has already ended.
+ * An event was sent to a run that has already ended, or through a handle of a durable run this process no longer
+ * drives (`status: "detached"`: the scope it was started or resumed in closed, or it stopped on a journal conflict;
+ * the run goes on from its journal where it is resumed).
  *
  * @since 0.1.0
  * @category Errors
@@ -296,7 +298,10 @@ export class RunNotActiveError extends Data.TaggedError("RunNotActiveError")<{
   readonly status: string
 }> {
   override get message(): string {
-    return `Run ${this.runId} is ${this.status}; it accepts no more events.`
+    return this.status === "detached"
+      ? `Run ${this.runId} is no longer driven by this process (the scope it ran in closed, or its journal refused ` +
+          "this process's appends): it accepts no events here. Resume it (Workflow.resume) and send to that handle."
+      : `Run ${this.runId} is ${this.status}; it accepts no more events.`
   }
 }
 

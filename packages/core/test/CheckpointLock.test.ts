@@ -5,8 +5,10 @@ import {
   HumanResponse,
   InputRequired,
   type Journal,
+  JournalConflictError,
   JournalStore,
   JournalStoreError,
+  RunEngine,
   RunStore,
   StartEvent,
   StopEvent,
@@ -391,5 +393,66 @@ describe("the checkpoint lock of a durable run", () => {
       const exit = yield* Fiber.poll(result)
       assert.isTrue(Option.isSome(exit) && Exit.isInterrupted(exit.value))
     })
+  )
+})
+
+describe("a checkpoint the journal refuses as a conflict", () => {
+  // B's first append fails ("disk full") when `bFailsFirst`: retried, then refused as a conflict, it stops as well.
+  const twoWriters = (bFailsFirst: boolean) =>
+    Effect.gen(function* () {
+      const { failing, flaky, journal } = yield* failingStore
+      const stores = yield* storesOver(journal)
+      const bStores = yield* storesOver(flaky)
+      // Each execution of the step waits for its own gate and returns which execution it was: the two processes'
+      // completions of the same invocation differ.
+      const gates = [yield* Deferred.make<void>(), yield* Deferred.make<void>()]
+      let executions = 0
+      const wf = defineWorkflow({ name: "conflict", input: Schema.Number, output: Schema.Number }).step(
+        StartEvent,
+        () =>
+          Effect.suspend(() => {
+            const n = executions++
+            return Effect.as(Deferred.await(gates[n]!), StopEvent.make({ result: n }))
+          }),
+        { emits: [StopEvent] }
+      )
+      // Two in-process engines stand for two processes sharing the store: A starts the run, B resumes it.
+      const onEngine = <A, E, R>(effect: Effect.Effect<A, E, R>, context = stores) =>
+        Effect.provide(effect, Context.add(context, RunEngine.RunEngine, RunEngine.makeLocal()))
+      const a = yield* onEngine(Workflow.start(wf, 1, { durable: true, runId: "two" }))
+      const b = yield* onEngine(Workflow.resume(wf, "two"), bStores)
+      while (executions < 2) yield* Effect.yieldNow()
+      yield* Deferred.succeed(gates[0]!, undefined)
+      assert.strictEqual(yield* a.result, 0)
+      const written = (yield* journal.read("two")).length
+      const bResult = yield* Effect.fork(b.result)
+      failing.on = bFailsFirst
+      yield* Deferred.succeed(gates[1]!, undefined)
+      for (let i = 0; i < 50 && failing.failed === 0 && bFailsFirst; i++) yield* Effect.yieldNow()
+      failing.on = false
+      assert.strictEqual(failing.failed > 0, bFailsFirst)
+      // Retried, B's append would be refused forever (with the clock moved on, its result would still not be there).
+      yield* TestClock.adjust("10 minutes")
+      const exit = yield* Fiber.poll(bResult)
+      assert.isTrue(Option.isSome(exit), "B's result is delivered: its checkpoint is not retried")
+      const died = Option.getOrThrow(exit).pipe(Exit.causeOption, Option.flatMap(Cause.dieOption))
+      assert.isTrue(
+        Option.exists(died, (defect) => defect instanceof JournalConflictError && defect.runId === "two"),
+        `B's result dies with the conflict, got ${JSON.stringify(died)}`
+      )
+      // The journal is A's: B wrote nothing, and A's completion stands.
+      const entries = yield* journal.read("two")
+      assert.strictEqual(entries.length, written)
+      assert.deepInclude(entries.at(-1)!.entry as Journal.Entry, { _tag: "RunEnded", status: "completed" })
+      assert.strictEqual(yield* onEngine(Effect.flatMap(Workflow.resume(wf, "two"), (run) => run.result)), 0)
+    })
+
+  it.scoped(
+    "two processes drive one run without fencing: the later completion conflicts, is not retried, and its run stops there",
+    () => twoWriters(false)
+  )
+
+  it.scoped("an append that failed, retried and then refused as a conflict stops the run the same way", () =>
+    twoWriters(true)
   )
 })

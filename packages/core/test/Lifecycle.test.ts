@@ -28,6 +28,7 @@ import {
   WorkflowCancelledError,
   WorkflowStalledError
 } from "@eventflow/core"
+import { stores } from "./utils.js"
 
 const Fast = Event.define("Fast", {})
 const Slow = Event.define("Slow", { n: Schema.Number })
@@ -395,6 +396,30 @@ describe("Lifecycle", () => {
         assert.instanceOf(error, RunNotActiveError)
         assert.strictEqual((error as RunNotActiveError).status, "cancelled")
       })
+    )
+
+    it.scoped(
+      "handle.send to a durable run whose scope closed fails with RunNotActiveError (detached): nothing is taken " +
+        "that would not be journaled, and the run's resume takes the answer",
+      () =>
+        Effect.gen(function* () {
+          const { journal, provide } = yield* stores
+          const scope = yield* Scope.make()
+          const handle = yield* provide(Workflow.start(asking, undefined, { durable: true, runId: "left" })).pipe(
+            Scope.extend(scope)
+          )
+          yield* Stream.runHead(handle.events().pipe(Stream.filter((e) => e._tag === "InputRequired")))
+          yield* Scope.close(scope, Exit.void)
+          const journaled = (yield* Effect.flatMap(journal, (j) => j.read("left"))).length
+          const error = yield* Effect.flip(handle.send(HumanResponse.make({ response: "Ada" })))
+          assert.instanceOf(error, RunNotActiveError)
+          assert.strictEqual((error as RunNotActiveError).status, "detached")
+          assert.include(error.message, "Workflow.resume")
+          assert.strictEqual((yield* Effect.flatMap(journal, (j) => j.read("left"))).length, journaled)
+          const resumed = yield* provide(Workflow.resume(asking, "left"))
+          yield* resumed.send(HumanResponse.make({ response: "Ada" }))
+          assert.strictEqual(yield* resumed.result, "hello Ada")
+        })
     )
 
     it.scoped("handle.send with an unknown tag or bad fields fails with InvalidEventError and changes nothing", () =>

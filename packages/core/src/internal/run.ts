@@ -39,6 +39,7 @@ import {
   InvalidInputError,
   InvalidSnapshotError,
   InvalidStepOutputError,
+  JournalConflictError,
   RunNotFoundError,
   RunLimitError,
   JournalMismatchError,
@@ -260,6 +261,12 @@ const appendWaiting = { status: "waiting" } as const
 
 /** How a failed checkpoint is retried: soon at first, then every 5 seconds, until the store takes it. */
 const checkpointRetry = Schedule.union(Schedule.exponential("50 millis"), Schedule.spaced("5 seconds"))
+
+/** The journal's conflict behind a failed save, if that is what failed it (a conflict is never retried). */
+const conflictOf = (error: unknown): JournalConflictError | undefined =>
+  error instanceof RunStoreError && error.cause instanceof JournalConflictError ? error.cause : undefined
+
+const notConflict = (error: unknown): boolean => conflictOf(error) === undefined
 
 const currentFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
   Option.getOrUndefined(Fiber.getCurrentFiber())
@@ -834,15 +841,21 @@ export class RunImpl<S = unknown> {
         const failure = Cause.failureOption(failed)
         if (failure._tag === "None" || Cause.isInterrupted(failed))
           return Effect.failCause(failed as Cause.Cause<never>)
+        const conflict = conflictOf(failure.value)
+        if (conflict !== undefined) return restore(this.stopConflicted(conflict))
         return restore(
           Effect.logWarning(
             `run ${this.runId}: checkpoint not saved, retrying until the store takes it`,
             failure.value
-          ).pipe(Effect.zipRight(Effect.retry(save, checkpointRetry)), Effect.orDie)
+          ).pipe(
+            Effect.zipRight(Effect.retry(save, { schedule: checkpointRetry, while: notConflict })),
+            Effect.catchAll((error) => this.stopConflicted(conflictOf(error)!))
+          )
         )
       }
     }
-    // Its handlers retry every failure until the save succeeds (or die): it does not fail.
+    // Its handlers retry every failure until the save succeeds, but a conflict, which stops the run here (or die):
+    // it does not fail.
     const checkpoint = this.locked(() => this.saveNow(durable.store), durable.checkpointHandlers) as Effect.Effect<void>
     durable.checkpointOnce = checkpoint
     return checkpoint
@@ -1397,6 +1410,38 @@ export class RunImpl<S = unknown> {
 
   private detached = false
 
+  /**
+   * Stops this process's part of a run whose journal refused an append as a conflict (`JournalConflictError`: an
+   * entry id it appends is in the journal with other content, so another writer drives the run, or the journal was
+   * edited). Retrying can never succeed and the run must not go on from a state the journal does not hold: nothing
+   * more is written, its fibers are interrupted, its children detached, its `events()` streams end and its `result`
+   * dies with the conflict (the store keeps the journal as it is). The calling fiber ends interrupted.
+   */
+  private stopConflicted(conflict: JournalConflictError): Effect.Effect<never> {
+    return Effect.suspend(() => {
+      if (this.detached) return Effect.interrupt
+      this.detached = true
+      const current = currentFiber()
+      const others = Array.from(this.fibers).filter((fiber) => fiber !== current)
+      if (this.finishing !== undefined && this.finishing !== current) others.push(this.finishing)
+      return Effect.logError(
+        `run ${this.runId}: its journal holds another entry under an id this process appends; another writer ` +
+          "drives this run, or its journal was edited. Stopped here without writing anything more.",
+        conflict
+      ).pipe(
+        Effect.zipRight(Fiber.interruptAll(others)),
+        Effect.zipRight(child.endAllStarted(this)),
+        Effect.zipRight(
+          Effect.sync(() => {
+            this.log.close()
+            this.ended.done(Exit.die(conflict))
+          })
+        ),
+        Effect.zipRight(Effect.interrupt)
+      )
+    })
+  }
+
   send(event: unknown, options?: { readonly step?: string | undefined }): Effect.Effect<void, SendError> {
     // An answer to a child's prompt (`<childRunId>:<requestId>`) goes to that child.
     const routed = child.routeToChild(this, event, options)
@@ -1417,6 +1462,9 @@ export class RunImpl<S = unknown> {
       if (this.state.status !== "running") {
         return Effect.fail(new RunNotActiveError({ runId: this.runId, status: this.state.status }))
       }
+      // Detached (its scope closed, or stopped on a journal conflict), the run takes nothing more in this process: an
+      // event taken here would be acknowledged and never journaled.
+      if (this.detached) return Effect.fail(new RunNotActiveError({ runId: this.runId, status: "detached" }))
       const decoded = decodeEvent(this.plan, event)
       if (decoded instanceof InvalidEventError) return Effect.fail(decoded)
       let step: number | undefined
