@@ -14,9 +14,6 @@ import {
   Workflow
 } from "@eventflow/core"
 import { SqliteRunStore } from "@eventflow/sqlite"
-import { Telemetry } from "@eventflow/telemetry"
-import type { ExportResult } from "@opentelemetry/core"
-import { BatchSpanProcessor, InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { Deferred, Effect, Fiber, Option, Ref, Schema, Stream } from "effect"
 import type { Implementation } from "../scenarios.js"
 
@@ -46,39 +43,12 @@ const chain = defineWorkflow({ name: "chain", input: Schema.Number, output: Sche
   .step(E8, (e) => Effect.succeed(E9.make({ n: e.n + 1 })), { emits: [E9] })
   .step(E9, (e) => Effect.succeed(StopEvent.make({ result: e.n + 1 })), { emits: [StopEvent] })
 
-const runChain = (runs: number) =>
+export const runChain = (runs: number) =>
   Effect.gen(function* () {
     const results: Array<number> = []
     for (let i = 0; i < runs; i++) results.push(yield* Workflow.run(chain, i))
     return results
   })
-
-/** The SDK's in-memory exporter, emptied after each batch (so 130,000 spans do not pile up), counting what it got. */
-class CountingExporter extends InMemorySpanExporter {
-  count = 0
-  override export(spans: Array<ReadableSpan>, done: (result: ExportResult) => void): void {
-    this.count += spans.length
-    super.export(spans, done)
-    this.reset()
-  }
-}
-
-/**
- * S1t: the same runs with `Telemetry.layer`, spans batched (`BatchSpanProcessor`, as the layer does for an exporter)
- * to the exporter in memory. The queue is large enough for the burst: with the SDK's default of 2,048 spans, the
- * processor drops most of them (the count check catches it). The count is read after the layer closed (flushed), so
- * the export work is inside the measured time.
- */
-const runTracedChain = async (runs: number) => {
-  const exporter = new CountingExporter()
-  const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 1_000_000 })
-  const results = await Effect.runPromise(
-    runChain(runs).pipe(
-      Effect.provide(Telemetry.layer({ serviceName: "bench", spanProcessors: [processor], metricReaders: [] }))
-    )
-  )
-  return { results, spans: exporter.count }
-}
 
 // -----------------------------------------------------------------------------
 // S2 fan-out / fan-in
@@ -373,7 +343,9 @@ const runDurableLoops = (hops: ReadonlyArray<number>, filename: string) =>
 export const eventflow: Implementation = {
   name: "eventflow",
   chain: (runs) => Effect.runPromise(runChain(runs)),
-  tracedChain: runTracedChain,
+  // Loaded by S1t's cell only: the telemetry packages and the OpenTelemetry SDK (about 5 MB of heap and their code)
+  // stay out of every other scenario's process, as they stay out of a program that does not trace.
+  tracedChain: (runs) => import("./eventflowTraced.js").then((traced) => traced.runTracedChain(runs)),
   fanOut: (n) => Effect.runPromise(Workflow.run(fanOutWorkflow(n), n)),
   loop: (hops) => Effect.runPromise(Workflow.run(loopWorkflow(hops))),
   concurrent: (runs) => Effect.runPromise(runConcurrent(runs)),
