@@ -2,6 +2,7 @@
  * The in-process `RunEngine`: runs are `RunImpl`s of this process, kept in a registry by run id while they are live,
  * and the entry points of `Workflow` (run, start, resume, resumeAll, stream) that go through the engine in context.
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -17,13 +18,15 @@ import { type RunImpl, resumeRun, startRun, startRunWith } from "./run.js"
 const nativeTracer = Effect.runSync(Effect.tracer)
 
 /**
- * A span around a public entry point, only when a tracer is installed: `Effect.fn` would capture a stack trace and
- * build a span on every call, which costs more than a whole short run.
+ * An entry point of `Workflow` on the engine in context (the local one by default), in a span only when a tracer is
+ * installed (`Effect.fn` would capture a stack trace and build a span on every call, which costs more than a whole
+ * short run). Both read from the fiber in one step: `Workflow.run` is on the hot path.
  */
-const traced = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.tracer, (tracer) =>
-    tracer === nativeTracer ? effect : Effect.withSpan(effect, name, { captureStackTrace: false })
-  )
+const onEngine = <A, E, R>(name: string, f: (engine: Service) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    const effect = f(Context.get(fiber.currentContext, RunEngine))
+    return fiber.currentTracer === nativeTracer ? effect : Effect.withSpan(effect, name, { captureStackTrace: false })
+  })
 
 /** A new in-process engine with an empty registry. @internal */
 export const makeLocal = (): Service => {
@@ -159,31 +162,19 @@ export const makeLocal = (): Service => {
 
 /** @internal */
 export const run = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
-  traced(
-    "Workflow.run",
-    Effect.flatMap(RunEngine, (engine) => engine.run(self, input, options))
-  )
+  onEngine("Workflow.run", (engine) => engine.run(self, input, options))
 
 /** @internal */
 export const start = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>
-  traced(
-    "Workflow.start",
-    Effect.flatMap(RunEngine, (engine) => engine.start(self, input, options))
-  )
+  onEngine("Workflow.start", (engine) => engine.start(self, input, options))
 
 /** @internal */
 export const resume = (self: Workflow.Any, from: unknown, options?: RunOptions) =>
-  traced(
-    "Workflow.resume",
-    Effect.flatMap(RunEngine, (engine) => engine.resume(self, from, options))
-  )
+  onEngine("Workflow.resume", (engine) => engine.resume(self, from, options))
 
 /** @internal */
 export const resumeAll = (self: Workflow.Any, options?: RunOptions) =>
-  traced(
-    "Workflow.resumeAll",
-    Effect.flatMap(RunEngine, (engine) => engine.resumeAll(self, options))
-  )
+  onEngine("Workflow.resumeAll", (engine) => engine.resumeAll(self, options))
 
 /** @internal */
 export const stream = (self: Workflow.Any, input?: unknown, options?: RunOptions) =>

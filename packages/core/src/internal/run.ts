@@ -3,7 +3,7 @@
  * published log, completion of waiters and of the run) and feeds the outcomes of those effects back as inputs.
  */
 import * as Cause from "effect/Cause"
-import type * as Clock from "effect/Clock"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -82,7 +82,7 @@ import { resolveContinue } from "./conversation.js"
 import { RunHandleImpl } from "./handle.js"
 import { make as makeStateRef, unsafeGet as unsafeGetState } from "./stateRef.js"
 import { shouldYield, yieldToEventLoop } from "./yield.js"
-import { observe, type RunTelemetry } from "./telemetry.js"
+import { observe, observerIn, type RunTelemetry } from "./telemetry.js"
 
 const nativeTracer = Effect.runSync(Effect.tracer)
 
@@ -1410,6 +1410,11 @@ export class RunImpl<S = unknown> {
 
   private detached = false
 
+  /** The context the run was started or resumed in (its steps' context). */
+  get runContext(): Context.Context<never> {
+    return this.runtime.context
+  }
+
   /**
    * Stops this process's part of a run whose journal refused an append as a conflict (`JournalConflictError`: an
    * entry id it appends is in the journal with other content, so another writer drives the run, or the journal was
@@ -1708,18 +1713,19 @@ const makeRun = (
   options: RunOptions | undefined,
   state?: I.RunState
 ): Effect.Effect<RunImpl> =>
-  Effect.gen(function* () {
+  // The caller's runtime, tracer and clock read from its fiber in one step (as `Effect.runtime`, `Effect.tracer` and
+  // `Effect.clock` would read them, in six).
+  Effect.withFiberRuntime((caller, status) => {
     const plan = planOf(self)
     const stateRef = makeStateRef(value)
-    const caller = yield* Effect.runtime<never>()
     // Steps run interruptibly (timeouts, cancel), even when the run was started from an uninterruptible region.
     const runtime = Runtime.make({
-      context: caller.context,
-      fiberRefs: caller.fiberRefs,
-      runtimeFlags: RuntimeFlags.enable(caller.runtimeFlags, RuntimeFlags.Interruption)
+      context: caller.currentContext,
+      fiberRefs: caller.getFiberRefs(),
+      runtimeFlags: RuntimeFlags.enable(status.runtimeFlags, RuntimeFlags.Interruption)
     }) as Runtime.Runtime<any>
-    const tracer = yield* Effect.tracer
-    const clock = yield* Effect.clock
+    const tracer = caller.currentTracer
+    const clock = Context.get(caller.currentDefaultServices, Clock.Clock)
     const run = new RunImpl(
       plan,
       runId,
@@ -1732,7 +1738,7 @@ const makeRun = (
       limitsOf(options)
     )
     if (options?.maxRecoveries !== undefined) run.state.maxRecoveries = options.maxRecoveries
-    return run
+    return Effect.succeed(run)
   })
 
 /** Ties a run to the caller's scope: closing it cancels the run (or detaches a durable one). */
@@ -1814,7 +1820,8 @@ export const startRunWith = <R>(
     if (continued !== undefined) made.conversation = continued.conversation
     const run = yield* bind(made)
     if (options?.durable === true) yield* makeDurable(run, self, options)
-    run.telemetry = yield* observe(self, run, options?.durable === true, false)
+    const observer = observerIn(run.runContext)
+    if (observer !== undefined) run.telemetry = yield* observe(observer, self, run, options?.durable === true, false)
     const begin = Effect.zipRight(
       startTimer(self, run, options),
       // A start that was not saved is no run: the caller gets the store's error, and nothing of the run goes on.
@@ -1923,7 +1930,8 @@ export const resumeRun = (
     }
     // A run saved as a snapshot (a version-1 file) goes on as one, in the RunStore.
     if (durable) yield* makeDurable(run, self, options, undefined, false)
-    run.telemetry = yield* observe(self, run, durable, true)
+    const observer = observerIn(run.runContext)
+    if (observer !== undefined) run.telemetry = yield* observe(observer, self, run, durable, true)
     yield* startTimer(self, run, options)
     // A resume that cannot save fails (the store keeps the snapshot it was resumed from, to resume later).
     yield* Effect.tapError(run.applyAndSave({ _tag: "Restart", invocations: restored.inFlight }), () => run.discard)
@@ -2001,7 +2009,8 @@ const resumeJournaled = (
     if (options?.durable !== false) {
       yield* makeDurable(run, self, options, { committed: replayed.committed, logged: replayed.published.length })
     }
-    run.telemetry = yield* observe(self, run, options?.durable !== false, true)
+    const observer = observerIn(run.runContext)
+    if (observer !== undefined) run.telemetry = yield* observe(observer, self, run, options?.durable !== false, true)
     yield* startTimer(self, run, options)
     yield* Effect.tapError(run.applyAndSave({ _tag: "Restart", invocations: restored.inFlight }), () => run.discard)
     return run

@@ -3,6 +3,7 @@
  * queued behind its step's `workers` cap, when the run starts or stops waiting), kept out of `run.ts`. A run
  * without an observer never creates one of these.
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -119,43 +120,49 @@ export class RunTelemetry {
 }
 
 /**
- * The telemetry of a run started or resumed here: `undefined` (and nothing else done) when no `RunObserver` is in
- * the context.
+ * The `RunObserver` in a run's context, if any (read synchronously from the context the run captured: a run without
+ * one does no telemetry work, not even an Effect step).
+ *
+ * @internal
+ */
+export const observerIn = (context: Context.Context<never>): RunObserver["Type"] | undefined =>
+  Option.getOrUndefined(Context.getOption(context, RunObserver))
+
+/**
+ * The telemetry of a run started or resumed here, reported to `observer` (see {@link observerIn}).
  *
  * @internal
  */
 export const observe = (
+  observer: RunObserver["Type"],
   self: Workflow.Any,
   run: ObservedRun,
   durable: boolean,
   resumed: boolean
-): Effect.Effect<RunTelemetry | undefined> =>
-  Effect.flatMap(Effect.serviceOption(RunObserver), (observer) => {
-    if (Option.isNone(observer)) return Effect.succeed(undefined)
-    return Effect.map(Effect.option(Effect.currentParentSpan), (parent) => {
-      // A start under a trace that came from outside (an `ExternalSpan` among the caller's ancestors, e.g. the
-      // server's request span continuing an incoming `traceparent`) continues that trace; the run records it (in
-      // `RunStarted`) so that a resume elsewhere continues it too.
-      if (!resumed && Option.isSome(parent) && fromOutside(parent.value)) {
-        run.traceParent = { traceId: parent.value.traceId, spanId: parent.value.spanId }
-      }
-      let sig: string | undefined
-      const hooks = observer.value.observe({
-        runId: run.runId,
-        workflow: self.name,
-        get signature() {
-          if (sig === undefined) sig = signature(self)
-          return sig
-        },
-        durable,
-        resumed,
-        createdAt: run.createdAt,
-        parent,
-        traceParent: run.traceParent,
-        now: () => run.now()
-      })
-      const telemetry = new RunTelemetry(hooks, run)
-      telemetry.listen()
-      return telemetry
+): Effect.Effect<RunTelemetry> =>
+  Effect.map(Effect.option(Effect.currentParentSpan), (parent) => {
+    // A start under a trace that came from outside (an `ExternalSpan` among the caller's ancestors, e.g. the
+    // server's request span continuing an incoming `traceparent`) continues that trace; the run records it (in
+    // `RunStarted`) so that a resume elsewhere continues it too.
+    if (!resumed && Option.isSome(parent) && fromOutside(parent.value)) {
+      run.traceParent = { traceId: parent.value.traceId, spanId: parent.value.spanId }
+    }
+    let sig: string | undefined
+    const hooks = observer.observe({
+      runId: run.runId,
+      workflow: self.name,
+      get signature() {
+        if (sig === undefined) sig = signature(self)
+        return sig
+      },
+      durable,
+      resumed,
+      createdAt: run.createdAt,
+      parent,
+      traceParent: run.traceParent,
+      now: () => run.now()
     })
+    const telemetry = new RunTelemetry(hooks, run)
+    telemetry.listen()
+    return telemetry
   })
