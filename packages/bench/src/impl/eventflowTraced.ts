@@ -6,7 +6,7 @@ import { Telemetry } from "@eventflow/telemetry"
 import type { ExportResult } from "@opentelemetry/core"
 import { BatchSpanProcessor, InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { Effect } from "effect"
-import { runChain } from "./eventflow.js"
+import { runChain } from "./eventflowChain.js"
 
 /** The SDK's in-memory exporter, emptied after each batch (so 130,000 spans do not pile up), counting what it got. */
 class CountingExporter extends InMemorySpanExporter {
