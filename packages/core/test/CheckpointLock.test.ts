@@ -72,6 +72,18 @@ const slowStores = Effect.gen(function* () {
   return { journal, seen, hold, context }
 })
 
+/** The published log in the journal is whole (every chunk starts where the one before ended) and past its start. */
+const assertLogWhole = (entries: ReadonlyArray<Journal.Entry>) => {
+  let logged = 0
+  for (const e of entries) {
+    const log = e._tag === "Published" ? e : e._tag === "InvocationCompleted" ? e.log : undefined
+    if (log === undefined) continue
+    assert.strictEqual(log.from, logged)
+    logged += log.events.length
+  }
+  assert.isAbove(logged, 3)
+}
+
 describe("the checkpoint lock of a durable run", () => {
   it.scoped("serializes the appends of steps that complete side by side: never two in flight for one run", () =>
     Effect.gen(function* () {
@@ -284,15 +296,7 @@ describe("the checkpoint lock of a durable run", () => {
             "RunEnded"
           ]
         )
-        // The published log is whole: every chunk starts where the one before ended.
-        let logged = 0
-        for (const e of entries) {
-          const log = e._tag === "Published" ? e : e._tag === "InvocationCompleted" ? e.log : undefined
-          if (log === undefined) continue
-          assert.strictEqual(log.from, logged)
-          logged += log.events.length
-        }
-        assert.isAbove(logged, 3)
+        assertLogWhole(entries)
       })
   )
 
@@ -353,15 +357,7 @@ describe("the checkpoint lock of a durable run", () => {
           entries.flatMap((e) => (e._tag === "RunEnded" ? [e.status] : [])),
           ["cancelled"]
         )
-        // The published log is whole: every chunk starts where the one before ended.
-        let logged = 0
-        for (const e of entries) {
-          const log = e._tag === "Published" ? e : e._tag === "InvocationCompleted" ? e.log : undefined
-          if (log === undefined) continue
-          assert.strictEqual(log.from, logged)
-          logged += log.events.length
-        }
-        assert.isAbove(logged, 3)
+        assertLogWhole(entries)
       })
   )
 
